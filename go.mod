@@ -1,0 +1,3 @@
+module fhirgate
+
+go 1.26
