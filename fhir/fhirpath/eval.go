@@ -1,0 +1,640 @@
+package fhirpath
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrNotSupported is wrapped by evaluation errors for functions that compile but that this evaluator
+// cannot compute (memberOf, which needs a terminology service).
+var ErrNotSupported = errors.New("not supported")
+
+// MaxNodes bounds the number of nodes a single evaluation may produce, so that expressions such as
+// descendants().descendants() cannot exhaust memory or time.
+const MaxNodes = 1 << 22
+
+// EvalError reports why an expression could not be evaluated.
+type EvalError struct {
+	Pos int    // byte offset of the failing sub-expression
+	Msg string // lower-case reason
+	Err error  // underlying error such as ErrNotSupported, or nil
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("fhirpath: evaluation error at offset %d: %s", e.Pos, e.Msg)
+}
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+func evalErr(a *ast, format string, args ...any) error {
+	return &EvalError{Pos: a.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+var errTooManyNodes = errors.New("evaluation produced too many nodes")
+
+type evalCtx struct {
+	root     Node // %resource
+	context  Node // %context
+	produced int
+}
+
+type scope struct {
+	this  []Node
+	index int
+}
+
+// Evaluate evaluates the expression with the resource as both %resource and %context (and the
+// initial $this). resource is a value decoded from JSON (normally a map[string]any); nil yields an
+// empty result.
+func (e *Expr) Evaluate(resource any) ([]Node, error) {
+	root := rootNode(resource)
+	return e.run(root, root)
+}
+
+// EvaluateNode evaluates the expression with context (a node returned by an earlier evaluation, e.g.
+// of a composite search parameter) as %context and $this, and resource as %resource (used by
+// %resource and to resolve contained references).
+func (e *Expr) EvaluateNode(resource any, context Node) ([]Node, error) {
+	return e.run(rootNode(resource), context)
+}
+
+func rootNode(v any) Node { return Node{Value: v, Type: shapeType(v), Index: -1} }
+
+func (e *Expr) run(root, context Node) ([]Node, error) {
+	c := &evalCtx{root: root, context: context}
+	var this []Node
+	if context.Value != nil || context.ext != nil {
+		this = []Node{context}
+	}
+	out, err := c.eval(e.root, &scope{this: this})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *evalCtx) count(n int, a *ast) error {
+	c.produced += n
+	if c.produced > MaxNodes {
+		return &EvalError{Pos: a.pos, Msg: fmt.Sprintf("more than %d nodes produced", MaxNodes), Err: errTooManyNodes}
+	}
+	return nil
+}
+
+func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
+	switch a.kind {
+	case aLiteral:
+		return []Node{a.lit}, nil
+	case aEmpty:
+		return nil, nil
+	case aThis:
+		return sc.this, nil
+	case aIndexVar:
+		return []Node{intNode(sc.index)}, nil
+	case aVar:
+		switch a.name {
+		case "resource", "rootResource":
+			if c.root.Value == nil {
+				return nil, nil
+			}
+			return []Node{c.root}, nil
+		case "context":
+			if c.context.Value == nil && c.context.ext == nil {
+				return nil, nil
+			}
+			return []Node{c.context}, nil
+		case "ucum":
+			return []Node{stringNode("http://unitsofmeasure.org")}, nil
+		case "sct":
+			return []Node{stringNode("http://snomed.info/sct")}, nil
+		case "loinc":
+			return []Node{stringNode("http://loinc.org")}, nil
+		}
+		return nil, evalErr(a, "unknown variable %%%s", a.name)
+	case aMember:
+		if a.left == nil {
+			return c.member(sc.this, a, true)
+		}
+		in, err := c.eval(a.left, sc)
+		if err != nil {
+			return nil, err
+		}
+		return c.member(in, a, false)
+	case aFunc:
+		in := sc.this
+		if a.left != nil {
+			var err error
+			if in, err = c.eval(a.left, sc); err != nil {
+				return nil, err
+			}
+		}
+		return a.fn.impl(c, sc, in, a)
+	case aIndex:
+		in, err := c.eval(a.left, sc)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := c.eval(a.right, sc)
+		if err != nil {
+			return nil, err
+		}
+		i, ok, err := singleInt(idx, a)
+		if err != nil || !ok {
+			return nil, err
+		}
+		if i < 0 || i >= len(in) {
+			return nil, nil
+		}
+		return []Node{in[i]}, nil
+	case aIs:
+		in, err := c.eval(a.left, sc)
+		if err != nil {
+			return nil, err
+		}
+		switch len(in) {
+		case 0:
+			return nil, nil
+		case 1:
+			return []Node{boolNode(a.typ.matches(in[0].Type))}, nil
+		}
+		return nil, evalErr(a, "'is' needs a single item, got %d", len(in))
+	case aAs:
+		in, err := c.eval(a.left, sc)
+		if err != nil {
+			return nil, err
+		}
+		return filterType(in, a.typ), nil
+	case aUnary:
+		in, err := c.eval(a.right, sc)
+		if err != nil {
+			return nil, err
+		}
+		return negate(in, a)
+	case aBinary:
+		return c.binary(a, sc)
+	}
+	return nil, evalErr(a, "unknown expression kind")
+}
+
+// member navigates to the child elements called a.name of every input node. At the start of a path
+// (first), an upper-case name is a type name: it selects the input nodes of that type (Patient,
+// Resource, DomainResource), so that "Patient.name" yields nothing on an Observation.
+func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
+	var out []Node
+	name := a.name
+	if first && isUpperStart(name) {
+		ts := typeSpec{name: name}
+		for _, n := range in {
+			if n.Type == name || ((name == "Resource" || name == "DomainResource") && ts.matches(n.Type)) {
+				out = append(out, n)
+			}
+		}
+		return out, c.count(len(out), a)
+	}
+	for _, n := range in {
+		out = child(out, n, name)
+	}
+	return out, c.count(len(out), a)
+}
+
+// objectOf returns the JSON object whose members are the children of n: the value itself for complex
+// values, or the "_name" sibling (id and extensions) for primitives.
+func objectOf(n Node) map[string]any {
+	if m, ok := n.Value.(map[string]any); ok {
+		return m
+	}
+	return n.ext
+}
+
+// child appends the children of n called name, handling choice elements (name + type suffix) and the
+// "_name" sibling objects of primitives.
+func child(out []Node, n Node, name string) []Node {
+	obj := objectOf(n)
+	if obj == nil {
+		return out
+	}
+	if v, ok := obj[name]; ok {
+		return emit(out, obj, name, name, "", v, obj["_"+name])
+	}
+	if ev, ok := obj["_"+name]; ok {
+		return emit(out, obj, name, name, "", nil, ev)
+	}
+	var keys []string
+	for k, v := range obj {
+		if len(k) > len(name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z' && strings.HasPrefix(k, name) {
+			if typ, ok := choiceSuffixes[k[len(name):]]; ok && shapeFits(v, typ) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) > 1 {
+		sort.Strings(keys)
+	}
+	for _, k := range keys {
+		out = emit(out, obj, k, name, choiceSuffixes[k[len(name):]], obj[k], obj["_"+k])
+	}
+	return out
+}
+
+// emit appends the node(s) for the value v found at parent[key]; arrays are flattened. typ is the FHIR
+// type when known from a choice suffix ("" to infer it from the JSON shape); ext is the "_key" sibling.
+func emit(out []Node, parent map[string]any, key, name, typ string, v, ext any) []Node {
+	switch x := v.(type) {
+	case []any:
+		extArr, _ := ext.([]any)
+		for i, el := range x {
+			var elExt map[string]any
+			if i < len(extArr) {
+				elExt, _ = extArr[i].(map[string]any)
+			}
+			if el == nil && elExt == nil {
+				continue
+			}
+			if inner, ok := el.([]any); ok {
+				out = flattenLoose(out, inner, typ)
+				continue
+			}
+			t := typ
+			if t == "" {
+				t = shapeType(el)
+			}
+			out = append(out, Node{Value: el, Type: t, Parent: parent, Key: key, Name: name, Index: i, ext: elExt})
+		}
+	case nil:
+		switch e := ext.(type) {
+		case map[string]any:
+			out = append(out, Node{Type: typ, Parent: parent, Key: key, Name: name, Index: -1, ext: e})
+		case []any:
+			for i, el := range e {
+				if m, ok := el.(map[string]any); ok {
+					out = append(out, Node{Type: typ, Parent: parent, Key: key, Name: name, Index: i, ext: m})
+				}
+			}
+		}
+	default:
+		elExt, _ := ext.(map[string]any)
+		t := typ
+		if t == "" {
+			t = shapeType(v)
+		}
+		out = append(out, Node{Value: v, Type: t, Parent: parent, Key: key, Name: name, Index: -1, ext: elExt})
+	}
+	return out
+}
+
+// flattenLoose flattens arrays nested in arrays (not valid FHIR JSON); such items have no location.
+func flattenLoose(out []Node, arr []any, typ string) []Node {
+	for _, el := range arr {
+		switch x := el.(type) {
+		case nil:
+		case []any:
+			out = flattenLoose(out, x, typ)
+		default:
+			t := typ
+			if t == "" {
+				t = shapeType(x)
+			}
+			out = append(out, Node{Value: x, Type: t, Index: -1})
+		}
+	}
+	return out
+}
+
+// children appends all child nodes of n (FHIRPath children()), in key order.
+func children(out []Node, n Node) []Node {
+	obj := objectOf(n)
+	if len(obj) == 0 {
+		return out
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		if k == "resourceType" {
+			continue
+		}
+		if strings.HasPrefix(k, "_") {
+			if _, hasValue := obj[k[1:]]; hasValue || k == "_" {
+				continue
+			}
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.HasPrefix(k, "_") {
+			out = emitKey(out, obj, k[1:], nil, obj[k])
+			continue
+		}
+		out = emitKey(out, obj, k, obj[k], obj["_"+k])
+	}
+	return out
+}
+
+func emitKey(out []Node, obj map[string]any, key string, v, ext any) []Node {
+	if name, typ, ok := ChoiceType(key); ok && (v == nil || shapeFits(v, typ)) {
+		return emit(out, obj, key, name, typ, v, ext)
+	}
+	return emit(out, obj, key, key, "", v, ext)
+}
+
+// filterType keeps the nodes whose type is ts (or a specialisation of it).
+func filterType(in []Node, ts typeSpec) []Node {
+	var out []Node
+	for _, n := range in {
+		if ts.matches(n.Type) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// toBool converts a collection to a boolean by the FHIRPath singleton rules: empty is unknown
+// (known=false), a single boolean is its value, any other single item is true.
+func toBool(in []Node, a *ast) (val, known bool, err error) {
+	switch len(in) {
+	case 0:
+		return false, false, nil
+	case 1:
+		if b, ok := in[0].Value.(bool); ok {
+			return b, true, nil
+		}
+		return true, true, nil
+	}
+	return false, false, evalErr(a, "expected a single boolean, got %d items", len(in))
+}
+
+func singleInt(in []Node, a *ast) (int, bool, error) {
+	switch len(in) {
+	case 0:
+		return 0, false, nil
+	case 1:
+		if s, ok := numberText(in[0].Value); ok && isIntegerText(s) {
+			i, err := strconv.Atoi(s)
+			if err == nil {
+				return i, true, nil
+			}
+		}
+		return 0, false, evalErr(a, "expected an integer, got %s", describe(in[0]))
+	}
+	return 0, false, evalErr(a, "expected a single integer, got %d items", len(in))
+}
+
+func singleString(in []Node, a *ast, what string) (string, bool, error) {
+	switch len(in) {
+	case 0:
+		return "", false, nil
+	case 1:
+		if s, ok := in[0].stringValue(); ok {
+			return s, true, nil
+		}
+		return "", false, evalErr(a, "%s must be a string, got %s", what, describe(in[0]))
+	}
+	return "", false, evalErr(a, "%s must be a single string, got %d items", what, len(in))
+}
+
+func describe(n Node) string {
+	if n.Type != "" {
+		return n.Type
+	}
+	switch n.Value.(type) {
+	case map[string]any:
+		return "an object"
+	case nil:
+		return "a primitive without value"
+	}
+	return fmt.Sprintf("%T", n.Value)
+}
+
+// dedupKey returns a string that is equal for equal values (used by union and distinct).
+func dedupKey(n Node) string {
+	switch v := n.Value.(type) {
+	case string:
+		return "s" + v
+	case bool:
+		if v {
+			return "b1"
+		}
+		return "b0"
+	case nil:
+		b, _ := json.Marshal(n.ext)
+		return "z" + string(b)
+	}
+	if d, ok := asDecimal(n.Value); ok {
+		neg := "+"
+		if d.neg {
+			neg = "-"
+		}
+		return "n" + neg + d.digits + "e" + strconv.FormatInt(d.exp, 10)
+	}
+	b, err := json.Marshal(n.Value)
+	if err != nil {
+		return fmt.Sprintf("p%p", &n)
+	}
+	return "o" + string(b)
+}
+
+func union(a *ast, c *evalCtx, colls ...[]Node) ([]Node, error) {
+	total := 0
+	for _, cl := range colls {
+		total += len(cl)
+	}
+	out := make([]Node, 0, total)
+	if total <= 1 {
+		for _, cl := range colls {
+			out = append(out, cl...)
+		}
+		return out, nil
+	}
+	seen := make(map[string]struct{}, total)
+	for _, cl := range colls {
+		for _, n := range cl {
+			k := dedupKey(n)
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+			out = append(out, n)
+		}
+	}
+	return out, c.count(len(out), a)
+}
+
+func (c *evalCtx) binary(a *ast, sc *scope) ([]Node, error) {
+	switch a.name {
+	case "and", "or", "xor", "implies":
+		return c.logic(a, sc)
+	}
+	l, err := c.eval(a.left, sc)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.eval(a.right, sc)
+	if err != nil {
+		return nil, err
+	}
+	switch a.name {
+	case "|":
+		return union(a, c, l, r)
+	case "=", "!=":
+		if len(l) == 0 || len(r) == 0 {
+			return nil, nil
+		}
+		eq := len(l) == len(r)
+		for i := 0; eq && i < len(l); i++ {
+			eq = equalNodes(l[i], r[i])
+		}
+		return []Node{boolNode(eq == (a.name == "="))}, nil
+	case "~", "!~":
+		eq := equivalentColls(l, r)
+		return []Node{boolNode(eq == (a.name == "~"))}, nil
+	case "<", ">", "<=", ">=":
+		return compareOp(a, l, r)
+	case "in", "contains":
+		item, coll := l, r
+		if a.name == "contains" {
+			item, coll = r, l
+		}
+		switch len(item) {
+		case 0:
+			return nil, nil
+		case 1:
+		default:
+			return nil, evalErr(a, "'%s' needs a single item, got %d", a.name, len(item))
+		}
+		for _, n := range coll {
+			if equalNodes(item[0], n) {
+				return []Node{boolNode(true)}, nil
+			}
+		}
+		return []Node{boolNode(false)}, nil
+	case "+", "-", "*", "/", "div", "mod", "&":
+		return arith(a, l, r)
+	}
+	return nil, evalErr(a, "unknown operator %q", a.name)
+}
+
+func (c *evalCtx) logic(a *ast, sc *scope) ([]Node, error) {
+	l, err := c.eval(a.left, sc)
+	if err != nil {
+		return nil, err
+	}
+	lv, lk, err := toBool(l, a.left)
+	if err != nil {
+		return nil, err
+	}
+	// short cuts that do not need the right operand
+	switch {
+	case a.name == "and" && lk && !lv:
+		return []Node{boolNode(false)}, nil
+	case a.name == "or" && lk && lv:
+		return []Node{boolNode(true)}, nil
+	case a.name == "implies" && lk && !lv:
+		return []Node{boolNode(true)}, nil
+	}
+	r, err := c.eval(a.right, sc)
+	if err != nil {
+		return nil, err
+	}
+	rv, rk, err := toBool(r, a.right)
+	if err != nil {
+		return nil, err
+	}
+	switch a.name {
+	case "and":
+		if rk && !rv {
+			return []Node{boolNode(false)}, nil
+		}
+		if lk && rk {
+			return []Node{boolNode(true)}, nil
+		}
+	case "or":
+		if rk && rv {
+			return []Node{boolNode(true)}, nil
+		}
+		if lk && rk {
+			return []Node{boolNode(false)}, nil
+		}
+	case "xor":
+		if lk && rk {
+			return []Node{boolNode(lv != rv)}, nil
+		}
+	case "implies":
+		if rk && rv {
+			return []Node{boolNode(true)}, nil
+		}
+		if lk && rk {
+			return []Node{boolNode(false)}, nil
+		}
+	}
+	return nil, nil
+}
+
+func equalNodes(a, b Node) bool {
+	if a.Value == nil || b.Value == nil {
+		return a.Value == nil && b.Value == nil && equalValues(mapOrNil(a.ext), mapOrNil(b.ext))
+	}
+	return equalValues(a.Value, b.Value)
+}
+
+func mapOrNil(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func equivalentColls(l, r []Node) bool {
+	if len(l) != len(r) {
+		return false
+	}
+	used := make([]bool, len(r))
+outer:
+	for _, x := range l {
+		for j, y := range r {
+			if !used[j] && equivalentValues(x.Value, y.Value) {
+				used[j] = true
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func compareOp(a *ast, l, r []Node) ([]Node, error) {
+	if len(l) == 0 || len(r) == 0 {
+		return nil, nil
+	}
+	if len(l) > 1 || len(r) > 1 {
+		return nil, evalErr(a, "'%s' needs single items, got %d and %d", a.name, len(l), len(r))
+	}
+	var c int
+	ls, lok := l[0].Value.(string)
+	rs, rok := r[0].Value.(string)
+	switch {
+	case lok && rok:
+		c = strings.Compare(ls, rs)
+	default:
+		ld, lok := asDecimal(l[0].Value)
+		rd, rok := asDecimal(r[0].Value)
+		if !lok || !rok {
+			return nil, evalErr(a, "cannot compare %s with %s", describe(l[0]), describe(r[0]))
+		}
+		c = cmpDecimal(ld, rd)
+	}
+	var res bool
+	switch a.name {
+	case "<":
+		res = c < 0
+	case ">":
+		res = c > 0
+	case "<=":
+		res = c <= 0
+	case ">=":
+		res = c >= 0
+	}
+	return []Node{boolNode(res)}, nil
+}

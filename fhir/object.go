@@ -1,0 +1,196 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// Member is one member of a JSON object, with its value's exact bytes.
+type Member struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// Object is a JSON object whose members keep their order and the exact bytes of their values (numbers
+// keep their precision, e.g. 1.50 stays 1.50). It is how fhirgate edits a resource without rewriting it.
+type Object []Member
+
+// ParseObject parses a JSON object. Duplicate member names and trailing data are errors.
+func ParseObject(b []byte) (Object, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(b, dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("expected a JSON object")
+	}
+	var obj Object
+	seen := make(map[string]bool, 16)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxError(b, dec, err)
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return nil, fmt.Errorf("duplicate member %q", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntaxError(b, dec, err)
+		}
+		obj = append(obj, Member{Name: name, Value: raw})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, syntaxError(b, dec, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("unexpected data after the JSON object at offset %d", dec.InputOffset())
+	}
+	return obj, nil
+}
+
+func syntaxError(b []byte, dec *json.Decoder, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("unexpected end of JSON input")
+	}
+	var se *json.SyntaxError
+	if ok := asSyntax(err, &se); ok {
+		line, col := lineCol(b, se.Offset)
+		return fmt.Errorf("invalid JSON at line %d, column %d: %s", line, col, se.Error())
+	}
+	return fmt.Errorf("invalid JSON at offset %d: %v", dec.InputOffset(), err)
+}
+
+func asSyntax(err error, target **json.SyntaxError) bool {
+	se, ok := err.(*json.SyntaxError)
+	if ok {
+		*target = se
+	}
+	return ok
+}
+
+func lineCol(b []byte, off int64) (int, int) {
+	if off > int64(len(b)) {
+		off = int64(len(b))
+	}
+	line, col := 1, 1
+	for _, c := range b[:off] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// Get returns the value of the named member.
+func (o Object) Get(name string) (json.RawMessage, bool) {
+	for _, m := range o {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return nil, false
+}
+
+// GetString returns the named member when it is a JSON string.
+func (o Object) GetString(name string) (string, bool) {
+	raw, ok := o.Get(name)
+	if !ok {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// Set replaces the named member's value, or inserts it after the member named after (at the end when
+// after is empty or absent).
+func (o Object) Set(name string, value json.RawMessage, after string) Object {
+	for i := range o {
+		if o[i].Name == name {
+			o[i].Value = value
+			return o
+		}
+	}
+	m := Member{Name: name, Value: value}
+	if after != "" {
+		for i := range o {
+			if o[i].Name == after {
+				o = append(o, Member{})
+				copy(o[i+2:], o[i+1:])
+				o[i+1] = m
+				return o
+			}
+		}
+	}
+	return append(o, m)
+}
+
+// Delete removes the named member.
+func (o Object) Delete(name string) Object {
+	for i := range o {
+		if o[i].Name == name {
+			return append(o[:i], o[i+1:]...)
+		}
+	}
+	return o
+}
+
+// AppendJSON appends the object as compact JSON.
+func (o Object) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, m := range o {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, m.Name)
+		dst = append(dst, ':')
+		dst = appendCompact(dst, m.Value)
+	}
+	return append(dst, '}')
+}
+
+// Bytes returns the object as compact JSON.
+func (o Object) Bytes() []byte {
+	size := 2
+	for _, m := range o {
+		size += len(m.Name) + len(m.Value) + 4
+	}
+	return o.AppendJSON(make([]byte, 0, size))
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o Object) MarshalJSON() ([]byte, error) { return o.Bytes(), nil }
+
+func appendString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+func appendCompact(dst []byte, v json.RawMessage) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, v); err != nil {
+		return append(dst, v...)
+	}
+	return append(dst, buf.Bytes()...)
+}
+
+// MustJSON marshals v, which must be marshalable (a bug otherwise).
+func MustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("fhir: marshal %T: %v", v, err))
+	}
+	return b
+}

@@ -1,0 +1,133 @@
+package fhir
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Resource is a resource as JSON: its type, its id (empty before one is assigned) and its members in the
+// order the client wrote them.
+type Resource struct {
+	Type   string
+	ID     string
+	Object Object
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// ValidID reports whether s is a valid FHIR resource id ([A-Za-z0-9\-\.]{1,64}).
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// ParseResource parses body as a resource: a JSON object whose resourceType names an R4 resource type.
+// It checks the JSON structure only; Validator.Validate checks the content.
+func ParseResource(body []byte) (*Resource, error) {
+	obj, err := ParseObject(body)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
+			Details: "the body is not a valid FHIR JSON resource", Diagnostics: err.Error()}
+	}
+	typ, ok := obj.GetString("resourceType")
+	if !ok {
+		return nil, &Error{Kind: KindInvalid, Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
+			Expression: "resourceType", Details: "resourceType is missing or not a string"}
+	}
+	if !IsResourceType(typ) {
+		return nil, &Error{Kind: KindInvalid, Code: "structure", MessageID: "MSG_UNKNOWN_TYPE",
+			Expression: "resourceType", Details: "unknown resource type",
+			Diagnostics: fmt.Sprintf("%q is not an R4 resource type", typ)}
+	}
+	r := &Resource{Type: typ, Object: obj}
+	if raw, ok := obj.Get("id"); ok {
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return nil, &Error{Kind: KindInvalid, Code: "structure", Expression: typ + ".id",
+				Details: "id is not a string"}
+		}
+		r.ID = id
+	}
+	return r, nil
+}
+
+// Bytes returns the resource as compact JSON.
+func (r *Resource) Bytes() []byte { return r.Object.Bytes() }
+
+// Ref returns "Type/id".
+func (r *Resource) Ref() string { return r.Type + "/" + r.ID }
+
+// SetID sets the resource's id (placing it after resourceType).
+func (r *Resource) SetID(id string) {
+	r.ID = id
+	r.Object = r.Object.Set("id", MustJSON(id), "resourceType")
+}
+
+// Meta returns the resource's meta as an Object (empty when absent).
+func (r *Resource) Meta() (Object, error) {
+	raw, ok := r.Object.Get("meta")
+	if !ok {
+		return nil, nil
+	}
+	meta, err := ParseObject(raw)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: "structure", Expression: r.Type + ".meta",
+			Details: "meta is not a JSON object"}
+	}
+	return meta, nil
+}
+
+// ClearServerMeta removes meta.versionId and meta.lastUpdated, which only the server sets, and drops
+// an empty meta.
+func (r *Resource) ClearServerMeta() error {
+	meta, err := r.Meta()
+	if err != nil || meta == nil {
+		return err
+	}
+	meta = meta.Delete("versionId").Delete("lastUpdated")
+	if len(meta) == 0 {
+		r.Object = r.Object.Delete("meta")
+		return nil
+	}
+	r.Object = r.Object.Set("meta", meta.Bytes(), "")
+	return nil
+}
+
+// FormatInstant formats t as a FHIR instant in UTC with millisecond precision.
+func FormatInstant(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// Stamp returns body with id, meta.versionId and meta.lastUpdated set, everything else as it was.
+// body must be a resource as produced by Resource.Bytes.
+func Stamp(body []byte, id string, versionID uint64, lastUpdated time.Time) ([]byte, error) {
+	obj, err := ParseObject(body)
+	if err != nil {
+		return nil, fmt.Errorf("stamp: %w", err)
+	}
+	r := &Resource{Object: obj}
+	r.SetID(id)
+	meta, err := r.Meta()
+	if err != nil {
+		return nil, err
+	}
+	meta = meta.Set("versionId", MustJSON(strconv.FormatUint(versionID, 10)), "")
+	meta = meta.Set("lastUpdated", MustJSON(FormatInstant(lastUpdated)), "versionId")
+	// versionId and lastUpdated lead meta, as in the specification's examples.
+	meta = append(Object{meta[len(meta)-2], meta[len(meta)-1]}, meta[:len(meta)-2]...)
+	meta = dedupeMembers(meta)
+	r.Object = r.Object.Set("meta", meta.Bytes(), "id")
+	return r.Bytes(), nil
+}
+
+func dedupeMembers(o Object) Object {
+	seen := map[string]bool{}
+	out := o[:0:0]
+	for _, m := range o {
+		if !seen[m.Name] {
+			seen[m.Name] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}

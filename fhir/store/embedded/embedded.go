@@ -1,0 +1,481 @@
+// Package embedded is fhirgate's default storage engine: a Pebble LSM database in a directory on disk.
+//
+// Writes go through one commit lane: under a mutex each transaction reads the current versions it
+// depends on, checks its preconditions, assigns version numbers, the store-wide sequence and the
+// lastUpdated instant, and hands one Pebble batch to the write-ahead log; the mutex is released before the
+// fsync, which Pebble groups across concurrent commits (group commit). A Commit returns only after its
+// batch is synced, so an acknowledged write survives a crash. See docs/adr/0001-embedded-store.md.
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/store"
+)
+
+// Config configures the engine.
+type Config struct {
+	// Dir is the directory holding the database; it is created when missing.
+	Dir string
+	// Now is the clock (time.Now when nil); tests inject a fixed clock.
+	Now func() time.Time
+	// Logger receives the engine's own warnings (slog.Default when nil).
+	Logger *slog.Logger
+	// CommitObserver, when set, is told how long each commit took (metrics).
+	CommitObserver func(d time.Duration, ops int, err error)
+}
+
+// Store is the Pebble engine. It is safe for concurrent use.
+type Store struct {
+	db  *pebble.DB
+	cfg Config
+
+	commitMu  sync.Mutex // the commit lane
+	lastSeq   uint64
+	lastClock time.Time
+
+	closeMu sync.RWMutex // held shared by operations, exclusively by Close
+	closed  bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (or creates) the database in cfg.Dir.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("embedded: no directory given")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	opts := &pebble.Options{
+		Logger: pebbleLogger{cfg.Logger.With("component", "pebble")},
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %s: %w", cfg.Dir, err)
+	}
+	s := &Store{db: db, cfg: cfg}
+	if err := s.loadMeta(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) loadMeta() error {
+	if b, ok, err := s.get(keySeq); err != nil {
+		return err
+	} else if ok {
+		if len(b) != 8 {
+			return errors.New("embedded: corrupt sequence")
+		}
+		s.lastSeq = binary.BigEndian.Uint64(b)
+	}
+	if b, ok, err := s.get(keyClock); err != nil {
+		return err
+	} else if ok {
+		if len(b) != 8 {
+			return errors.New("embedded: corrupt clock")
+		}
+		s.lastClock = time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC()
+	}
+	return nil
+}
+
+// get returns a copy of the value at key.
+func (s *Store) get(key []byte) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true, nil
+}
+
+func (s *Store) enter() error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return store.Unavailable(store.ErrClosed)
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.closeMu.RUnlock() }
+
+// Read implements store.Store.
+func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	return s.readCurrent(typ, id)
+}
+
+func (s *Store) readCurrent(typ, id string) (*store.Version, error) {
+	b, ok, err := s.get(currentKey(typ, id))
+	if err != nil {
+		return nil, store.Unavailable(err)
+	}
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	v := &store.Version{Type: typ, ID: id}
+	if err := decodeVersion(b, v); err != nil {
+		return nil, store.Unavailable(fmt.Errorf("%s/%s: %w", typ, id, err))
+	}
+	return v, nil
+}
+
+// ReadVersion implements store.Store.
+func (s *Store) ReadVersion(ctx context.Context, typ, id string, vid uint64) (*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	return s.readVersion(typ, id, vid)
+}
+
+func (s *Store) readVersion(typ, id string, vid uint64) (*store.Version, error) {
+	b, ok, err := s.get(versionKey(typ, id, vid))
+	if err != nil {
+		return nil, store.Unavailable(err)
+	}
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	v := &store.Version{Type: typ, ID: id}
+	if err := decodeVersion(b, v); err != nil {
+		return nil, store.Unavailable(fmt.Errorf("%s/%s/_history/%d: %w", typ, id, vid, err))
+	}
+	return v, nil
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var lower, upper []byte
+	switch {
+	case q.ID != "":
+		lower = versionPrefix(q.Type, q.ID)
+		upper = upperBound(lower)
+	case q.Type != "":
+		lower = typePrefix(q.Type)
+		upper = upperBound(lower)
+		if q.Before > 0 {
+			upper = typeKey(q.Type, q.Before)
+		}
+	default:
+		lower = []byte{pSystem}
+		upper = []byte{pSystem + 1}
+		if q.Before > 0 {
+			upper = systemKey(q.Before)
+		}
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, store.Unavailable(err)
+	}
+	defer it.Close()
+	var out []*store.Version
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var v *store.Version
+		switch {
+		case q.ID != "":
+			v = &store.Version{Type: q.Type, ID: q.ID}
+			if err := decodeVersion(it.Value(), v); err != nil {
+				return nil, store.Unavailable(err)
+			}
+			if q.Before > 0 && v.Seq >= q.Before {
+				continue
+			}
+		default:
+			typ, id, vid, err := parsePointer(it.Value(), q.Type == "")
+			if err != nil {
+				return nil, store.Unavailable(err)
+			}
+			if q.Type != "" {
+				typ = q.Type
+			}
+			if v, err = s.readVersion(typ, id, vid); err != nil {
+				return nil, store.Unavailable(fmt.Errorf("history points at a missing version %s/%s/%d: %w", typ, id, vid, err))
+			}
+		}
+		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
+			break // lastUpdated never decreases along Seq
+		}
+		out = append(out, v)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, store.Unavailable(err)
+	}
+	return out, nil
+}
+
+// Commit implements store.Store.
+func (s *Store) Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	start := time.Now()
+	out, err := s.commit(ctx, tx)
+	if s.cfg.CommitObserver != nil {
+		s.cfg.CommitObserver(time.Since(start), len(tx.Ops), err)
+	}
+	return out, err
+}
+
+func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error) {
+	if err := checkDistinct(tx.Ops); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+
+	s.commitMu.Lock()
+	out, err := s.prepare(ctx, tx, b)
+	if err != nil {
+		s.commitMu.Unlock()
+		return nil, err
+	}
+	if b.Empty() {
+		s.commitMu.Unlock()
+		return out, nil
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		s.commitMu.Unlock()
+		return nil, store.Unavailable(err)
+	}
+	s.commitMu.Unlock()
+	if err := b.SyncWait(); err != nil {
+		return nil, store.Unavailable(err)
+	}
+	return out, nil
+}
+
+func checkDistinct(ops []store.Op) error {
+	seen := make(map[string]bool, len(ops))
+	for i, op := range ops {
+		if op.Type == "" || op.ID == "" {
+			return &fhir.Error{Kind: fhir.KindInternal, Details: fmt.Sprintf("store: op %d has no type or id", i)}
+		}
+		k := op.Type + "/" + op.ID
+		if seen[k] {
+			return &fhir.Error{Kind: fhir.KindInvalid, Code: "duplicate", Expression: fmt.Sprintf("Tx.op[%d]", i),
+				Details: "a transaction may not write the same resource twice", Diagnostics: k}
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// prepare runs under commitMu: it checks preconditions and fills the batch.
+func (s *Store) prepare(ctx context.Context, tx *store.Tx, b *pebble.Batch) ([]*store.Version, error) {
+	if tx.Check != nil {
+		if err := tx.Check(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	if now.Before(s.lastClock) {
+		now = s.lastClock // lastUpdated never decreases along Seq
+	}
+	seq := s.lastSeq
+	out := make([]*store.Version, len(tx.Ops))
+	for i := range tx.Ops {
+		op := &tx.Ops[i]
+		cur, err := s.readCurrent(op.Type, op.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		var curVID uint64
+		curDeleted := false
+		if cur != nil {
+			curVID, curDeleted = cur.VersionID, cur.Deleted
+		}
+		if op.IfMatch != 0 && (cur == nil || curDeleted || curVID != op.IfMatch) {
+			return nil, store.PreconditionFailed(i, op.Type, op.ID, op.IfMatch, curVID, curDeleted)
+		}
+		if op.IfNoneExist && cur != nil {
+			return nil, store.AlreadyExists(i, op.Type, op.ID)
+		}
+		if op.Delete && (cur == nil || curDeleted) {
+			continue // nothing to delete
+		}
+		seq++
+		v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method}
+		if op.Delete {
+			v.Deleted = true
+			v.Method = "DELETE"
+		} else {
+			body, err := fhir.Stamp(op.Body, op.ID, v.VersionID, now)
+			if err != nil {
+				return nil, &fhir.Error{Kind: fhir.KindInternal, Details: "store: cannot stamp resource", Err: err}
+			}
+			v.Body = body
+		}
+		rec := encodeVersion(v)
+		if err := b.Set(currentKey(op.Type, op.ID), rec, nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if err := b.Set(versionKey(op.Type, op.ID, v.VersionID), rec, nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if err := b.Set(systemKey(seq), pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if err := b.Set(typeKey(op.Type, seq), pointer("", op.ID, v.VersionID), nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if err := s.replaceIndex(b, op); err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	if seq != s.lastSeq {
+		if err := b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if err := b.Set(keyClock, binary.BigEndian.AppendUint64(nil, uint64(now.UnixMilli())), nil); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		// The in-memory lane state moves on only now; if the batch then fails to apply, the numbers
+		// are skipped, never reused.
+		s.lastSeq, s.lastClock = seq, now
+	}
+	return out, nil
+}
+
+// replaceIndex removes the resource's previous index entries and writes the new ones.
+func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op) error {
+	rk := reverseKey(op.Type, op.ID)
+	old, ok, err := s.get(rk)
+	if err != nil {
+		return store.Unavailable(err)
+	}
+	if ok {
+		for len(old) > 0 {
+			n, w := binary.Uvarint(old)
+			if w <= 0 || uint64(len(old)-w) < n {
+				return store.Unavailable(errors.New("embedded: corrupt reverse index"))
+			}
+			if err := b.Delete(old[w:w+int(n)], nil); err != nil {
+				return store.Unavailable(err)
+			}
+			old = old[w+int(n):]
+		}
+	}
+	if op.Delete || len(op.Index) == 0 {
+		if ok {
+			return b.Delete(rk, nil)
+		}
+		return nil
+	}
+	var rev []byte
+	seen := make(map[string]bool, len(op.Index))
+	for _, e := range op.Index {
+		k := indexKey(op.Type, e.Param, e.Value, op.ID)
+		if seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		if err := b.Set(k, nil, nil); err != nil {
+			return store.Unavailable(err)
+		}
+		rev = binary.AppendUvarint(rev, uint64(len(k)))
+		rev = append(rev, k...)
+	}
+	return b.Set(rk, rev, nil)
+}
+
+// IndexScan calls fn with the id of every resource of typ whose index holds param=value exactly.
+func (s *Store) IndexScan(ctx context.Context, typ, param string, value []byte, fn func(id string) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	prefix := indexValuePrefix(typ, param, value)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return store.Unavailable(err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(string(bytes.TrimPrefix(it.Key(), prefix))) {
+			break
+		}
+	}
+	return store.Unavailable(it.Error())
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	_, _, err := s.get(keySeq)
+	return store.Unavailable(err)
+}
+
+// Close implements store.Store: it waits for operations in progress, then closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.db.Close()
+}
+
+// pebbleLogger routes Pebble's messages to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...))
+	os.Exit(1)
+}

@@ -1,0 +1,159 @@
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Key layout (types and ids never contain 0x00):
+//
+//	c <type> 00 <id>                  current version record
+//	v <type> 00 <id> 00 <vid:8>       every version record
+//	h <seq:8>                         system history: <type> 00 <id> 00 <vid:8>
+//	t <type> 00 <seq:8>               type history:   <id> 00 <vid:8>
+//	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
+//	r <type> 00 <id>                  the resource's index keys, for replacement on update and delete
+//	m <name>                          store metadata (sequence, clock)
+const (
+	pCurrent = 'c'
+	pVersion = 'v'
+	pSystem  = 'h'
+	pType    = 't'
+	pIndex   = 'i'
+	pReverse = 'r'
+	pMeta    = 'm'
+)
+
+var (
+	keySeq   = []byte{pMeta, 's', 'e', 'q'}
+	keyClock = []byte{pMeta, 'c', 'l', 'o', 'c', 'k'}
+)
+
+func currentKey(typ, id string) []byte {
+	k := make([]byte, 0, 2+len(typ)+len(id))
+	k = append(k, pCurrent)
+	k = append(k, typ...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+func versionPrefix(typ, id string) []byte {
+	k := make([]byte, 0, 3+len(typ)+len(id)+8)
+	k = append(k, pVersion)
+	k = append(k, typ...)
+	k = append(k, 0)
+	k = append(k, id...)
+	return append(k, 0)
+}
+
+func versionKey(typ, id string, vid uint64) []byte {
+	return binary.BigEndian.AppendUint64(versionPrefix(typ, id), vid)
+}
+
+func systemKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{pSystem}, seq)
+}
+
+func typePrefix(typ string) []byte {
+	k := make([]byte, 0, 2+len(typ)+8)
+	k = append(k, pType)
+	k = append(k, typ...)
+	return append(k, 0)
+}
+
+func typeKey(typ string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(typePrefix(typ), seq)
+}
+
+func reverseKey(typ, id string) []byte {
+	k := make([]byte, 0, 2+len(typ)+len(id))
+	k = append(k, pReverse)
+	k = append(k, typ...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// IndexValuePrefix returns the key prefix of all entries of a parameter value: scanning it yields the
+// ids whose index holds exactly that value.
+func indexValuePrefix(typ, param string, value []byte) []byte {
+	k := indexParamPrefix(typ, param)
+	k = escape(k, value)
+	return append(k, 0, 1)
+}
+
+func indexParamPrefix(typ, param string) []byte {
+	k := make([]byte, 0, 4+len(typ)+len(param)+32)
+	k = append(k, pIndex)
+	k = append(k, typ...)
+	k = append(k, 0)
+	k = append(k, param...)
+	return append(k, 0)
+}
+
+func indexKey(typ, param string, value []byte, id string) []byte {
+	return append(indexValuePrefix(typ, param, value), id...)
+}
+
+// escape appends v with 0x00 written as 00 FF, so that the terminator 00 01 sorts before any
+// continuation and a value is never a prefix of another value's key.
+func escape(dst, v []byte) []byte {
+	for _, c := range v {
+		if c == 0 {
+			dst = append(dst, 0, 0xFF)
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// pointer encodes a history entry: [<type> 00] <id> 00 <vid:8>.
+func pointer(typ, id string, vid uint64) []byte {
+	p := make([]byte, 0, len(typ)+len(id)+10)
+	if typ != "" {
+		p = append(p, typ...)
+		p = append(p, 0)
+	}
+	p = append(p, id...)
+	p = append(p, 0)
+	return binary.BigEndian.AppendUint64(p, vid)
+}
+
+var errBadPointer = errors.New("embedded: corrupt history pointer")
+
+func parsePointer(p []byte, withType bool) (typ, id string, vid uint64, err error) {
+	if len(p) < 9 {
+		return "", "", 0, errBadPointer
+	}
+	vid = binary.BigEndian.Uint64(p[len(p)-8:])
+	rest := p[:len(p)-9]
+	if withType {
+		i := indexByte(rest, 0)
+		if i < 0 {
+			return "", "", 0, errBadPointer
+		}
+		typ, rest = string(rest[:i]), rest[i+1:]
+	}
+	return typ, string(rest), vid, nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// upperBound returns the smallest key greater than every key with the given prefix.
+func upperBound(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,436 @@
+// Package storetest is the conformance suite of the storage contract (package store). Every engine runs
+// it against a real instance of itself:
+//
+//	func TestContract(t *testing.T) { storetest.Run(t, func(t *testing.T) store.Store { ... }) }
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/store"
+)
+
+// Factory returns a new, empty store for one test. The suite closes it.
+type Factory func(t *testing.T) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Factory) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CreateAndRead", testCreateAndRead},
+		{"UpdateKeepsEveryVersion", testUpdateKeepsVersions},
+		{"IfMatch", testIfMatch},
+		{"IfNoneExist", testIfNoneExist},
+		{"DeleteAndResurrect", testDeleteAndResurrect},
+		{"TransactionIsAtomic", testTransactionAtomic},
+		{"DuplicateInTransaction", testDuplicateInTransaction},
+		{"CheckAbortsTransaction", testCheckAborts},
+		{"HistoryLevelsAndPaging", testHistory},
+		{"HistorySince", testHistorySince},
+		{"ConcurrentIfMatchOneWins", testConcurrentIfMatch},
+		{"ConcurrentWritersAllLand", testConcurrentWriters},
+		{"NotFound", testNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+func body(typ, id string, extra string) []byte {
+	b := fmt.Sprintf(`{"resourceType":%q,"id":%q`, typ, id)
+	if extra != "" {
+		b += "," + extra
+	}
+	return []byte(b + "}")
+}
+
+func put(typ, id, extra string) store.Op {
+	return store.Op{Type: typ, ID: id, Body: body(typ, id, extra), Method: "PUT"}
+}
+
+func commit(t *testing.T, s store.Store, ops ...store.Op) []*store.Version {
+	t.Helper()
+	vs, err := s.Commit(context.Background(), &store.Tx{Ops: ops})
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if len(vs) != len(ops) {
+		t.Fatalf("commit returned %d versions for %d ops", len(vs), len(ops))
+	}
+	return vs
+}
+
+func meta(t *testing.T, b []byte) (string, string) {
+	t.Helper()
+	var r struct {
+		ID   string `json:"id"`
+		Meta struct {
+			VersionID   string `json:"versionId"`
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("stored body is not JSON: %v: %s", err, b)
+	}
+	return r.Meta.VersionID, r.Meta.LastUpdated
+}
+
+func testCreateAndRead(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	op := store.Op{Type: "Patient", ID: "p1", Method: "POST", IfNoneExist: true,
+		Body: []byte(`{"resourceType":"Patient","id":"p1","meta":{"versionId":"77","profile":["http://x/p"]},"birthDate":"1970-01-01","multipleBirthInteger":2}`)}
+	vs := commit(t, s, op)
+	v := vs[0]
+	if v.VersionID != 1 || v.Deleted || v.Seq == 0 || v.Method != "POST" || v.LastUpdated.IsZero() {
+		t.Fatalf("version = %+v", v)
+	}
+	got, err := s.Read(ctx, "Patient", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid, lu := meta(t, got.Body)
+	if vid != "1" || lu != fhir.FormatInstant(v.LastUpdated) {
+		t.Fatalf("meta = %q %q, want 1 %q", vid, lu, fhir.FormatInstant(v.LastUpdated))
+	}
+	var m map[string]any
+	json.Unmarshal(got.Body, &m)
+	if m["birthDate"] != "1970-01-01" || m["multipleBirthInteger"] != float64(2) {
+		t.Fatalf("body lost content: %s", got.Body)
+	}
+	if prof := m["meta"].(map[string]any)["profile"]; prof == nil {
+		t.Fatalf("meta.profile dropped: %s", got.Body)
+	}
+	if string(got.Body) != string(v.Body) {
+		t.Fatalf("read body differs from committed body:\n%s\n%s", got.Body, v.Body)
+	}
+	one, err := s.ReadVersion(ctx, "Patient", "p1", 1)
+	if err != nil || string(one.Body) != string(got.Body) {
+		t.Fatalf("ReadVersion = %v, %v", one, err)
+	}
+}
+
+func testUpdateKeepsVersions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		vs := commit(t, s, put("Observation", "o1", fmt.Sprintf(`"status":"final","valueInteger":%d`, i)))
+		if vs[0].VersionID != uint64(i) {
+			t.Fatalf("update %d got version %d", i, vs[0].VersionID)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		v, err := s.ReadVersion(ctx, "Observation", "o1", uint64(i))
+		if err != nil {
+			t.Fatalf("version %d: %v", i, err)
+		}
+		var m map[string]any
+		json.Unmarshal(v.Body, &m)
+		if m["valueInteger"] != float64(i) {
+			t.Fatalf("version %d holds %v", i, m["valueInteger"])
+		}
+	}
+	cur, _ := s.Read(ctx, "Observation", "o1")
+	if cur.VersionID != 3 {
+		t.Fatalf("current = %d", cur.VersionID)
+	}
+	h, err := s.History(ctx, store.HistoryQuery{Type: "Observation", ID: "o1"})
+	if err != nil || len(h) != 3 || h[0].VersionID != 3 || h[2].VersionID != 1 {
+		t.Fatalf("history = %v, %v", versions(h), err)
+	}
+}
+
+func versions(vs []*store.Version) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, fmt.Sprintf("%s/%d(seq %d)", v.Ref(), v.VersionID, v.Seq))
+	}
+	return out
+}
+
+func testIfMatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, put("Patient", "a", ""))
+	op := put("Patient", "a", `"active":true`)
+	op.IfMatch = 1
+	commit(t, s, op)
+	_, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{op}}) // version is 2 now
+	if fhir.KindOf(err) != fhir.KindPreconditionFailed {
+		t.Fatalf("stale If-Match: err = %v, want precondition failed", err)
+	}
+	missing := put("Patient", "nobody", "")
+	missing.IfMatch = 1
+	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{missing}}); fhir.KindOf(err) != fhir.KindPreconditionFailed {
+		t.Fatalf("If-Match on a missing resource: err = %v", err)
+	}
+	if _, err := s.Read(ctx, "Patient", "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failed If-Match created the resource: %v", err)
+	}
+}
+
+func testIfNoneExist(t *testing.T, s store.Store) {
+	op := put("Patient", "x", "")
+	op.IfNoneExist = true
+	commit(t, s, op)
+	_, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{op}})
+	if fhir.KindOf(err) != fhir.KindConflict {
+		t.Fatalf("second create: err = %v, want conflict", err)
+	}
+}
+
+func testDeleteAndResurrect(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, put("Patient", "d", ""))
+	vs := commit(t, s, store.Op{Type: "Patient", ID: "d", Delete: true})
+	if vs[0] == nil || !vs[0].Deleted || vs[0].VersionID != 2 || vs[0].Method != "DELETE" {
+		t.Fatalf("delete version = %+v", vs[0])
+	}
+	cur, err := s.Read(ctx, "Patient", "d")
+	if err != nil || !cur.Deleted || cur.Body != nil {
+		t.Fatalf("read after delete = %+v, %v", cur, err)
+	}
+	again := commit(t, s, store.Op{Type: "Patient", ID: "d", Delete: true})
+	if again[0] != nil {
+		t.Fatalf("deleting a deleted resource wrote %+v", again[0])
+	}
+	absent := commit(t, s, store.Op{Type: "Patient", ID: "never", Delete: true})
+	if absent[0] != nil {
+		t.Fatalf("deleting an absent resource wrote %+v", absent[0])
+	}
+	back := commit(t, s, put("Patient", "d", `"active":true`))
+	if back[0].VersionID != 3 || back[0].Deleted {
+		t.Fatalf("resurrection = %+v", back[0])
+	}
+	h, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "d"})
+	if len(h) != 3 || !h[1].Deleted {
+		t.Fatalf("history keeps the deletion: %v", versions(h))
+	}
+}
+
+func testTransactionAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, put("Patient", "t1", ""))
+	bad := put("Patient", "t1", `"active":false`)
+	bad.IfMatch = 9
+	_, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{put("Patient", "t2", ""), put("Observation", "t3", ""), bad}})
+	if fhir.KindOf(err) != fhir.KindPreconditionFailed {
+		t.Fatalf("err = %v", err)
+	}
+	var fe *fhir.Error
+	if errors.As(err, &fe) && fe.Expression != "Tx.op[2]" {
+		t.Fatalf("error names %q, want Tx.op[2]", fe.Expression)
+	}
+	for _, ref := range [][2]string{{"Patient", "t2"}, {"Observation", "t3"}} {
+		if _, err := s.Read(ctx, ref[0], ref[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s/%s written by a failed transaction (%v)", ref[0], ref[1], err)
+		}
+	}
+	if h, _ := s.History(ctx, store.HistoryQuery{}); len(h) != 1 {
+		t.Fatalf("system history after failed tx: %v", versions(h))
+	}
+	vs := commit(t, s, put("Patient", "t2", ""), put("Observation", "t3", ""))
+	if vs[0].LastUpdated != vs[1].LastUpdated || vs[1].Seq != vs[0].Seq+1 {
+		t.Fatalf("one transaction, one instant, consecutive seqs: %+v %+v", vs[0], vs[1])
+	}
+}
+
+func testDuplicateInTransaction(t *testing.T, s store.Store) {
+	_, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{put("Patient", "dup", ""), put("Patient", "dup", "")}})
+	if err == nil {
+		t.Fatal("two writes of one resource in a transaction were accepted")
+	}
+}
+
+func testCheckAborts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	refuse := errors.New("refused")
+	_, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{put("Patient", "c", "")}, Check: func(ctx context.Context) error {
+		return refuse
+	}})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := s.Read(ctx, "Patient", "c"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("a transaction whose check failed was written")
+	}
+	// A check sees earlier commits.
+	commit(t, s, put("Patient", "seen", ""))
+	var saw bool
+	commit2 := &store.Tx{Ops: []store.Op{put("Patient", "c", "")}, Check: func(ctx context.Context) error {
+		_, err := s.Read(ctx, "Patient", "seen")
+		saw = err == nil
+		return nil
+	}}
+	if _, err := s.Commit(ctx, commit2); err != nil || !saw {
+		t.Fatalf("check did not see an earlier commit (err %v)", err)
+	}
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, put("Patient", "h1", ""))
+	commit(t, s, put("Observation", "h2", ""))
+	commit(t, s, put("Patient", "h1", `"active":true`))
+	commit(t, s, store.Op{Type: "Observation", ID: "h2", Delete: true})
+	commit(t, s, put("Patient", "h3", ""))
+
+	all, err := s.History(ctx, store.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Patient/h3/1", "Observation/h2/2", "Patient/h1/2", "Observation/h2/1", "Patient/h1/1"}
+	if got := refs(all); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("system history = %v, want %v", got, want)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq >= all[i-1].Seq || all[i].LastUpdated.After(all[i-1].LastUpdated) {
+			t.Fatalf("history not newest first at %d: %v", i, versions(all))
+		}
+	}
+	pats, _ := s.History(ctx, store.HistoryQuery{Type: "Patient"})
+	if got := refs(pats); fmt.Sprint(got) != "[Patient/h3/1 Patient/h1/2 Patient/h1/1]" {
+		t.Fatalf("type history = %v", got)
+	}
+	// Paging: two at a time, continuing before the last seq seen.
+	var paged []string
+	var before uint64
+	for {
+		page, err := s.History(ctx, store.HistoryQuery{Limit: 2, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, refs(page)...)
+		before = page[len(page)-1].Seq
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(want) {
+		t.Fatalf("paged history = %v", paged)
+	}
+	// A page token taken before new writes stays correct after them.
+	first, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", Limit: 1})
+	commit(t, s, put("Patient", "h4", ""))
+	rest, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", Before: first[0].Seq})
+	if got := refs(rest); fmt.Sprint(got) != "[Patient/h1/2 Patient/h1/1]" {
+		t.Fatalf("second page after a concurrent write = %v", got)
+	}
+	inst, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "h1", Before: all[2].Seq})
+	if got := refs(inst); fmt.Sprint(got) != "[Patient/h1/1]" {
+		t.Fatalf("instance history before seq = %v", got)
+	}
+}
+
+func refs(vs []*store.Version) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, fmt.Sprintf("%s/%d", v.Ref(), v.VersionID))
+	}
+	return out
+}
+
+func testHistorySince(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, put("Patient", "s1", ""))
+	time.Sleep(5 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	commit(t, s, put("Patient", "s2", ""))
+	got, err := s.History(ctx, store.HistoryQuery{Since: mid})
+	if err != nil || fmt.Sprint(refs(got)) != "[Patient/s2/1]" {
+		t.Fatalf("since = %v, %v", refs(got), err)
+	}
+}
+
+func testConcurrentIfMatch(t *testing.T, s store.Store) {
+	commit(t, s, put("Patient", "race", ""))
+	const n = 16
+	var wins, fails atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			op := put("Patient", "race", fmt.Sprintf(`"gender":"other","id2":%d`, i))
+			op.IfMatch = 1
+			_, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{op}})
+			switch fhir.KindOf(err) {
+			case fhir.KindPreconditionFailed:
+				fails.Add(1)
+			default:
+				if err == nil {
+					wins.Add(1)
+				} else {
+					t.Errorf("unexpected error: %v", err)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins.Load() != 1 || fails.Load() != n-1 {
+		t.Fatalf("wins=%d fails=%d, want 1 and %d", wins.Load(), fails.Load(), n-1)
+	}
+	cur, _ := s.Read(context.Background(), "Patient", "race")
+	if cur.VersionID != 2 {
+		t.Fatalf("version = %d", cur.VersionID)
+	}
+}
+
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	const n, per = 8, 25
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				op := put("Observation", fmt.Sprintf("w%d-%d", w, i), "")
+				if _, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{op}}); err != nil {
+					t.Errorf("commit: %v", err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	h, err := s.History(context.Background(), store.HistoryQuery{Type: "Observation"})
+	if err != nil || len(h) != n*per {
+		t.Fatalf("history has %d versions (%v), want %d", len(h), err, n*per)
+	}
+	seen := map[uint64]bool{}
+	for i, v := range h {
+		if seen[v.Seq] {
+			t.Fatalf("seq %d used twice", v.Seq)
+		}
+		seen[v.Seq] = true
+		if i > 0 && v.LastUpdated.After(h[i-1].LastUpdated) {
+			t.Fatalf("lastUpdated decreases along seq at %d", i)
+		}
+	}
+}
+
+func testNotFound(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Read(ctx, "Patient", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Read: %v", err)
+	}
+	commit(t, s, put("Patient", "one", ""))
+	if _, err := s.ReadVersion(ctx, "Patient", "one", 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReadVersion: %v", err)
+	}
+	if h, err := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "nope"}); err != nil || len(h) != 0 {
+		t.Fatalf("history of nothing = %v, %v", h, err)
+	}
+}
