@@ -114,37 +114,41 @@ func (o Object) GetString(name string) (string, bool) {
 	return s, true
 }
 
-// Set replaces the named member's value, or inserts it after the member named after (at the end when
-// after is empty or absent).
+// Set returns the object with the named member's value replaced, or the member inserted after the
+// member named after (at the end when after is empty or absent). The receiver is not modified.
 func (o Object) Set(name string, value json.RawMessage, after string) Object {
+	out := make(Object, 0, len(o)+1)
 	for i := range o {
 		if o[i].Name == name {
-			o[i].Value = value
-			return o
+			out = append(out, o...)
+			out[i].Value = value
+			return out
 		}
 	}
 	m := Member{Name: name, Value: value}
-	if after != "" {
-		for i := range o {
-			if o[i].Name == after {
-				o = append(o, Member{})
-				copy(o[i+2:], o[i+1:])
-				o[i+1] = m
-				return o
-			}
+	inserted := false
+	for _, x := range o {
+		out = append(out, x)
+		if !inserted && after != "" && x.Name == after {
+			out = append(out, m)
+			inserted = true
 		}
 	}
-	return append(o, m)
+	if !inserted {
+		out = append(out, m)
+	}
+	return out
 }
 
-// Delete removes the named member.
+// Delete returns the object without the named member. The receiver is not modified.
 func (o Object) Delete(name string) Object {
-	for i := range o {
-		if o[i].Name == name {
-			return append(o[:i], o[i+1:]...)
+	out := make(Object, 0, len(o))
+	for _, m := range o {
+		if m.Name != name {
+			out = append(out, m)
 		}
 	}
-	return o
+	return out
 }
 
 // AppendJSON appends the object as compact JSON.

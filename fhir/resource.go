@@ -105,29 +105,22 @@ func Stamp(body []byte, id string, versionID uint64, lastUpdated time.Time) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("stamp: %w", err)
 	}
-	r := &Resource{Object: obj}
+	r := &Resource{Object: obj.Delete("id").Delete("meta")}
 	r.SetID(id)
-	meta, err := r.Meta()
+	old, err := (&Resource{Object: obj}).Meta()
 	if err != nil {
 		return nil, err
 	}
-	meta = meta.Set("versionId", MustJSON(strconv.FormatUint(versionID, 10)), "")
-	meta = meta.Set("lastUpdated", MustJSON(FormatInstant(lastUpdated)), "versionId")
 	// versionId and lastUpdated lead meta, as in the specification's examples.
-	meta = append(Object{meta[len(meta)-2], meta[len(meta)-1]}, meta[:len(meta)-2]...)
-	meta = dedupeMembers(meta)
-	r.Object = r.Object.Set("meta", meta.Bytes(), "id")
-	return r.Bytes(), nil
-}
-
-func dedupeMembers(o Object) Object {
-	seen := map[string]bool{}
-	out := o[:0:0]
-	for _, m := range o {
-		if !seen[m.Name] {
-			seen[m.Name] = true
-			out = append(out, m)
+	meta := Object{
+		{Name: "versionId", Value: MustJSON(strconv.FormatUint(versionID, 10))},
+		{Name: "lastUpdated", Value: MustJSON(FormatInstant(lastUpdated))},
+	}
+	for _, m := range old {
+		if m.Name != "versionId" && m.Name != "lastUpdated" {
+			meta = append(meta, m)
 		}
 	}
-	return out
+	r.Object = r.Object.Set("meta", meta.Bytes(), "id")
+	return r.Bytes(), nil
 }

@@ -338,7 +338,8 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, b *pebble.Batch) ([]*
 			continue // nothing to delete
 		}
 		seq++
-		v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method}
+		v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
+			Created: !op.Delete && (cur == nil || curDeleted)}
 		if op.Delete {
 			v.Deleted = true
 			v.Method = "DELETE"

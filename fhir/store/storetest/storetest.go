@@ -95,7 +95,7 @@ func testCreateAndRead(t *testing.T, s store.Store) {
 		Body: []byte(`{"resourceType":"Patient","id":"p1","meta":{"versionId":"77","profile":["http://x/p"]},"birthDate":"1970-01-01","multipleBirthInteger":2}`)}
 	vs := commit(t, s, op)
 	v := vs[0]
-	if v.VersionID != 1 || v.Deleted || v.Seq == 0 || v.Method != "POST" || v.LastUpdated.IsZero() {
+	if v.VersionID != 1 || v.Deleted || v.Seq == 0 || v.Method != "POST" || v.LastUpdated.IsZero() || !v.Created {
 		t.Fatalf("version = %+v", v)
 	}
 	got, err := s.Read(ctx, "Patient", "p1")
@@ -127,7 +127,7 @@ func testUpdateKeepsVersions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
 		vs := commit(t, s, put("Observation", "o1", fmt.Sprintf(`"status":"final","valueInteger":%d`, i)))
-		if vs[0].VersionID != uint64(i) {
+		if vs[0].VersionID != uint64(i) || vs[0].Created != (i == 1) {
 			t.Fatalf("update %d got version %d", i, vs[0].VersionID)
 		}
 	}
@@ -210,7 +210,7 @@ func testDeleteAndResurrect(t *testing.T, s store.Store) {
 		t.Fatalf("deleting an absent resource wrote %+v", absent[0])
 	}
 	back := commit(t, s, put("Patient", "d", `"active":true`))
-	if back[0].VersionID != 3 || back[0].Deleted {
+	if back[0].VersionID != 3 || back[0].Deleted || !back[0].Created {
 		t.Fatalf("resurrection = %+v", back[0])
 	}
 	h, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "d"})

@@ -1,0 +1,212 @@
+package fhir
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"fhirgate/internal/sharedtest"
+)
+
+func TestParseObjectKeepsOrderAndExactValues(t *testing.T) {
+	in := `{"resourceType":"Observation", "id":"x",
+	  "valueQuantity": {"value": 1.50, "unit":"mg"}, "status":"final", "big": 12345678901234567890}`
+	o, err := ParseObject([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range o {
+		names = append(names, m.Name)
+	}
+	if strings.Join(names, ",") != "resourceType,id,valueQuantity,status,big" {
+		t.Fatalf("order = %v", names)
+	}
+	got := string(o.Bytes())
+	want := `{"resourceType":"Observation","id":"x","valueQuantity":{"value":1.50,"unit":"mg"},"status":"final","big":12345678901234567890}`
+	if got != want {
+		t.Fatalf("bytes:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestParseObjectRejects(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"array", `[1]`, "expected a JSON object"},
+		{"duplicate", `{"a":1,"a":2}`, "duplicate member"},
+		{"trailing", `{"a":1} {"b":2}`, "unexpected data"},
+		{"truncated", `{"a":`, "unexpected end"},
+		{"syntax", "{\n\"a\":tru}", "line 2"},
+		{"empty", ``, "unexpected end"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseObject([]byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseResourceRejects(t *testing.T) {
+	for _, tc := range []struct{ name, in, expr string }{
+		{"no type", `{"id":"1"}`, "resourceType"},
+		{"unknown type", `{"resourceType":"Patinet"}`, "resourceType"},
+		{"type not a string", `{"resourceType":7}`, "resourceType"},
+		{"id not a string", `{"resourceType":"Patient","id":7}`, "Patient.id"},
+		{"not json", `{"resourceType":"Patient",}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseResource([]byte(tc.in))
+			fe := AsError(err)
+			if err == nil || fe.Kind != KindInvalid || fe.Expression != tc.expr {
+				t.Fatalf("err = %#v, want invalid at %q", fe, tc.expr)
+			}
+		})
+	}
+}
+
+func TestStampSetsServerMetaOnly(t *testing.T) {
+	in := []byte(`{"resourceType":"Patient","meta":{"versionId":"9","lastUpdated":"2001-01-01T00:00:00Z","tag":[{"code":"t"}]},"active":true,"id":"old"}`)
+	at := time.Date(2026, 11, 29, 10, 0, 0, 123456789, time.UTC)
+	out, err := Stamp(in, "p1", 4, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"resourceType":"Patient","id":"p1","meta":{"versionId":"4","lastUpdated":"2026-11-29T10:00:00.123Z","tag":[{"code":"t"}]},"active":true}`
+	if string(out) != want {
+		t.Fatalf("stamp:\n got %s\nwant %s", out, want)
+	}
+}
+
+func TestValidatorNamesTheElement(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, in string
+		kind     Kind
+		code     string
+		expr     string
+	}{
+		{"bad code", `{"resourceType":"Patient","gender":"mail"}`, KindInvalid, "value", "Patient.gender"},
+		{"bad date", `{"resourceType":"Patient","birthDate":"1990-13-01"}`, KindInvalid, "value", "Patient.birthDate"},
+		{"unknown element", `{"resourceType":"Patient","foo":1}`, KindInvalid, "structure", "Patient"},
+		{"missing required", `{"resourceType":"Observation","status":"final"}`, KindUnprocessable, "required", "Observation"},
+		{"wrong reference target", `{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}}`, KindUnprocessable, "value", "Patient.managingOrganization"},
+		{"nested", `{"resourceType":"Patient","name":[{"given":[1]}]}`, KindInvalid, "value", "Patient.name[0].given[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := v.Validate([]byte(tc.in))
+			fe := AsError(err)
+			if err == nil || fe.Kind != tc.kind || fe.IssueCode() != tc.code || fe.Expression != tc.expr || fe.Details == "" {
+				t.Fatalf("got kind=%v code=%q expr=%q details=%q; want %v %q %q", fe.Kind, fe.IssueCode(), fe.Expression, fe.Details, tc.kind, tc.code, tc.expr)
+			}
+		})
+	}
+	if err := v.Validate([]byte(`{"resourceType":"Patient","gender":"male","birthDate":"1990-12-01"}`)); err != nil {
+		t.Fatalf("valid patient refused: %v", err)
+	}
+}
+
+func TestSubset(t *testing.T) {
+	b, err := os.ReadFile(sharedtest.Path(t, "examples", "Patient-example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(b []byte) []string {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		return sortStrings(out)
+	}
+	hasSubsetted := func(b []byte) bool { return strings.Contains(string(b), `"SUBSETTED"`) }
+	for _, tc := range []struct {
+		name     string
+		summary  Summary
+		elements []string
+		want     []string
+		subset   bool
+	}{
+		{"whole", SummaryFalse, nil, keys(b), false},
+		{"summary", SummaryTrue, nil, []string{"_birthDate", "active", "address", "birthDate", "deceasedBoolean", "gender", "id", "identifier", "managingOrganization", "meta", "name", "resourceType", "telecom"}, true},
+		{"text", SummaryText, nil, []string{"id", "meta", "resourceType", "text"}, true},
+		{"data", SummaryData, nil, sortStrings(append(without(keys(b), "text"), "meta")), true},
+		{"elements", SummaryFalse, []string{"name", "Patient.birthDate"}, []string{"_birthDate", "birthDate", "id", "meta", "name", "resourceType"}, true},
+		{"choice element", SummaryFalse, []string{"deceased"}, []string{"deceasedBoolean", "id", "meta", "resourceType"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Subset(b, tc.summary, tc.elements)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := keys(out); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("keys = %v\nwant %v", got, tc.want)
+			}
+			if hasSubsetted(out) != tc.subset {
+				t.Fatalf("SUBSETTED tag present = %v, want %v", hasSubsetted(out), tc.subset)
+			}
+		})
+	}
+	// Backbone elements keep only their summary children: Patient.link.other and .type are summary,
+	// Patient.contact is not summary at all.
+	in := []byte(`{"resourceType":"Patient","contact":[{"gender":"male"}],"link":[{"other":{"reference":"Patient/2"},"type":"seealso","extension":[{"url":"http://x","valueString":"y"}]}]}`)
+	out, err := Subset(in, SummaryTrue, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "contact") || strings.Contains(string(out), "http://x") || !strings.Contains(string(out), `"other"`) {
+		t.Fatalf("summary of backbone elements: %s", out)
+	}
+}
+
+func sortStrings(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+func without(s []string, x string) []string {
+	var out []string
+	for _, v := range s {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func TestElementLookup(t *testing.T) {
+	for _, tc := range []struct {
+		path, types string
+		array       bool
+	}{
+		{"Patient.name", "HumanName", true},
+		{"Patient.name.given", "string", true},
+		{"Observation.value", "Quantity|CodeableConcept|string|boolean|integer|Range|Ratio|SampledData|time|dateTime|Period", false},
+		{"Questionnaire.item.item.linkId", "string", false},
+		{"Observation.component.code.coding.system", "uri", false},
+	} {
+		e, ok := LookupElement(tc.path)
+		if !ok || e.Types != tc.types || e.IsArray() != tc.array {
+			t.Errorf("%s: %+v, %v", tc.path, e, ok)
+		}
+	}
+	if _, ok := LookupElement("Patient.nope"); ok {
+		t.Error("unknown element found")
+	}
+	if !IsResourceType("Patient") || IsResourceType("patient") || IsResourceType("Resource") || len(ResourceTypes()) != 146 {
+		t.Errorf("resource types: %d", len(ResourceTypes()))
+	}
+}
