@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -101,6 +102,26 @@ func FormatInstant(t time.Time) string {
 // Stamp returns body with id, meta.versionId and meta.lastUpdated set, everything else as it was.
 // body must be a resource as produced by Resource.Bytes.
 func Stamp(body []byte, id string, versionID uint64, lastUpdated time.Time) ([]byte, error) {
+	t, err := NewStampTemplate(body, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.Render(versionID, lastUpdated), nil
+}
+
+// StampTemplate renders a resource body with its server meta for a version number and an instant that
+// are only known later (inside a store's commit), without parsing the JSON again.
+type StampTemplate struct {
+	head, mid, tail []byte
+}
+
+const (
+	vidMark  = "\x00fhirgate-vid\x00"
+	timeMark = "\x00fhirgate-time\x00"
+)
+
+// NewStampTemplate prepares body (a resource as produced by Resource.Bytes) for Stamp-like rendering.
+func NewStampTemplate(body []byte, id string) (*StampTemplate, error) {
 	obj, err := ParseObject(body)
 	if err != nil {
 		return nil, fmt.Errorf("stamp: %w", err)
@@ -112,15 +133,33 @@ func Stamp(body []byte, id string, versionID uint64, lastUpdated time.Time) ([]b
 		return nil, err
 	}
 	// versionId and lastUpdated lead meta, as in the specification's examples.
-	meta := Object{
-		{Name: "versionId", Value: MustJSON(strconv.FormatUint(versionID, 10))},
-		{Name: "lastUpdated", Value: MustJSON(FormatInstant(lastUpdated))},
-	}
+	meta := Object{{Name: "versionId", Value: MustJSON(vidMark)}, {Name: "lastUpdated", Value: MustJSON(timeMark)}}
 	for _, m := range old {
 		if m.Name != "versionId" && m.Name != "lastUpdated" {
 			meta = append(meta, m)
 		}
 	}
 	r.Object = r.Object.Set("meta", meta.Bytes(), "id")
-	return r.Bytes(), nil
+	out := r.Bytes()
+	vm, tm := MustJSON(vidMark), MustJSON(timeMark)
+	i := bytes.Index(out, vm)
+	j := bytes.Index(out, tm)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("stamp: cannot place the markers")
+	}
+	return &StampTemplate{head: out[:i], mid: out[i+len(vm) : j], tail: out[j+len(tm):]}, nil
+}
+
+// Render returns the body with meta.versionId and meta.lastUpdated set.
+func (t *StampTemplate) Render(versionID uint64, lastUpdated time.Time) []byte {
+	out := make([]byte, 0, len(t.head)+len(t.mid)+len(t.tail)+48)
+	out = append(out, t.head...)
+	out = append(out, '"')
+	out = strconv.AppendUint(out, versionID, 10)
+	out = append(out, '"')
+	out = append(out, t.mid...)
+	out = append(out, '"')
+	out = lastUpdated.UTC().AppendFormat(out, "2006-01-02T15:04:05.000Z07:00")
+	out = append(out, '"')
+	return append(out, t.tail...)
 }

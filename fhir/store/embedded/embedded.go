@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/store"
@@ -32,6 +33,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's own warnings (slog.Default when nil).
 	Logger *slog.Logger
+	// CacheSize is the block cache size in bytes (default 128 MiB).
+	CacheSize int64
 	// CommitObserver, when set, is told how long each commit took (metrics).
 	CommitObserver func(d time.Duration, ops int, err error)
 }
@@ -65,8 +68,20 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 128 << 20
+	}
+	cache := pebble.NewCache(cfg.CacheSize)
+	defer cache.Unref()
 	opts := &pebble.Options{
-		Logger: pebbleLogger{cfg.Logger.With("component", "pebble")},
+		Logger:       pebbleLogger{cfg.Logger.With("component", "pebble")},
+		Cache:        cache,
+		MemTableSize: 64 << 20,
+	}
+	// Bloom filters on every level: most commits look up keys that do not exist yet (a new resource's
+	// current version and index list), and reads of unknown ids should not touch the disk.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
@@ -80,23 +95,30 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// loadMeta recovers the commit lane's state, the last sequence number and instant, from the newest
+// system history entry.
 func (s *Store) loadMeta() error {
-	if b, ok, err := s.get(keySeq); err != nil {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pSystem}, UpperBound: []byte{pSystem + 1}})
+	if err != nil {
 		return err
-	} else if ok {
-		if len(b) != 8 {
-			return errors.New("embedded: corrupt sequence")
-		}
-		s.lastSeq = binary.BigEndian.Uint64(b)
 	}
-	if b, ok, err := s.get(keyClock); err != nil {
+	defer it.Close()
+	if !it.Last() {
+		return it.Error()
+	}
+	if len(it.Key()) != 9 {
+		return errors.New("embedded: corrupt history key")
+	}
+	s.lastSeq = binary.BigEndian.Uint64(it.Key()[1:])
+	typ, id, vid, err := parsePointer(it.Value(), true)
+	if err != nil {
 		return err
-	} else if ok {
-		if len(b) != 8 {
-			return errors.New("embedded: corrupt clock")
-		}
-		s.lastClock = time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC()
 	}
+	v, err := s.readVersion(typ, id, vid)
+	if err != nil {
+		return fmt.Errorf("embedded: newest history entry: %w", err)
+	}
+	s.lastClock = v.LastUpdated
 	return nil
 }
 
@@ -264,11 +286,24 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Parse bodies before taking the lane: inside it, rendering a version is a few appends.
+	tmpls := make([]*fhir.StampTemplate, len(tx.Ops))
+	for i, op := range tx.Ops {
+		if op.Delete {
+			continue
+		}
+		t, err := fhir.NewStampTemplate(op.Body, op.ID)
+		if err != nil {
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: fmt.Sprintf("Tx.op[%d]", i),
+				Details: "the resource body is not a JSON object", Err: err}
+		}
+		tmpls[i] = t
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 
 	s.commitMu.Lock()
-	out, err := s.prepare(ctx, tx, b)
+	out, err := s.prepare(ctx, tx, tmpls, b)
 	if err != nil {
 		s.commitMu.Unlock()
 		return nil, err
@@ -305,7 +340,7 @@ func checkDistinct(ops []store.Op) error {
 }
 
 // prepare runs under commitMu: it checks preconditions and fills the batch.
-func (s *Store) prepare(ctx context.Context, tx *store.Tx, b *pebble.Batch) ([]*store.Version, error) {
+func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate, b *pebble.Batch) ([]*store.Version, error) {
 	if tx.Check != nil {
 		if err := tx.Check(ctx); err != nil {
 			return nil, err
@@ -344,11 +379,7 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, b *pebble.Batch) ([]*
 			v.Deleted = true
 			v.Method = "DELETE"
 		} else {
-			body, err := fhir.Stamp(op.Body, op.ID, v.VersionID, now)
-			if err != nil {
-				return nil, &fhir.Error{Kind: fhir.KindInternal, Details: "store: cannot stamp resource", Err: err}
-			}
-			v.Body = body
+			v.Body = tmpls[i].Render(v.VersionID, now)
 		}
 		rec := encodeVersion(v)
 		if err := b.Set(currentKey(op.Type, op.ID), rec, nil); err != nil {
@@ -368,15 +399,9 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, b *pebble.Batch) ([]*
 		}
 		out[i] = v
 	}
+	// The lane's state moves on only now; if the batch then fails to apply, the numbers are skipped,
+	// never reused. It is not written separately: Open recovers it from the last system history entry.
 	if seq != s.lastSeq {
-		if err := b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil); err != nil {
-			return nil, store.Unavailable(err)
-		}
-		if err := b.Set(keyClock, binary.BigEndian.AppendUint64(nil, uint64(now.UnixMilli())), nil); err != nil {
-			return nil, store.Unavailable(err)
-		}
-		// The in-memory lane state moves on only now; if the batch then fails to apply, the numbers
-		// are skipped, never reused.
 		s.lastSeq, s.lastClock = seq, now
 	}
 	return out, nil
@@ -450,7 +475,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	defer s.leave()
-	_, _, err := s.get(keySeq)
+	_, _, err := s.get([]byte{pMeta})
 	return store.Unavailable(err)
 }
 

@@ -13,7 +13,7 @@ import (
 //	t <type> 00 <seq:8>               type history:   <id> 00 <vid:8>
 //	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
 //	r <type> 00 <id>                  the resource's index keys, for replacement on update and delete
-//	m <name>                          store metadata (sequence, clock)
+//	m <name>                          store metadata
 const (
 	pCurrent = 'c'
 	pVersion = 'v'
@@ -22,11 +22,6 @@ const (
 	pIndex   = 'i'
 	pReverse = 'r'
 	pMeta    = 'm'
-)
-
-var (
-	keySeq   = []byte{pMeta, 's', 'e', 'q'}
-	keyClock = []byte{pMeta, 'c', 'l', 'o', 'c', 'k'}
 )
 
 func currentKey(typ, id string) []byte {
