@@ -178,8 +178,7 @@ func (o Object) Bytes() []byte {
 func (o Object) MarshalJSON() ([]byte, error) { return o.Bytes(), nil }
 
 func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
+	return append(dst, MustJSON(s)...)
 }
 
 func appendCompact(dst []byte, v json.RawMessage) []byte {
@@ -190,11 +189,14 @@ func appendCompact(dst []byte, v json.RawMessage) []byte {
 	return append(dst, buf.Bytes()...)
 }
 
-// MustJSON marshals v, which must be marshalable (a bug otherwise).
+// MustJSON marshals v, which must be marshalable (a bug otherwise). HTML characters are not escaped
+// (URLs keep their "&").
 func MustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(fmt.Sprintf("fhir: marshal %T: %v", v, err))
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

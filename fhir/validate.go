@@ -91,6 +91,12 @@ func unmarshalIssues(err error) []Issue {
 		switch {
 		case typ == "RequiredFieldError" || strings.HasPrefix(details, "missing required"):
 			is.Code = "required"
+			// "missing required field \"code\"" at Observation: the element is Observation.code.
+			if _, field, ok := strings.Cut(details, `field "`); ok {
+				if name, _, ok := strings.Cut(field, `"`); ok && name != "" {
+					is.Expression = path + "." + name
+				}
+			}
 		case typ == "ReferenceTypeError" || strings.Contains(details, "invalid reference"):
 			is.Code = "value"
 		case details == "unknown field" || details == "invalid JSON":

@@ -15,7 +15,7 @@ var ErrNotSupported = errors.New("not supported")
 
 // MaxNodes bounds the number of nodes a single evaluation may produce, so that expressions such as
 // descendants().descendants() cannot exhaust memory or time.
-const MaxNodes = 1 << 22
+const MaxNodes = 1 << 19
 
 // EvalError reports why an expression could not be evaluated.
 type EvalError struct {
@@ -246,7 +246,12 @@ func emit(out []Node, parent map[string]any, key, name, typ string, v, ext any) 
 	switch x := v.(type) {
 	case []any:
 		extArr, _ := ext.([]any)
-		for i, el := range x {
+		n := max(len(x), len(extArr)) // a longer "_key" array carries primitives with extensions only
+		for i := 0; i < n; i++ {
+			var el any
+			if i < len(x) {
+				el = x[i]
+			}
 			var elExt map[string]any
 			if i < len(extArr) {
 				elExt, _ = extArr[i].(map[string]any)

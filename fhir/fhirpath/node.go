@@ -8,9 +8,9 @@ import (
 
 // Node is one item of a FHIRPath result collection.
 //
-// Value is the JSON value as decoded (map[string]any, []any is never a Value because arrays are
-// flattened, string, json.Number, bool), or nil for a primitive that has only an id or extensions
-// (FHIR JSON "_name" without "name").
+// Value is the JSON value as decoded: map[string]any, string, json.Number or bool (arrays are
+// flattened into separate nodes), or nil for a primitive that has only an id or extensions (FHIR JSON
+// "_name" without "name").
 //
 // When the value sits in the decoded resource tree, Parent is the JSON object that holds it, Key its
 // member name in Parent (the JSON key, e.g. "valueQuantity"), and Index its position when

@@ -414,6 +414,7 @@ func (ps *parser) parseCall(name token, focus *ast, depth int) (*ast, error) {
 	}
 	ps.next() // (
 	var args []*ast
+	argPos := ps.peek().pos
 	if !ps.isPunct(")") {
 		for {
 			arg, err := ps.parseExpr(0, depth+1)
@@ -443,7 +444,7 @@ func (ps *parser) parseCall(name token, focus *ast, depth int) (*ast, error) {
 	if fd.typeArg {
 		ts, ok := typeSpecOf(args[0])
 		if !ok {
-			return nil, syntaxErr(args[0].pos, name.text+"() expects a type name")
+			return nil, syntaxErr(argPos, name.text+"() expects a type name")
 		}
 		n.typ = ts
 	} else {
@@ -473,4 +474,21 @@ func numberNode(n json.Number) Node {
 		typ = "integer"
 	}
 	return Node{Value: n, Type: typ, Index: -1}
+}
+
+// SplitLast splits a path that ends in an element name, such as "Patient.contact.telecom", into the
+// expression of the element's parent ("Patient.contact") and the name ("telecom"). For a bare element
+// name the parent is "$this". ok is false when the expression does not end in an element name (a
+// function call, an indexer, an operator, or a leading type name such as "Patient").
+func (e *Expr) SplitLast() (parent *Expr, name string, ok bool) {
+	a := e.root
+	if a.kind != aMember || (a.left == nil && isUpperStart(a.name)) {
+		return nil, "", false
+	}
+	if a.left == nil {
+		return &Expr{src: "$this", root: newNode(aThis, 0)}, a.name, true
+	}
+	src := strings.TrimSpace(e.src[:a.pos])
+	src = strings.TrimSpace(strings.TrimSuffix(src, "."))
+	return &Expr{src: src, root: a.left}, a.name, true
 }

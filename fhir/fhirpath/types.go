@@ -1,7 +1,5 @@
 package fhirpath
 
-import "strings"
-
 // resourceTypes is the set of the 146 concrete FHIR R4 resource types.
 var resourceTypes = makeSet(
 	"Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment",
@@ -168,11 +166,4 @@ func makeSet(names ...string) map[string]struct{} {
 		m[n] = struct{}{}
 	}
 	return m
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -32,8 +32,8 @@ type Version struct {
 	Body []byte
 	// Seq is the store-wide commit sequence number of the version.
 	Seq uint64
-	// Created is set by Commit on a version that brought the resource into existence: its first version,
-	// or the first after a deletion.
+	// Created marks a version that brought the resource into existence: its first version, or the
+	// first after a deletion.
 	Created bool
 }
 

@@ -15,6 +15,8 @@ const (
 	formatV1 byte = 1
 
 	flagDeleted byte = 1 << 0
+	// flagCreated marks a version that brought the resource into existence (first, or after a deletion).
+	flagCreated byte = 1 << 3
 	// flagCompressed and flagEncrypted are reserved: a reader that meets them refuses the value rather
 	// than return garbage.
 	flagCompressed byte = 1 << 1
@@ -41,6 +43,9 @@ func encodeVersion(v *store.Version) []byte {
 	if v.Deleted {
 		flags |= flagDeleted
 	}
+	if v.Created {
+		flags |= flagCreated
+	}
 	buf = append(buf, formatV1, flags)
 	buf = binary.AppendUvarint(buf, v.VersionID)
 	buf = binary.AppendVarint(buf, v.LastUpdated.UnixMilli())
@@ -55,6 +60,7 @@ func decodeVersion(b []byte, v *store.Version) error {
 		return errBadRecord
 	}
 	v.Deleted = b[1]&flagDeleted != 0
+	v.Created = b[1]&flagCreated != 0
 	b = b[2:]
 	vid, n := binary.Uvarint(b)
 	if n <= 0 {

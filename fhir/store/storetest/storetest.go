@@ -214,7 +214,7 @@ func testDeleteAndResurrect(t *testing.T, s store.Store) {
 		t.Fatalf("resurrection = %+v", back[0])
 	}
 	h, _ := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "d"})
-	if len(h) != 3 || !h[1].Deleted {
+	if len(h) != 3 || !h[1].Deleted || !h[0].Created || h[1].Created || !h[2].Created {
 		t.Fatalf("history keeps the deletion: %v", versions(h))
 	}
 }

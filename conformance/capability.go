@@ -1,0 +1,131 @@
+package conformance
+
+import (
+	"errors"
+	"time"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+)
+
+// Options describe the server for its CapabilityStatement.
+type Options struct {
+	// BaseURL is the FHIR base URL (implementation.url).
+	BaseURL string
+	// Version is the software version.
+	Version string
+	// Routes is the route table actually served.
+	Routes []rest.Route
+	// Service is consulted for per-type restrictions (e.g. immutable types) and features.
+	Service *rest.Service
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+type capabilityStatement struct {
+	ResourceType   string           `json:"resourceType"`
+	Status         string           `json:"status"`
+	Date           string           `json:"date"`
+	Publisher      string           `json:"publisher"`
+	Kind           string           `json:"kind"`
+	Software       software         `json:"software"`
+	Implementation implementation   `json:"implementation"`
+	FHIRVersion    string           `json:"fhirVersion"`
+	Format         []string         `json:"format"`
+	PatchFormat    []string         `json:"patchFormat"`
+	Rest           []restCapability `json:"rest"`
+}
+
+type software struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+}
+
+type implementation struct {
+	Description string `json:"description"`
+	URL         string `json:"url"`
+}
+
+type restCapability struct {
+	Mode        string               `json:"mode"`
+	Resource    []resourceCapability `json:"resource"`
+	Interaction []interaction        `json:"interaction"`
+}
+
+type resourceCapability struct {
+	Type              string        `json:"type"`
+	Interaction       []interaction `json:"interaction"`
+	Versioning        string        `json:"versioning"`
+	ReadHistory       bool          `json:"readHistory"`
+	UpdateCreate      bool          `json:"updateCreate"`
+	ConditionalCreate bool          `json:"conditionalCreate"`
+	ConditionalRead   string        `json:"conditionalRead"`
+	ConditionalUpdate bool          `json:"conditionalUpdate"`
+	ConditionalDelete string        `json:"conditionalDelete"`
+}
+
+type interaction struct {
+	Code string `json:"code"`
+}
+
+// CapabilityStatement returns the server's CapabilityStatement as JSON.
+func CapabilityStatement(o Options) ([]byte, error) {
+	if o.BaseURL == "" || o.Service == nil {
+		return nil, errors.New("conformance: a base URL and the service are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	cs := capabilityStatement{
+		ResourceType: "CapabilityStatement", Status: "active", Date: fhir.FormatInstant(o.Now()),
+		Publisher: "fhirgate", Kind: "instance",
+		Software:       software{Name: "fhirgate", Version: o.Version},
+		Implementation: implementation{Description: "fhirgate FHIR R4 server", URL: o.BaseURL},
+		FHIRVersion:    "4.0.1",
+		Format:         []string{"json", "application/fhir+json", "application/json"},
+		PatchFormat:    []string{"application/json-patch+json", "application/fhir+json"},
+	}
+	rc := restCapability{Mode: "server"}
+	var typeLevel, systemLevel []rest.Interaction
+	for _, r := range o.Routes {
+		switch r.Level() {
+		case "system":
+			systemLevel = append(systemLevel, r.Interaction)
+		default:
+			typeLevel = append(typeLevel, r.Interaction)
+		}
+	}
+	for _, i := range dedupe(systemLevel) {
+		switch i {
+		case rest.Batch:
+			rc.Interaction = append(rc.Interaction, interaction{"batch"}, interaction{"transaction"})
+		case rest.HistorySystem, rest.SearchSystem:
+			rc.Interaction = append(rc.Interaction, interaction{string(i)})
+		}
+	}
+	for _, t := range fhir.ResourceTypes() {
+		res := resourceCapability{Type: t, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
+			ConditionalRead: "full-support", ConditionalDelete: "not-supported",
+			ConditionalCreate: o.Service.SupportsConditional()}
+		for _, i := range dedupe(typeLevel) {
+			if o.Service.Supports(t, i) {
+				res.Interaction = append(res.Interaction, interaction{string(i)})
+			}
+		}
+		rc.Resource = append(rc.Resource, res)
+	}
+	cs.Rest = []restCapability{rc}
+	return fhir.MustJSON(cs), nil
+}
+
+func dedupe(in []rest.Interaction) []rest.Interaction {
+	seen := map[rest.Interaction]bool{}
+	var out []rest.Interaction
+	for _, i := range in {
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}

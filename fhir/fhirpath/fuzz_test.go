@@ -1,0 +1,75 @@
+package fhirpath
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"fhirgate/internal/sharedtest"
+)
+
+var fuzzSeeds = []string{
+	"Patient.name.given",
+	"(Observation.value as Quantity) | (Observation.value as SampledData)",
+	"Observation.subject.where(resolve() is Patient)",
+	"Condition.abatement.as(Age) | Condition.abatement.as(Range)",
+	"Bundle.entry[0].resource",
+	"Patient.deceased.exists() and Patient.deceased != false",
+	"Patient.extension('http://hl7.org/fhir/StructureDefinition/patient-birthTime').value",
+	"value.as(DateTime) | value.as(Period)",
+	"%resource.referenceSeq.chromosome",
+	"descendants().where($this is string).count() > 2 implies true",
+	"iif(a.exists(), 'x' & b, {}) ~ 'X'",
+	"-(1.5 + 2) * 3 div 2 mod 7 / 0",
+	"`div`.text | @2020-01-01T10:00Z | @T10:00 | 'a\\u00e9\\'b'",
+	"note.select($this.text).distinct().skip(1).take(2).combine(%context)",
+	"/* comment */ a // line",
+	"a.memberOf('http://x')",
+	"((((a))))[0][1]",
+	"a.b.c.d.e.f.g",
+	"x is System.String or x as FHIR.Quantity",
+}
+
+// FuzzCompile checks that Compile never panics or hangs, that its errors are *SyntaxError, and that
+// compiled expressions evaluate on a small resource without panicking.
+func FuzzCompile(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	if dir, ok := sharedtest.Find(); ok {
+		if _, err := os.Stat(filepath.Join(dir, "definitions", "search-parameters.json")); err == nil {
+			for _, sp := range loadSearchParams(f) {
+				if sp.Expression != "" {
+					f.Add(sp.Expression)
+				}
+				for _, c := range sp.Components {
+					f.Add(c)
+				}
+			}
+		}
+	}
+	doc := decodeJSON(f, []byte(inlineResource))
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := Compile(src)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Compile(%q) error %T is not a *SyntaxError", src, err)
+			}
+			if se.Pos < 0 || se.Pos > len(src) && se.Pos != MaxExpressionLength {
+				t.Fatalf("Compile(%q): position %d out of range", src, se.Pos)
+			}
+			return
+		}
+		if e.String() != src {
+			t.Fatalf("String() = %q, want %q", e.String(), src)
+		}
+		if _, err := e.Evaluate(doc); err != nil {
+			var ee *EvalError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Evaluate(%q) error %T is not an *EvalError", src, err)
+			}
+		}
+	})
+}

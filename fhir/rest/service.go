@@ -1,0 +1,276 @@
+package rest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/store"
+)
+
+// Interaction is a FHIR RESTful interaction code (http://hl7.org/fhir/restful-interaction), plus
+// "capabilities" and "operation".
+type Interaction string
+
+// The interactions.
+const (
+	Read            Interaction = "read"
+	VRead           Interaction = "vread"
+	Update          Interaction = "update"
+	Patch           Interaction = "patch"
+	Delete          Interaction = "delete"
+	HistoryInstance Interaction = "history-instance"
+	HistoryType     Interaction = "history-type"
+	HistorySystem   Interaction = "history-system"
+	Create          Interaction = "create"
+	SearchType      Interaction = "search-type"
+	SearchSystem    Interaction = "search-system"
+	Batch           Interaction = "batch"
+	Transaction     Interaction = "transaction"
+	Capabilities    Interaction = "capabilities"
+	Operation       Interaction = "operation"
+)
+
+// Return is the client's Prefer: return= choice.
+type Return string
+
+// The Prefer: return values.
+const (
+	ReturnDefault        Return = ""
+	ReturnMinimal        Return = "minimal"
+	ReturnRepresentation Return = "representation"
+	ReturnOutcome        Return = "OperationOutcome"
+)
+
+// Request is one FHIR interaction.
+type Request struct {
+	Interaction Interaction
+	// Type, ID and VersionID come from the URL.
+	Type, ID, VersionID string
+	// Params are the query (and for POST _search, form) parameters.
+	Params url.Values
+	// Body is the request body, and ContentType its media type without parameters.
+	Body        []byte
+	ContentType string
+	// Conditional headers, as sent.
+	IfMatch         string
+	IfNoneExist     string
+	IfNoneMatch     string
+	IfModifiedSince time.Time
+	// Return is the Prefer: return= choice.
+	Return Return
+	// Strict is Prefer: handling=strict (unknown search parameters are errors).
+	Strict bool
+	// Entry is set for a batch or transaction entry: its index in the Bundle.
+	Entry    int
+	inBundle bool
+}
+
+// Response is the outcome of an interaction.
+type Response struct {
+	// Status is the HTTP status code.
+	Status int
+	// Body is the JSON body (a resource, a Bundle or an OperationOutcome); nil for none.
+	Body []byte
+	// VersionID and LastModified describe the resource returned or written (ETag, Last-Modified).
+	VersionID    string
+	LastModified time.Time
+	// Location is the absolute URL of a created resource's version.
+	Location string
+}
+
+// Store is what the service needs of a storage engine.
+type Store interface {
+	Read(ctx context.Context, typ, id string) (*store.Version, error)
+	ReadVersion(ctx context.Context, typ, id string, versionID uint64) (*store.Version, error)
+	History(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error)
+	Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error)
+}
+
+// Config configures the service.
+type Config struct {
+	// BaseURL is the public base URL of the FHIR API, e.g. https://fhir.example.org/fhir (no trailing
+	// slash); it prefixes Location headers and fullUrls.
+	BaseURL string
+	// DefaultCount and MaxCount bound the page size of history and search (defaults 50 and 1000).
+	DefaultCount, MaxCount int
+	// MaxBundleEntries bounds the entries of a batch or transaction (default 10000).
+	MaxBundleEntries int
+	// Now is the clock; NewID makes resource ids (random UUIDs when nil).
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Service implements the FHIR REST interactions over a Store.
+type Service struct {
+	cfg       Config
+	store     Store
+	validator *fhir.Validator
+	matcher   Matcher
+}
+
+// New returns a Service.
+func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
+	if st == nil || v == nil {
+		return nil, fmt.Errorf("rest: a store and a validator are required")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("rest: base URL %q is not an absolute URL", cfg.BaseURL)
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.DefaultCount <= 0 {
+		cfg.DefaultCount = 50
+	}
+	if cfg.MaxCount <= 0 {
+		cfg.MaxCount = 1000
+	}
+	if cfg.DefaultCount > cfg.MaxCount {
+		cfg.DefaultCount = cfg.MaxCount
+	}
+	if cfg.MaxBundleEntries <= 0 {
+		cfg.MaxBundleEntries = 10000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = NewUUID
+	}
+	return &Service{cfg: cfg, store: st, validator: v}, nil
+}
+
+// Config returns the service's configuration (with defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+// Do performs one interaction. Errors are *fhir.Error values (see fhir.AsError).
+func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
+	g := guardFrom(ctx)
+	if g == nil {
+		return nil, &fhir.Error{Kind: fhir.KindForbidden, Details: "no access policy applies to this request"}
+	}
+	if req.Type != "" && !fhir.IsResourceType(req.Type) {
+		return nil, fhir.UnknownType(req.Type)
+	}
+	if req.ID != "" && !fhir.ValidID(req.ID) {
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "id",
+			Details: "invalid resource id", Diagnostics: "an id is 1 to 64 characters among A-Z a-z 0-9 - ."}
+	}
+	if err := g.Authorize(ctx, req); err != nil {
+		return nil, err
+	}
+	switch req.Interaction {
+	case Read:
+		return s.read(ctx, req)
+	case VRead:
+		return s.vread(ctx, req)
+	case Create:
+		return s.create(ctx, req)
+	case Update:
+		return s.update(ctx, req)
+	case Patch:
+		return s.patch(ctx, req)
+	case Delete:
+		return s.delete(ctx, req)
+	case HistoryInstance, HistoryType, HistorySystem:
+		return s.history(ctx, req)
+	case Batch, Transaction:
+		return s.bundle(ctx, req)
+	}
+	return nil, &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
+		Details: fmt.Sprintf("the %s interaction is not supported", req.Interaction)}
+}
+
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("rest: no randomness: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// url returns the absolute URL of a resource path ("Patient/1").
+func (s *Service) url(path string) string { return s.cfg.BaseURL + "/" + path }
+
+// versionResponse describes a version for a write's response, honouring Prefer: return.
+func (s *Service) versionResponse(req *Request, status int, v *store.Version) *Response {
+	resp := &Response{Status: status, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated}
+	if status == 201 {
+		resp.Location = s.url(fmt.Sprintf("%s/%s/_history/%d", v.Type, v.ID, v.VersionID))
+	}
+	switch req.Return {
+	case ReturnMinimal:
+	case ReturnOutcome:
+		resp.Body = Outcome(fhir.Issue{Severity: "information", Code: "informational",
+			Details: fmt.Sprintf("%s %s/%s/_history/%d", verbOf(req.Interaction), v.Type, v.ID, v.VersionID)})
+	default:
+		if !v.Deleted {
+			resp.Body = v.Body
+		}
+	}
+	return resp
+}
+
+func verbOf(i Interaction) string {
+	switch i {
+	case Create:
+		return "created"
+	case Update, Patch:
+		return "updated"
+	case Delete:
+		return "deleted"
+	}
+	return string(i)
+}
+
+// parseVersionTag parses an ETag-style version, W/"3" or "3" or 3.
+func parseVersionTag(s string) (uint64, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	s = strings.Trim(s, `"`)
+	var n uint64
+	if s == "" {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > 1<<53 {
+			return 0, false
+		}
+	}
+	return n, n > 0
+}
+
+func ifMatch(req *Request) (uint64, error) {
+	if req.IfMatch == "" {
+		return 0, nil
+	}
+	v, ok := parseVersionTag(req.IfMatch)
+	if !ok {
+		return 0, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Match",
+			Details: `If-Match must be a version tag such as W/"3"`}
+	}
+	return v, nil
+}
+
+// Supports reports whether the service performs an interaction on a resource type.
+func (s *Service) Supports(typ string, i Interaction) bool {
+	switch i {
+	case Capabilities, Batch, Transaction, HistorySystem, SearchSystem, Operation:
+		return false // not type-level interactions
+	}
+	return fhir.IsResourceType(typ)
+}
+
+// SupportsConditional reports whether conditional interactions (If-None-Exist...) are available.
+func (s *Service) SupportsConditional() bool { return s.matcher != nil }

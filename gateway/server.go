@@ -1,0 +1,374 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"fhirgate/conformance"
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+)
+
+// Config configures the gateway.
+type Config struct {
+	// BaseURL is the public base URL of the FHIR API (e.g. https://fhir.example.org/fhir).
+	BaseURL string
+	// MaxBody is the largest request body accepted, in bytes (413 beyond).
+	MaxBody int64
+	// Logger is the structured logger (JSON in production).
+	Logger *slog.Logger
+	// Version is the software version reported in the CapabilityStatement.
+	Version string
+}
+
+// Pinger reports whether the store can serve (readiness).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Policy gives each request the guard that authorizes it. Without a policy nothing is served.
+type Policy interface {
+	// GuardFor authenticates the request and returns its guard, or an error (401, 403).
+	GuardFor(r *http.Request) (rest.Guard, error)
+}
+
+// OpenPolicy authorizes everything. It is only used for a development server without an issuer.
+type OpenPolicy struct{}
+
+// GuardFor implements Policy.
+func (OpenPolicy) GuardFor(*http.Request) (rest.Guard, error) { return rest.AllowAll{}, nil }
+
+// Server is the HTTP server of the FHIR API and its public endpoints.
+type Server struct {
+	cfg     Config
+	echo    *echo.Echo
+	svc     *rest.Service
+	store   Pinger
+	policy  Policy
+	metrics *Metrics
+	log     *slog.Logger
+	capJSON []byte
+}
+
+// New builds the server.
+func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*Server, error) {
+	if svc == nil || st == nil || policy == nil {
+		return nil, errors.New("gateway: a service, a store and a policy are required")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	capJSON, err := conformance.CapabilityStatement(conformance.Options{
+		BaseURL: cfg.BaseURL, Version: cfg.Version, Routes: rest.Routes, Service: svc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, svc: svc, store: st, policy: policy, metrics: m, log: cfg.Logger.With("component", "gateway"), capJSON: capJSON}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleEchoError
+	e.Pre(middleware.RemoveTrailingSlash()) // [base]/[type]/ is [base]/[type]
+	e.Use(s.requestID, s.recoverPanics)
+	base := basePath(cfg.BaseURL)
+	for _, r := range rest.Routes {
+		path := base + "/" + echoPath(r.Path)
+		if r.Path == "" {
+			path = base
+		}
+		h := s.fhirHandler(r)
+		e.Add(r.Method, path, h)
+		if r.Method == http.MethodGet {
+			e.Add(http.MethodHead, path, h)
+		}
+	}
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", echo.WrapHandler(m.Handler()))
+	s.echo = e
+	return s, nil
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+func basePath(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "/fhir"
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	if p == "" {
+		return ""
+	}
+	return p
+}
+
+func echoPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = ":" + strings.Trim(s, "{}")
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return c.JSON(503, map[string]string{"status": "unavailable", "store": "unreachable"})
+	}
+	return c.JSON(200, map[string]string{"status": "ready", "store": "ok"})
+}
+
+// fhirHandler serves one route of the table.
+func (s *Server) fhirHandler(route rest.Route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		r := c.Request()
+		typ := c.Param("type")
+		f, err := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
+		c.Set(formatKey, f)
+		var resp *rest.Response
+		if err == nil {
+			resp, err = s.serve(c, route)
+		}
+		status := 0
+		if err != nil {
+			status = fhir.KindOf(err).Status()
+		} else {
+			status = resp.Status
+		}
+		s.metrics.observe(string(route.Interaction), typ, status, time.Since(start))
+		if err != nil {
+			return err
+		}
+		return s.write(c, f, resp)
+	}
+}
+
+const formatKey = "fhirgate.format"
+
+// serve turns the HTTP request into a FHIR request and runs it.
+func (s *Server) serve(c echo.Context, route rest.Route) (*rest.Response, error) {
+	r := c.Request()
+	req := &rest.Request{Interaction: route.Interaction, Type: c.Param("type"), ID: c.Param("id"), VersionID: c.Param("vid")}
+	var err error
+	if req.Type, err = url.PathUnescape(req.Type); err != nil {
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Details: "malformed path"}
+	}
+	if req.ID, err = url.PathUnescape(req.ID); err != nil {
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Details: "malformed path"}
+	}
+	req.Params = c.QueryParams()
+	for _, k := range []string{"_format", "_pretty"} {
+		delete(req.Params, k)
+	}
+	if route.Interaction == rest.Capabilities {
+		return &rest.Response{Status: 200, Body: s.capJSON}, nil
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch)
+		if err != nil {
+			return nil, err
+		}
+		req.ContentType = ct
+		if req.Body, err = s.readBody(r); err != nil {
+			return nil, err
+		}
+	}
+	req.IfMatch = r.Header.Get("If-Match")
+	req.IfNoneExist = r.Header.Get("If-None-Exist")
+	req.IfNoneMatch = r.Header.Get("If-None-Match")
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		if err != nil {
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
+				Details: "If-Modified-Since must be an HTTP date"}
+		}
+		req.IfModifiedSince = t
+	}
+	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
+	guard, err := s.policy.GuardFor(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx := rest.WithGuard(r.Context(), guard)
+	return s.svc.Do(ctx, req)
+}
+
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > s.cfg.MaxBody {
+		return nil, tooLarge(s.cfg.MaxBody)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
+	if err != nil {
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Details: "the request body could not be read"}
+	}
+	if int64(len(b)) > s.cfg.MaxBody {
+		return nil, tooLarge(s.cfg.MaxBody)
+	}
+	return b, nil
+}
+
+func tooLarge(max int64) error {
+	return &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-long",
+		Details: fmt.Sprintf("the request body exceeds the limit of %d bytes", max)}
+}
+
+// parsePrefer reads Prefer: return=... and handling=....
+func parsePrefer(values []string) (rest.Return, bool) {
+	ret, strict := rest.ReturnDefault, false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			for _, kv := range strings.Split(part, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+				val = strings.Trim(strings.TrimSpace(val), `"`)
+				switch strings.ToLower(strings.TrimSpace(k)) {
+				case "return":
+					switch val {
+					case "minimal":
+						ret = rest.ReturnMinimal
+					case "representation":
+						ret = rest.ReturnRepresentation
+					case "OperationOutcome":
+						ret = rest.ReturnOutcome
+					}
+				case "handling":
+					strict = val == "strict"
+				}
+			}
+		}
+	}
+	return ret, strict
+}
+
+// write sends a FHIR response.
+func (s *Server) write(c echo.Context, f format, resp *rest.Response) error {
+	h := c.Response().Header()
+	if resp.VersionID != "" {
+		h.Set("ETag", `W/"`+resp.VersionID+`"`)
+	}
+	if !resp.LastModified.IsZero() {
+		h.Set("Last-Modified", resp.LastModified.UTC().Format(http.TimeFormat))
+	}
+	if resp.Location != "" {
+		h.Set("Location", resp.Location)
+		if resp.Status == 201 {
+			h.Set("Content-Location", resp.Location)
+		}
+	}
+	if resp.Body == nil {
+		return c.NoContent(resp.Status)
+	}
+	return s.writeJSON(c, f, resp.Status, resp.Body)
+}
+
+func (s *Server) writeJSON(c echo.Context, f format, status int, body []byte) error {
+	if f.pretty {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, body, "", "  "); err == nil {
+			body = buf.Bytes()
+		}
+	}
+	c.Response().Header().Set("Content-Type", f.contentType+"; charset=utf-8")
+	return c.Blob(status, f.contentType+"; charset=utf-8", body)
+}
+
+// handleEchoError is the one place where an error becomes a response: a status and an OperationOutcome.
+func (s *Server) handleEchoError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		var fe *fhir.Error
+		if errors.As(he.Internal, &fe) {
+			err = fe
+		} else {
+			switch he.Code {
+			case http.StatusNotFound:
+				err = &fhir.Error{Kind: fhir.KindNotFound, Code: "not-supported", Details: "no such endpoint"}
+			case http.StatusMethodNotAllowed:
+				err = &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
+					Details: "this method is not allowed on this path"}
+			case http.StatusRequestEntityTooLarge:
+				err = tooLarge(s.cfg.MaxBody)
+			default:
+				err = &fhir.Error{Kind: fhir.KindInvalid, Details: strings.ToLower(http.StatusText(he.Code))}
+			}
+		}
+	}
+	fe := fhir.AsError(err)
+	if fe.Kind.Status() >= 500 {
+		s.log.Error("request failed", "status", fe.Kind.Status(), "method", c.Request().Method,
+			"route", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", errText(fe))
+	}
+	f, _ := c.Get(formatKey).(format)
+	if f.contentType == "" {
+		f.contentType = fhirJSON
+	}
+	h := c.Response().Header()
+	if fe.Kind == fhir.KindUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="fhirgate"`)
+	}
+	if err := s.writeJSON(c, f, fe.Kind.Status(), rest.ErrorOutcome(fe)); err != nil {
+		s.log.Warn("writing an error response failed", "err", err)
+	}
+}
+
+// errText is what the logs say of an error: its PHI-free details and its cause, never diagnostics.
+func errText(fe *fhir.Error) string {
+	if fe.Err != nil {
+		return fe.Details + ": " + fe.Err.Error()
+	}
+	return fe.Details
+}
+
+// requestID echoes X-Request-Id, or assigns one (and then returns the client's as X-Correlation-Id).
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if id == "" || len(id) > 200 {
+			if id != "" {
+				c.Response().Header().Set("X-Correlation-Id", id[:200])
+			}
+			id = rest.NewUUID()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// recoverPanics turns a panic into a 500 OperationOutcome and one log line.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = &fhir.Error{Kind: fhir.KindInternal, Details: "internal error", Err: fmt.Errorf("panic: %v", p)}
+			}
+		}()
+		return next(c)
+	}
+}
