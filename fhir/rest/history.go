@@ -61,15 +61,23 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 			return nil, err
 		}
 	}
-	q.Limit = count + 1
+	b := s.newBundle("history")
 	if count == 0 {
-		q.Limit = 1
+		// _count=0 asks for the number of versions only.
+		vs, err := s.store.History(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		total := len(vs)
+		b.Total = &total
+		b.Link = append(b.Link, linkJSON{Relation: "self", URL: s.pageURL(historyPath(req), url.Values{"_count": {"0"}})})
+		return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil
 	}
+	q.Limit = count + 1
 	vs, err := s.store.History(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	b := s.newBundle("history")
 	more := len(vs) > count
 	if more {
 		vs = vs[:count]
