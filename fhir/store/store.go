@@ -99,6 +99,14 @@ type Store interface {
 	// delete that wrote nothing. A failed precondition is a *fhir.Error of KindPreconditionFailed (IfMatch)
 	// or KindConflict (IfNoneExist), naming the operation in Expression as "Tx.op[i]".
 	Commit(ctx context.Context, tx *Tx) ([]*Version, error)
+	// IndexScan calls fn, in value order, for every index entry of a parameter of typ whose value v has
+	// lo <= v < hi (byte-wise; a nil hi means no upper bound), until fn returns false.
+	IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error
+	// IndexEntries returns the index entries of a resource's current version (none once deleted).
+	IndexEntries(ctx context.Context, typ, id string) ([]IndexEntry, error)
+	// ScanIDs calls fn, in id order, with the id of every resource of typ that currently exists (not
+	// deleted), until fn returns false.
+	ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending commits finish first.

@@ -8,7 +8,6 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -449,20 +448,86 @@ func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op) error {
 	return b.Set(rk, rev, nil)
 }
 
-// IndexScan calls fn with the id of every resource of typ whose index holds param=value exactly.
-func (s *Store) IndexScan(ctx context.Context, typ, param string, value []byte, fn func(id string) bool) error {
+// IndexScan implements store.Store.
+func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
-	prefix := indexValuePrefix(typ, param, value)
+	prefix := indexParamPrefix(typ, param)
+	lower := escape(append([]byte(nil), prefix...), lo)
+	upper := upperBound(prefix)
+	if hi != nil {
+		upper = escape(append([]byte(nil), prefix...), hi)
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return store.Unavailable(err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		value, id, err := splitIndexKey(it.Key()[len(prefix):])
+		if err != nil {
+			return store.Unavailable(err)
+		}
+		if !fn(value, id) {
+			break
+		}
+	}
+	return store.Unavailable(it.Error())
+}
+
+// IndexEntries implements store.Store.
+func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.IndexEntry, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rev, ok, err := s.get(reverseKey(typ, id))
+	if err != nil || !ok {
+		return nil, store.Unavailable(err)
+	}
+	var out []store.IndexEntry
+	skip := len(indexParamPrefix(typ, ""))-1 // "i" type 00
+	for len(rev) > 0 {
+		n, w := binary.Uvarint(rev)
+		if w <= 0 || uint64(len(rev)-w) < n {
+			return nil, store.Unavailable(errors.New("embedded: corrupt reverse index"))
+		}
+		key := rev[w : w+int(n)]
+		rev = rev[w+int(n):]
+		rest := key[skip:]
+		sep := indexByte(rest, 0)
+		if sep < 0 {
+			return nil, store.Unavailable(errors.New("embedded: corrupt index key"))
+		}
+		value, _, err := splitIndexKey(rest[sep+1:])
+		if err != nil {
+			return nil, store.Unavailable(err)
+		}
+		out = append(out, store.IndexEntry{Param: string(rest[:sep]), Value: value})
+	}
+	return out, nil
+}
+
+// ScanIDs implements store.Store.
+func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	prefix := currentKey(typ, "")
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
 	if err != nil {
 		return store.Unavailable(err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		if !fn(string(bytes.TrimPrefix(it.Key(), prefix))) {
+		v := it.Value()
+		if len(v) >= 2 && v[1]&flagDeleted != 0 {
+			continue
+		}
+		if !fn(string(it.Key()[len(prefix):])) {
 			break
 		}
 	}

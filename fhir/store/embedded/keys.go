@@ -102,6 +102,33 @@ func escape(dst, v []byte) []byte {
 	return dst
 }
 
+// splitIndexKey splits the tail of an index key, <escaped value> 00 01 <id>, and unescapes the value.
+func splitIndexKey(k []byte) (value []byte, id string, err error) {
+	value = make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c != 0 {
+			value = append(value, c)
+			continue
+		}
+		if i+1 >= len(k) {
+			break
+		}
+		switch k[i+1] {
+		case 0xFF:
+			value = append(value, 0)
+			i++
+		case 1:
+			return value, string(k[i+2:]), nil
+		default:
+			return nil, "", errBadIndexKey
+		}
+	}
+	return nil, "", errBadIndexKey
+}
+
+var errBadIndexKey = errors.New("embedded: corrupt index key")
+
 // pointer encodes a history entry: [<type> 00] <id> 00 <vid:8>.
 func pointer(typ, id string, vid uint64) []byte {
 	p := make([]byte, 0, len(typ)+len(id)+10)

@@ -40,6 +40,9 @@ func Run(t *testing.T, open Factory) {
 		{"ConcurrentIfMatchOneWins", testConcurrentIfMatch},
 		{"ConcurrentWritersAllLand", testConcurrentWriters},
 		{"NotFound", testNotFound},
+		{"IndexFollowsTheCurrentVersion", testIndex},
+		{"IndexScanRangesAndOrder", testIndexScan},
+		{"ScanIDsSkipsDeleted", testScanIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -432,5 +435,110 @@ func testNotFound(t *testing.T, s store.Store) {
 	}
 	if h, err := s.History(ctx, store.HistoryQuery{Type: "Patient", ID: "nope"}); err != nil || len(h) != 0 {
 		t.Fatalf("history of nothing = %v, %v", h, err)
+	}
+}
+
+func scan(t *testing.T, s store.Store, typ, param string, lo, hi []byte) []string {
+	t.Helper()
+	var out []string
+	err := s.IndexScan(context.Background(), typ, param, lo, hi, func(v []byte, id string) bool {
+		out = append(out, fmt.Sprintf("%q=%s", v, id))
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testIndex(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	op := put("Patient", "ix", "")
+	op.Index = []store.IndexEntry{{Param: "family", Value: []byte("pchalmers")}, {Param: "gender", Value: []byte("cmale")}}
+	commit(t, s, op)
+	if got := scan(t, s, "Patient", "family", []byte("p"), []byte("q")); fmt.Sprint(got) != `["pchalmers"=ix]` {
+		t.Fatalf("scan = %v", got)
+	}
+	// An update replaces the entries in the same commit: no stale hits, no missed hits.
+	op.Index = []store.IndexEntry{{Param: "family", Value: []byte("pwindsor")}}
+	commit(t, s, op)
+	if got := scan(t, s, "Patient", "family", nil, nil); fmt.Sprint(got) != `["pwindsor"=ix]` {
+		t.Fatalf("after update, scan = %v", got)
+	}
+	if got := scan(t, s, "Patient", "gender", nil, nil); len(got) != 0 {
+		t.Fatalf("stale entry after update: %v", got)
+	}
+	entries, err := s.IndexEntries(ctx, "Patient", "ix")
+	if err != nil || len(entries) != 1 || entries[0].Param != "family" || string(entries[0].Value) != "pwindsor" {
+		t.Fatalf("IndexEntries = %v, %v", entries, err)
+	}
+	// A failed transaction leaves the index as it was.
+	bad := put("Patient", "ix", "")
+	bad.IfMatch = 1
+	bad.Index = []store.IndexEntry{{Param: "family", Value: []byte("pnever")}}
+	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{bad}}); err == nil {
+		t.Fatal("stale If-Match accepted")
+	}
+	if got := scan(t, s, "Patient", "family", nil, nil); fmt.Sprint(got) != `["pwindsor"=ix]` {
+		t.Fatalf("after a failed commit, scan = %v", got)
+	}
+	commit(t, s, store.Op{Type: "Patient", ID: "ix", Delete: true})
+	if got := scan(t, s, "Patient", "family", nil, nil); len(got) != 0 {
+		t.Fatalf("entries survive the delete: %v", got)
+	}
+	if entries, _ := s.IndexEntries(ctx, "Patient", "ix"); len(entries) != 0 {
+		t.Fatalf("IndexEntries after delete = %v", entries)
+	}
+}
+
+func testIndexScan(t *testing.T, s store.Store) {
+	values := map[string][]byte{
+		"a": {'L', 0, 0, 1}, "b": {'L', 0, 1}, "c": {'L', 0xFF}, "d": {'L'}, "e": {'L', 0, 0}, "f": {'M'},
+	}
+	var ops []store.Op
+	for id, v := range values {
+		op := put("Observation", id, "")
+		op.Index = []store.IndexEntry{{Param: "date", Value: v}, {Param: "other", Value: []byte("L")}}
+		ops = append(ops, op)
+	}
+	commit(t, s, ops...)
+	// Byte order of values, whatever zero bytes they hold; ties by id.
+	got := scan(t, s, "Observation", "date", nil, nil)
+	want := []string{`"L"=d`, `"L\x00\x00"=e`, `"L\x00\x00\x01"=a`, `"L\x00\x01"=b`, `"L\xff"=c`, `"M"=f`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("scan order\n got %v\nwant %v", got, want)
+	}
+	got = scan(t, s, "Observation", "date", []byte{'L', 0, 0}, []byte{'L', 0xFF})
+	if fmt.Sprint(got) != fmt.Sprint(want[1:4]) {
+		t.Fatalf("range scan = %v, want %v", got, want[1:4])
+	}
+	if got := scan(t, s, "Observation", "other", []byte("L"), []byte("L\x00")); len(got) != 6 {
+		t.Fatalf("equal values of several resources: %v", got)
+	}
+	n := 0
+	s.IndexScan(context.Background(), "Observation", "date", nil, nil, func([]byte, string) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Fatalf("scan did not stop when asked (%d calls)", n)
+	}
+	e, _ := s.IndexEntries(context.Background(), "Observation", "a")
+	if len(e) != 2 {
+		t.Fatalf("IndexEntries = %v", e)
+	}
+	for _, x := range e {
+		if x.Param == "date" && string(x.Value) != string(values["a"]) {
+			t.Fatalf("value with zero bytes read back as %q", x.Value)
+		}
+	}
+}
+
+func testScanIDs(t *testing.T, s store.Store) {
+	commit(t, s, put("Patient", "b", ""), put("Patient", "a", ""), put("Patient", "c", ""), put("Observation", "a", ""))
+	commit(t, s, store.Op{Type: "Patient", ID: "b", Delete: true})
+	var ids []string
+	if err := s.ScanIDs(context.Background(), "Patient", func(id string) bool { ids = append(ids, id); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids) != "[a c]" {
+		t.Fatalf("ScanIDs = %v", ids)
 	}
 }
