@@ -106,7 +106,7 @@ func CapabilityStatement(o Options) ([]byte, error) {
 	for _, t := range fhir.ResourceTypes() {
 		res := resourceCapability{Type: t, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
 			ConditionalRead: "full-support", ConditionalDelete: "not-supported",
-			ConditionalCreate: o.Service.SupportsConditional()}
+			ConditionalCreate: true}
 		for _, i := range dedupe(typeLevel) {
 			if o.Service.Supports(t, i) {
 				res.Interaction = append(res.Interaction, interaction{string(i)})

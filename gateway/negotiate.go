@@ -89,8 +89,11 @@ func notAcceptable(msg string) error {
 }
 
 // requestMediaType checks a request body's Content-Type. Missing means FHIR JSON.
-func requestMediaType(contentType string, allowPatch bool) (string, error) {
+func requestMediaType(contentType string, allowPatch, allowForm bool) (string, error) {
 	if strings.TrimSpace(contentType) == "" {
+		if allowForm {
+			return "application/x-www-form-urlencoded", nil
+		}
 		return fhirJSON, nil
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
@@ -108,6 +111,10 @@ func requestMediaType(contentType string, allowPatch bool) (string, error) {
 		return mt, nil
 	case "application/json-patch+json":
 		if allowPatch {
+			return mt, nil
+		}
+	case "application/x-www-form-urlencoded":
+		if allowForm {
 			return mt, nil
 		}
 	case "application/fhir+xml", "application/xml", "text/xml":

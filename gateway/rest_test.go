@@ -326,9 +326,9 @@ func TestCreate(t *testing.T) {
 		{name: "other FHIR version", path: "/Patient", body: toJSON(t, patientRes("", "V", "male")),
 			headers: []string{"Content-Type: application/fhir+json; fhirVersion=5.0"}, status: 415, code: "not-supported"},
 		{name: "body over the limit", path: "/Patient", body: toJSON(t, big), status: 413, code: "too-long"},
-		{name: "If-None-Exist without a search engine", path: "/Patient", body: toJSON(t, patientRes("", "C", "male")),
-			headers: []string{"If-None-Exist: identifier=http://example.org/mrn|123"}, status: 400, code: "not-supported",
-			expr: "If-None-Exist"},
+		{name: "If-None-Exist with an unknown parameter", path: "/Patient", body: toJSON(t, patientRes("", "C", "male")),
+			headers: []string{"If-None-Exist: nosuchparam=123"}, status: 400, code: "not-supported",
+			expr: "nosuchparam"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.do(t, "POST", tc.path, tc.body, tc.headers...)
@@ -1660,9 +1660,9 @@ func TestCapabilities(t *testing.T) {
 	if patient == nil {
 		t.Fatal("no Patient")
 	}
-	want := []string{"create", "delete", "history-instance", "history-type", "patch", "read", "update", "vread"}
+	want := []string{"create", "delete", "history-instance", "history-type", "patch", "read", "search-type", "update", "vread"}
 	if got := codes(jat(patient, "interaction")); !slices.Equal(got, want) {
-		t.Errorf("Patient interactions %v, want exactly %v (no search: the server serves none)", got, want)
+		t.Errorf("Patient interactions %v, want exactly %v", got, want)
 	}
 	if jstr(patient, "versioning") != "versioned-update" || jat(patient, "readHistory") != true || jat(patient, "updateCreate") != true {
 		t.Errorf("Patient versioning %v", patient)
@@ -1688,7 +1688,7 @@ func TestMisc(t *testing.T) {
 	}{
 		{"unknown path", "GET", "/Patient/1/foo", 404},
 		{"unknown deep path", "GET", "/Patient/1/_history/1/x", 404},
-		{"DELETE on a type", "DELETE", "/Patient", 405},
+		{"PUT on metadata", "PUT", "/metadata", 405},
 		{"PUT on the base", "PUT", "", 405},
 		{"POST on an instance", "POST", "/Patient/1", 405},
 	} {

@@ -88,18 +88,11 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e.HTTPErrorHandler = s.handleEchoError
 	e.Pre(middleware.RemoveTrailingSlash()) // [base]/[type]/ is [base]/[type]
 	e.Use(s.requestID, s.recoverPanics)
+	// Every FHIR path goes to one handler that routes with the REST route table, the same table batch
+	// entries are matched against, so that HTTP and Bundle entries can never be routed differently.
 	base := basePath(cfg.BaseURL)
-	for _, r := range rest.Routes {
-		path := base + "/" + echoPath(r.Path)
-		if r.Path == "" {
-			path = base
-		}
-		h := s.fhirHandler(r)
-		e.Add(r.Method, path, h)
-		if r.Method == http.MethodGet {
-			e.Add(http.MethodHead, path, h)
-		}
-	}
+	e.Any(base, s.fhirHandler)
+	e.Any(base+"/*", s.fhirHandler)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", echo.WrapHandler(m.Handler()))
@@ -122,16 +115,6 @@ func basePath(baseURL string) string {
 	return p
 }
 
-func echoPath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		if strings.HasPrefix(s, "{") {
-			segs[i] = ":" + strings.Trim(s, "{}")
-		}
-	}
-	return strings.Join(segs, "/")
-}
-
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
@@ -142,54 +125,71 @@ func (s *Server) ready(c echo.Context) error {
 	return c.JSON(200, map[string]string{"status": "ready", "store": "ok"})
 }
 
-// fhirHandler serves one route of the table.
-func (s *Server) fhirHandler(route rest.Route) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		r := c.Request()
-		typ := c.Param("type")
-		f, err := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
-		c.Set(formatKey, f)
-		var resp *rest.Response
-		if err == nil {
-			resp, err = s.serve(c, route)
-		}
-		status := 0
-		if err != nil {
-			status = fhir.KindOf(err).Status()
-		} else {
-			status = resp.Status
-		}
-		s.metrics.observe(string(route.Interaction), typ, status, time.Since(start))
-		if err != nil {
-			return err
-		}
-		return s.write(c, f, resp)
+// fhirHandler serves every FHIR route.
+func (s *Server) fhirHandler(c echo.Context) error {
+	start := time.Now()
+	r := c.Request()
+	f, err := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
+	c.Set(formatKey, f)
+	var req *rest.Request
+	var resp *rest.Response
+	if err == nil {
+		req, err = s.route(c)
 	}
+	if err == nil {
+		resp, err = s.serve(c, req)
+	}
+	status := 0
+	if err != nil {
+		status = fhir.KindOf(err).Status()
+	} else {
+		status = resp.Status
+	}
+	interaction, typ := "unknown", ""
+	if req != nil {
+		interaction, typ = string(req.Interaction), req.Type
+	}
+	s.metrics.observe(interaction, typ, status, time.Since(start))
+	if err != nil {
+		return err
+	}
+	return s.write(c, f, resp)
 }
 
 const formatKey = "fhirgate.format"
 
-// serve turns the HTTP request into a FHIR request and runs it.
-func (s *Server) serve(c echo.Context, route rest.Route) (*rest.Response, error) {
+// route matches the request against the REST route table.
+func (s *Server) route(c echo.Context) (*rest.Request, error) {
 	r := c.Request()
-	req := &rest.Request{Interaction: route.Interaction, Type: c.Param("type"), ID: c.Param("id"), VersionID: c.Param("vid")}
-	var err error
-	if req.Type, err = url.PathUnescape(req.Type); err != nil {
-		return nil, &fhir.Error{Kind: fhir.KindInvalid, Details: "malformed path"}
+	path := strings.TrimPrefix(r.URL.EscapedPath(), basePath(s.cfg.BaseURL))
+	raw := path
+	if r.URL.RawQuery != "" {
+		raw += "?" + r.URL.RawQuery
 	}
-	if req.ID, err = url.PathUnescape(req.ID); err != nil {
-		return nil, &fhir.Error{Kind: fhir.KindInvalid, Details: "malformed path"}
+	req, err := rest.Match(r.Method, raw)
+	if err != nil {
+		if fhir.KindOf(err) == fhir.KindNotAllowed {
+			if allow := rest.Allowed(path); len(allow) > 0 {
+				c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+			}
+		}
+		return nil, err
 	}
-	req.Params = c.QueryParams()
 	for _, k := range []string{"_format", "_pretty"} {
 		delete(req.Params, k)
 	}
-	if route.Interaction == rest.Capabilities {
+	return req, nil
+}
+
+// serve completes the FHIR request from the HTTP request and runs it.
+func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, error) {
+	r := c.Request()
+	if req.Interaction == rest.Capabilities {
 		return &rest.Response{Status: 200, Body: s.capJSON}, nil
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch)
+		form := req.Interaction == rest.SearchType || req.Interaction == rest.SearchSystem || req.Interaction == rest.Operation
+		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch, form)
 		if err != nil {
 			return nil, err
 		}

@@ -483,11 +483,11 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 		if m != 0 && m != vid {
 			return nil, ifMatchFailed(sub.Type, sub.ID, m, vid)
 		}
-		body, err = s.checkPatched(sub, rewriteRefs(body, ids))
+		body, index, err := s.checkPatched(sub, rewriteRefs(body, ids))
 		if err != nil {
 			return nil, err
 		}
-		p.op.Body, p.op.Method = body, "PATCH"
+		p.op.Body, p.op.Index, p.op.Method = body, index, "PATCH"
 		p.op.IfMatch, p.internal = m, m == 0
 		if m == 0 {
 			p.op.IfMatch = vid
@@ -518,11 +518,11 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 	if p.op.Method == "" {
 		p.op.Method = "POST"
 	}
-	b, err := s.finish(r, p.op.ID)
+	b, index, err := s.finish(r, p.op.ID)
 	if err != nil {
 		return nil, err
 	}
-	p.op.Body = b
+	p.op.Body, p.op.Index = b, index
 	return rc, nil
 }
 

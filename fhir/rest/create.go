@@ -18,11 +18,11 @@ func (s *Service) create(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.finish(r, s.cfg.NewID())
+	body, index, err := s.finish(r, s.cfg.NewID())
 	if err != nil {
 		return nil, err
 	}
-	op := store.Op{Type: req.Type, ID: r.ID, Body: body, Method: "POST", IfNoneExist: true}
+	op := store.Op{Type: req.Type, ID: r.ID, Body: body, Index: index, Method: "POST", IfNoneExist: true}
 	if req.IfNoneExist == "" {
 		v, err := s.commitOne(ctx, op, nil)
 		if err != nil {

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"fhirgate/fhir"
@@ -16,7 +17,21 @@ func (s *Service) delete(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Delete: true, Method: "DELETE", IfMatch: match}, nil)
+	var check func(context.Context) error
+	if req.ID == "" { // conditional delete: one match at most
+		crit, id, err := s.conditionalTarget(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			return &Response{Status: 204}, nil
+		}
+		req.ID, check = id, s.stillMatches(req.Type, crit, id)
+	}
+	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Delete: true, Method: "DELETE", IfMatch: match}, check)
+	if errors.Is(err, errRaced) {
+		return nil, &fhir.Error{Kind: fhir.KindConflict, Code: "conflict", Details: "the resources matching the criteria changed meanwhile; retry"}
+	}
 	if err != nil {
 		return nil, err
 	}

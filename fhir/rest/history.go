@@ -149,7 +149,10 @@ func historyPath(req *Request) string {
 }
 
 func (s *Service) pageURL(path string, q url.Values) string {
-	u := s.url(path)
+	u := s.cfg.BaseURL
+	if path != "" {
+		u = s.url(path)
+	}
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -21,6 +21,17 @@ func (s *Service) patch(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.ID == "" { // conditional patch: exactly one match
+		_, id, err := s.conditionalTarget(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			return nil, &fhir.Error{Kind: fhir.KindNotFound, MessageID: "MSG_NO_EXIST", Expression: "criteria",
+				Details: "no resource matches the criteria"}
+		}
+		req.ID = id
+	}
 	for attempt := 0; ; attempt++ {
 		body, vid, err := s.patchedBody(ctx, req)
 		if err != nil {
@@ -29,11 +40,11 @@ func (s *Service) patch(ctx context.Context, req *Request) (*Response, error) {
 		if match != 0 && match != vid {
 			return nil, ifMatchFailed(req.Type, req.ID, match, vid)
 		}
-		body, err = s.checkPatched(req, body)
+		body, index, err := s.checkPatched(req, body)
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Method: "PATCH", IfMatch: vid}, nil)
+		v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PATCH", IfMatch: vid}, nil)
 		if fhir.KindOf(err) == fhir.KindPreconditionFailed && match == 0 && attempt < 3 {
 			continue // someone wrote in between: patch the new version
 		}
@@ -100,14 +111,14 @@ func (s *Service) patchedBody(ctx context.Context, req *Request) ([]byte, uint64
 }
 
 // checkPatched checks that a patch kept the resource's type and id, then validates it like an update.
-func (s *Service) checkPatched(req *Request, body []byte) ([]byte, error) {
+func (s *Service) checkPatched(req *Request, body []byte) ([]byte, []store.IndexEntry, error) {
 	r, err := fhir.ParseResource(body)
 	if err != nil {
-		return nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
+		return nil, nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
 			Details: "the patched document is not a resource", Diagnostics: fhir.AsError(err).Details}
 	}
 	if r.Type != req.Type || r.ID != req.ID {
-		return nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
+		return nil, nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
 			Details: "a patch may not change the resource's type or id"}
 	}
 	return s.finish(r, req.ID)

@@ -13,6 +13,25 @@ type Route struct {
 	Method      string
 	Path        string
 	Interaction Interaction
+	// Compartment is set on compartment searches: the compartment type, whose id is the {id} segment.
+	Compartment string
+	// Operation names the operation of an Operation route (e.g. "everything").
+	Operation string
+}
+
+// NewRequest returns the request a match of the route describes.
+func (r Route) NewRequest(typ, id, vid string) *Request {
+	req := &Request{Interaction: r.Interaction, Type: typ, ID: id, VersionID: vid, Operation: r.Operation}
+	if r.Compartment != "" {
+		req.Compartment, req.ID = r.Compartment+"/"+id, ""
+		if req.Type == "" {
+			req.Type = r.Compartment
+		}
+	}
+	if r.Operation != "" && r.Compartment == "" && strings.HasPrefix(r.Path, "Patient/") {
+		req.Type = "Patient"
+	}
+	return req
 }
 
 // Level returns where the route sits: "system", "type" or "instance".
@@ -29,17 +48,28 @@ func (r Route) Level() string {
 // Routes is the route table of the FHIR API. The gateway serves exactly these routes (and HEAD wherever
 // GET is served), batch entries are matched against them, and the CapabilityStatement lists them.
 var Routes = []Route{
-	{"GET", "metadata", Capabilities},
-	{"POST", "", Batch}, // batch or transaction, as Bundle.type says
-	{"GET", "_history", HistorySystem},
-	{"POST", "{type}", Create},
-	{"GET", "{type}/_history", HistoryType},
-	{"GET", "{type}/{id}", Read},
-	{"PUT", "{type}/{id}", Update},
-	{"PATCH", "{type}/{id}", Patch},
-	{"DELETE", "{type}/{id}", Delete},
-	{"GET", "{type}/{id}/_history", HistoryInstance},
-	{"GET", "{type}/{id}/_history/{vid}", VRead},
+	{Method: "GET", Path: "metadata", Interaction: Capabilities},
+	{Method: "POST", Path: "", Interaction: Batch}, // batch or transaction, as Bundle.type says
+	{Method: "GET", Path: "", Interaction: SearchSystem},
+	{Method: "POST", Path: "_search", Interaction: SearchSystem},
+	{Method: "GET", Path: "_history", Interaction: HistorySystem},
+	{Method: "GET", Path: "{type}", Interaction: SearchType},
+	{Method: "POST", Path: "{type}", Interaction: Create},
+	{Method: "PUT", Path: "{type}", Interaction: Update},   // conditional update
+	{Method: "PATCH", Path: "{type}", Interaction: Patch},  // conditional patch
+	{Method: "DELETE", Path: "{type}", Interaction: Delete}, // conditional delete
+	{Method: "POST", Path: "{type}/_search", Interaction: SearchType},
+	{Method: "GET", Path: "{type}/_history", Interaction: HistoryType},
+	{Method: "GET", Path: "{type}/{id}", Interaction: Read},
+	{Method: "PUT", Path: "{type}/{id}", Interaction: Update},
+	{Method: "PATCH", Path: "{type}/{id}", Interaction: Patch},
+	{Method: "DELETE", Path: "{type}/{id}", Interaction: Delete},
+	{Method: "GET", Path: "{type}/{id}/_history", Interaction: HistoryInstance},
+	{Method: "GET", Path: "{type}/{id}/_history/{vid}", Interaction: VRead},
+	{Method: "GET", Path: "Patient/{id}/$everything", Interaction: Operation, Operation: "everything"},
+	{Method: "POST", Path: "Patient/{id}/$everything", Interaction: Operation, Operation: "everything"},
+	{Method: "GET", Path: "Patient/{id}/{type}", Interaction: SearchType, Compartment: "Patient"},
+	{Method: "GET", Path: "Patient/{id}/*", Interaction: SearchSystem, Compartment: "Patient"},
 }
 
 // Match finds the route of a method and a URL relative to the base ("Patient/1/_history/2?x=y") and
@@ -78,8 +108,30 @@ func Match(method, rawURL string) (*Request, error) {
 		return nil, &fhir.Error{Kind: fhir.KindNotFound, Code: "not-supported", Details: "no such FHIR endpoint",
 			Diagnostics: method + " " + path}
 	}
-	r := Routes[best]
-	return &Request{Interaction: r.Interaction, Type: bestVals["type"], ID: bestVals["id"], VersionID: bestVals["vid"], Params: params}, nil
+	req := Routes[best].NewRequest(bestVals["type"], bestVals["id"], bestVals["vid"])
+	req.Params = params
+	return req, nil
+}
+
+// Allowed returns the methods the route table serves on a path (for the Allow header of a 405).
+func Allowed(rawPath string) []string {
+	path := strings.Trim(rawPath, "/")
+	var segs []string
+	if path != "" {
+		segs = strings.Split(path, "/")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range Routes {
+		if _, _, ok := matchPattern(r.Path, segs); ok && !seen[r.Method] {
+			seen[r.Method] = true
+			out = append(out, r.Method)
+			if r.Method == "GET" {
+				out = append(out, "HEAD")
+			}
+		}
+	}
+	return out
 }
 
 // matchPattern matches path segments against a pattern; score counts the literal segments matched.

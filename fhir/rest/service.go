@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
 
@@ -65,6 +66,10 @@ type Request struct {
 	Return Return
 	// Strict is Prefer: handling=strict (unknown search parameters are errors).
 	Strict bool
+	// Compartment restricts a search to a compartment, "Patient/123".
+	Compartment string
+	// Operation names the operation of an Operation interaction ("everything").
+	Operation string
 	// Entry is set for a batch or transaction entry: its index in the Bundle.
 	Entry    int
 	inBundle bool
@@ -83,13 +88,8 @@ type Response struct {
 	Location string
 }
 
-// Store is what the service needs of a storage engine.
-type Store interface {
-	Read(ctx context.Context, typ, id string) (*store.Version, error)
-	ReadVersion(ctx context.Context, typ, id string, versionID uint64) (*store.Version, error)
-	History(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error)
-	Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error)
-}
+// Store is the storage the service runs on.
+type Store = store.Store
 
 // Config configures the service.
 type Config struct {
@@ -110,7 +110,8 @@ type Service struct {
 	cfg       Config
 	store     Store
 	validator *fhir.Validator
-	matcher   Matcher
+	indexer   *search.Indexer
+	engine    *search.Engine
 }
 
 // New returns a Service.
@@ -141,7 +142,8 @@ func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = NewUUID
 	}
-	return &Service{cfg: cfg, store: st, validator: v}, nil
+	return &Service{cfg: cfg, store: st, validator: v, indexer: search.NewIndexer(cfg.BaseURL),
+		engine: search.NewEngine(st, search.Config{BaseURL: cfg.BaseURL, Now: cfg.Now})}, nil
 }
 
 // Config returns the service's configuration (with defaults applied).
@@ -159,6 +161,12 @@ func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
 	if req.ID != "" && !fhir.ValidID(req.ID) {
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "id",
 			Details: "invalid resource id", Diagnostics: "an id is 1 to 64 characters among A-Z a-z 0-9 - ."}
+	}
+	if req.Compartment != "" {
+		ctype, cid, _ := strings.Cut(req.Compartment, "/")
+		if ctype != "Patient" || !fhir.ValidID(cid) {
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Details: "invalid compartment", Diagnostics: req.Compartment}
+		}
 	}
 	if err := g.Authorize(ctx, req); err != nil {
 		return nil, err
@@ -180,6 +188,12 @@ func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
 		return s.history(ctx, req)
 	case Batch, Transaction:
 		return s.bundle(ctx, req)
+	case SearchType, SearchSystem:
+		return s.search(ctx, req)
+	case Operation:
+		if req.Operation == "everything" && req.Type == "Patient" {
+			return s.everything(ctx, req)
+		}
 	}
 	return nil, &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
 		Details: fmt.Sprintf("the %s interaction is not supported", req.Interaction)}
@@ -272,5 +286,4 @@ func (s *Service) Supports(typ string, i Interaction) bool {
 	return fhir.IsResourceType(typ)
 }
 
-// SupportsConditional reports whether conditional interactions (If-None-Exist...) are available.
-func (s *Service) SupportsConditional() bool { return s.matcher != nil }
+

@@ -11,6 +11,9 @@ import (
 // The body's id must equal the URL's. An unknown or deleted id is created (update as create, 201).
 // If-Match makes the update version-aware (412 when the current version differs).
 func (s *Service) update(ctx context.Context, req *Request) (*Response, error) {
+	if req.ID == "" {
+		return s.conditionalUpdate(ctx, req)
+	}
 	r, err := parseBody(req)
 	if err != nil {
 		return nil, err
@@ -27,11 +30,11 @@ func (s *Service) update(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.finish(r, req.ID)
+	body, index, err := s.finish(r, req.ID)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Method: "PUT", IfMatch: match}, nil)
+	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PUT", IfMatch: match}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -8,16 +8,6 @@ import (
 	"fhirgate/fhir/store"
 )
 
-// Matcher finds the resources of a type that match search criteria. Conditional interactions
-// (If-None-Exist, conditional references in transactions) use it; the search engine provides it.
-type Matcher interface {
-	// Match returns the ids of up to limit resources of typ matching query.
-	Match(ctx context.Context, typ string, query url.Values, limit int) ([]string, error)
-}
-
-// SetMatcher installs the matcher of conditional interactions.
-func (s *Service) SetMatcher(m Matcher) { s.matcher = m }
-
 // parseBody parses a write's body as a resource of the request's type.
 func parseBody(req *Request) (*fhir.Resource, error) {
 	if len(req.Body) == 0 {
@@ -36,18 +26,39 @@ func parseBody(req *Request) (*fhir.Resource, error) {
 	return r, nil
 }
 
-// finish gives the resource its id, clears the server's meta elements, and validates it. It returns the
-// body to store.
-func (s *Service) finish(r *fhir.Resource, id string) ([]byte, error) {
+// finish gives the resource its id, clears the server's meta elements, validates it, and extracts its
+// search index entries. It returns the body and the entries to store.
+func (s *Service) finish(r *fhir.Resource, id string) ([]byte, []store.IndexEntry, error) {
 	if err := r.ClearServerMeta(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.SetID(id)
 	body := r.Bytes()
 	if err := s.validator.Validate(body); err != nil {
+		return nil, nil, err
+	}
+	index, err := s.indexEntries(r.Type, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, index, nil
+}
+
+// indexEntries extracts the search index entries of a resource body.
+func (s *Service) indexEntries(typ string, body []byte) ([]store.IndexEntry, error) {
+	doc, err := decode(body)
+	if err != nil {
 		return nil, err
 	}
-	return body, nil
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Details: "a resource is a JSON object"}
+	}
+	entries, err := s.indexer.Entries(typ, m)
+	if err != nil {
+		return nil, &fhir.Error{Kind: fhir.KindInternal, Details: "search index extraction failed", Err: err}
+	}
+	return entries, nil
 }
 
 // commitOne commits a single operation.
@@ -64,16 +75,12 @@ func (s *Service) commitOne(ctx context.Context, op store.Op, check func(context
 
 // conditionalMatch runs the criteria of a conditional interaction.
 func (s *Service) conditionalMatch(ctx context.Context, typ, criteria, header string) ([]string, error) {
-	if s.matcher == nil {
-		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "not-supported", Expression: header,
-			Details: "conditional interactions need the search engine, which this server does not run"}
-	}
 	q, err := url.ParseQuery(criteria)
 	if err != nil || len(q) == 0 {
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: header,
 			Details: "the criteria must be a non-empty search query string"}
 	}
-	return s.matcher.Match(ctx, typ, q, 2)
+	return s.engine.Match(ctx, typ, q, 2)
 }
 
 func multipleMatches(header string) error {
@@ -86,4 +93,8 @@ func ifMatchFailed(typ, id string, want, have uint64) error {
 	err := fhir.AsError(store.PreconditionFailed(0, typ, id, want, have, false))
 	err.Expression = "If-Match"
 	return err
+}
+
+func storeOp(typ, id string, body []byte, index []store.IndexEntry, method string, ifMatch uint64) store.Op {
+	return store.Op{Type: typ, ID: id, Body: body, Index: index, Method: method, IfMatch: ifMatch}
 }

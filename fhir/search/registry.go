@@ -1,0 +1,207 @@
+package search
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"fhirgate/fhir/fhirpath"
+)
+
+// paramDef is one R4 SearchParameter, as generated.
+type paramDef struct {
+	URL, Code, Bases, Type, Expression, Targets string
+	Components                                  []componentDef
+}
+
+type componentDef struct {
+	Definition, Expression string
+}
+
+// Type is a search parameter type.
+type Type string
+
+// The search parameter types.
+const (
+	Number    Type = "number"
+	Date      Type = "date"
+	String    Type = "string"
+	Token     Type = "token"
+	Reference Type = "reference"
+	Composite Type = "composite"
+	Quantity  Type = "quantity"
+	URI       Type = "uri"
+	Special   Type = "special"
+)
+
+// Param is a search parameter of a resource type.
+type Param struct {
+	Code       string
+	Type       Type
+	URL        string
+	Expression string
+	// Targets are the resource types a reference parameter may point to.
+	Targets []string
+	// Components are the parts of a composite parameter.
+	Components []Component
+	// Indexed is false for parameters that are evaluated without an index (_id, _lastUpdated) or not
+	// supported (see Unsupported).
+	Indexed bool
+	// Unsupported explains why a parameter cannot be used ("" when it can).
+	Unsupported string
+
+	once     sync.Once
+	compiled *fhirpath.Expr
+	err      error
+}
+
+// Component is one part of a composite parameter.
+type Component struct {
+	Param      *Param
+	Expression string
+	compiled   *fhirpath.Expr
+}
+
+func (p *Param) expr() (*fhirpath.Expr, error) {
+	p.once.Do(func() {
+		if p.Expression == "" {
+			return
+		}
+		p.compiled, p.err = fhirpath.Compile(p.Expression)
+		for i := range p.Components {
+			c := &p.Components[i]
+			if c.compiled, p.err = fhirpath.Compile(c.Expression); p.err != nil {
+				return
+			}
+		}
+	})
+	return p.compiled, p.err
+}
+
+// Modifiers returns the modifiers the server supports for the parameter.
+func (p *Param) Modifiers() []string {
+	switch p.Type {
+	case String:
+		return []string{"missing", "exact", "contains"}
+	case Token:
+		return []string{"missing", "not", "text", "of-type"}
+	case Reference:
+		mods := []string{"missing", "identifier"}
+		for _, t := range p.Targets {
+			mods = append(mods, t)
+		}
+		return mods
+	case URI:
+		return []string{"missing", "below", "above"}
+	case Number, Date, Quantity:
+		return []string{"missing"}
+	}
+	return nil
+}
+
+// registry is built once from the generated tables.
+var registry struct {
+	once    sync.Once
+	byType  map[string]map[string]*Param // type -> code -> param
+	common  map[string]*Param            // parameters of every resource type
+	byURL   map[string]*Param
+	targets map[string][]string
+}
+
+// notIndexed are the R4 parameters this server does not support, with the reason.
+var notIndexed = map[string]string{
+	"http://hl7.org/fhir/SearchParameter/Location-near":      "geographic distance search is not supported",
+	"http://hl7.org/fhir/SearchParameter/DomainResource-text": "full-text search of the narrative is not supported",
+	"http://hl7.org/fhir/SearchParameter/Resource-content":    "full-text search of the whole resource is not supported",
+	"http://hl7.org/fhir/SearchParameter/Resource-query":      "named queries are not supported",
+}
+
+func buildRegistry() {
+	registry.byType = map[string]map[string]*Param{}
+	registry.common = map[string]*Param{}
+	registry.byURL = map[string]*Param{}
+	for i := range paramTable {
+		d := &paramTable[i]
+		p := &Param{Code: d.Code, Type: Type(d.Type), URL: d.URL, Expression: d.Expression, Indexed: true}
+		if d.Targets != "" {
+			p.Targets = strings.Split(d.Targets, "|")
+		}
+		if why, ok := notIndexed[d.URL]; ok {
+			p.Unsupported, p.Indexed = why, false
+		}
+		switch d.Code {
+		case "_id", "_lastUpdated":
+			p.Indexed = false // read from the resource and its version record
+		}
+		registry.byURL[d.URL] = p
+		for _, base := range strings.Split(d.Bases, "|") {
+			if base == "Resource" || base == "DomainResource" {
+				registry.common[d.Code] = p
+				continue
+			}
+			m := registry.byType[base]
+			if m == nil {
+				m = map[string]*Param{}
+				registry.byType[base] = m
+			}
+			m[d.Code] = p
+		}
+	}
+	for i := range paramTable {
+		d := &paramTable[i]
+		p := registry.byURL[d.URL]
+		for _, c := range d.Components {
+			if cp, ok := registry.byURL[c.Definition]; ok {
+				p.Components = append(p.Components, Component{Param: cp, Expression: c.Expression})
+			} else {
+				p.Unsupported, p.Indexed = "composite component "+c.Definition+" is not defined", false
+			}
+		}
+	}
+}
+
+func reg() {
+	registry.once.Do(buildRegistry)
+}
+
+// Lookup returns the parameter code of resource type typ (including the common parameters).
+func Lookup(typ, code string) (*Param, bool) {
+	reg()
+	if p, ok := registry.byType[typ][code]; ok {
+		return p, true
+	}
+	p, ok := registry.common[code]
+	return p, ok
+}
+
+// Params returns every parameter of a resource type, common ones included, sorted by code.
+func Params(typ string) []*Param {
+	reg()
+	var out []*Param
+	for _, p := range registry.byType[typ] {
+		out = append(out, p)
+	}
+	for code, p := range registry.common {
+		if _, shadowed := registry.byType[typ][code]; !shadowed {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// CompartmentParams returns the parameters that make a resource of typ a member of a patient's
+// compartment (none when the type is never a member).
+func CompartmentParams(typ string) []string {
+	return patientCompartment[typ]
+}
+
+// CompartmentTypes returns the resource types that can be members of a patient's compartment, sorted.
+func CompartmentTypes() []string {
+	var out []string
+	for t := range patientCompartment {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
