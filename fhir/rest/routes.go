@@ -55,8 +55,8 @@ var Routes = []Route{
 	{Method: "GET", Path: "_history", Interaction: HistorySystem},
 	{Method: "GET", Path: "{type}", Interaction: SearchType},
 	{Method: "POST", Path: "{type}", Interaction: Create},
-	{Method: "PUT", Path: "{type}", Interaction: Update},   // conditional update
-	{Method: "PATCH", Path: "{type}", Interaction: Patch},  // conditional patch
+	{Method: "PUT", Path: "{type}", Interaction: Update},    // conditional update
+	{Method: "PATCH", Path: "{type}", Interaction: Patch},   // conditional patch
 	{Method: "DELETE", Path: "{type}", Interaction: Delete}, // conditional delete
 	{Method: "POST", Path: "{type}/_search", Interaction: SearchType},
 	{Method: "GET", Path: "{type}/_history", Interaction: HistoryType},

@@ -285,5 +285,3 @@ func (s *Service) Supports(typ string, i Interaction) bool {
 	}
 	return fhir.IsResourceType(typ)
 }
-
-

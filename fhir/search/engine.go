@@ -685,8 +685,8 @@ type EverythingOptions struct {
 	Types []string
 	// Start and End bound the clinical date ("date" parameter) of resources that have one (ms; zero: open).
 	Start, End int64
-	HasStart  bool
-	HasEnd    bool
+	HasStart   bool
+	HasEnd     bool
 	// Since keeps resources last updated at or after it (zero: no bound).
 	Since time.Time
 	// Count and Cursor page the matches.

@@ -488,7 +488,7 @@ func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.Index
 		return nil, store.Unavailable(err)
 	}
 	var out []store.IndexEntry
-	skip := len(indexParamPrefix(typ, ""))-1 // "i" type 00
+	skip := len(indexParamPrefix(typ, "")) - 1 // "i" type 00
 	for len(rev) > 0 {
 		n, w := binary.Uvarint(rev)
 		if w <= 0 || uint64(len(rev)-w) < n {
