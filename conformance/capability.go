@@ -2,10 +2,13 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/fhir/search"
 )
 
 // Options describe the server for its CapabilityStatement.
@@ -47,9 +50,24 @@ type implementation struct {
 }
 
 type restCapability struct {
-	Mode        string               `json:"mode"`
-	Resource    []resourceCapability `json:"resource"`
-	Interaction []interaction        `json:"interaction"`
+	Mode          string               `json:"mode"`
+	Documentation string               `json:"documentation,omitempty"`
+	Resource      []resourceCapability `json:"resource"`
+	Interaction   []interaction        `json:"interaction"`
+	SearchParam   []searchParam        `json:"searchParam,omitempty"`
+	Operation     []operation          `json:"operation,omitempty"`
+}
+
+type searchParam struct {
+	Name          string `json:"name"`
+	Definition    string `json:"definition,omitempty"`
+	Type          string `json:"type"`
+	Documentation string `json:"documentation,omitempty"`
+}
+
+type operation struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
 }
 
 type resourceCapability struct {
@@ -62,6 +80,10 @@ type resourceCapability struct {
 	ConditionalRead   string        `json:"conditionalRead"`
 	ConditionalUpdate bool          `json:"conditionalUpdate"`
 	ConditionalDelete string        `json:"conditionalDelete"`
+	SearchInclude     []string      `json:"searchInclude,omitempty"`
+	SearchRevInclude  []string      `json:"searchRevInclude,omitempty"`
+	SearchParam       []searchParam `json:"searchParam,omitempty"`
+	Operation         []operation   `json:"operation,omitempty"`
 }
 
 type interaction struct {
@@ -85,7 +107,10 @@ func CapabilityStatement(o Options) ([]byte, error) {
 		Format:         []string{"json", "application/fhir+json", "application/json"},
 		PatchFormat:    []string{"application/json-patch+json", "application/fhir+json"},
 	}
-	rc := restCapability{Mode: "server"}
+	cfg := o.Service.Config()
+	rc := restCapability{Mode: "server", Documentation: fmt.Sprintf("Searches return pages of %d entries by default "+
+		"and at most %d (_count). Unknown search parameters are ignored and listed in an OperationOutcome entry, "+
+		"or refused with Prefer: handling=strict. Paging links carry opaque cursors.", cfg.DefaultCount, cfg.MaxCount)}
 	var typeLevel, systemLevel []rest.Interaction
 	for _, r := range o.Routes {
 		switch r.Level() {
@@ -103,10 +128,20 @@ func CapabilityStatement(o Options) ([]byte, error) {
 			rc.Interaction = append(rc.Interaction, interaction{string(i)})
 		}
 	}
+	rc.SearchParam = params("")
 	for _, t := range fhir.ResourceTypes() {
 		res := resourceCapability{Type: t, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
-			ConditionalRead: "full-support", ConditionalDelete: "not-supported",
-			ConditionalCreate: true}
+			ConditionalRead: "full-support", ConditionalDelete: "single",
+			ConditionalCreate: true, ConditionalUpdate: true,
+			SearchInclude: []string{"*"}, SearchRevInclude: []string{"*"}, SearchParam: params(t)}
+		for _, p := range search.Params(t) {
+			if p.Type == search.Reference && p.Indexed {
+				res.SearchInclude = append(res.SearchInclude, t+":"+p.Code)
+			}
+		}
+		if t == "Patient" {
+			res.Operation = []operation{{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+		}
 		for _, i := range dedupe(typeLevel) {
 			if o.Service.Supports(t, i) {
 				res.Interaction = append(res.Interaction, interaction{string(i)})
@@ -116,6 +151,33 @@ func CapabilityStatement(o Options) ([]byte, error) {
 	}
 	cs.Rest = []restCapability{rc}
 	return fhir.MustJSON(cs), nil
+}
+
+// params lists the supported search parameters of a type (the common ones for "").
+func params(typ string) []searchParam {
+	var out []searchParam
+	list := search.Params(typ)
+	if typ == "" {
+		list = search.Params("Resource")
+	}
+	for _, p := range list {
+		if p.Unsupported != "" {
+			continue
+		}
+		common := strings.Contains(p.URL, "/Resource-") || strings.Contains(p.URL, "/DomainResource-")
+		if common != (typ == "") {
+			continue
+		}
+		doc := ""
+		if mods := p.Modifiers(); len(mods) > 0 {
+			doc = "modifiers: " + strings.Join(mods, ", ")
+		}
+		if p.Type == search.Number || p.Type == search.Date || p.Type == search.Quantity {
+			doc = strings.TrimPrefix(doc+"; prefixes: eq, ne, gt, lt, ge, le, sa, eb, ap", "; ")
+		}
+		out = append(out, searchParam{Name: p.Code, Definition: p.URL, Type: string(p.Type), Documentation: doc})
+	}
+	return out
 }
 
 func dedupe(in []rest.Interaction) []rest.Interaction {
