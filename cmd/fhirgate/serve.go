@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,8 +18,10 @@ import (
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/gateway"
+	"fhirgate/population"
 )
 
 type serveConfig struct {
@@ -125,6 +128,11 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.dev && cfg.demoData {
+		if err := loadDemo(context.Background(), svc, st, log); err != nil {
+			return fmt.Errorf("loading the demo data: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
@@ -143,7 +151,8 @@ func serve(args []string, stderr io.Writer) error {
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("fhirgate listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL, "store", cfg.storeURL, "version", version)
 	if cfg.dev {
-		fmt.Fprintf(stderr, "\nTry it:\n  curl -s %s/metadata | head -c 300\n  curl -s '%s/Patient?_count=5'\n\n", cfg.baseURL, cfg.baseURL)
+		fmt.Fprintf(stderr, "\nTry it:\n  curl -s %s/metadata | head -c 300\n  curl -s '%s/Patient?name=dupont'\n  curl -s '%s/Patient/pat-alice/$everything?_count=20'\n\n",
+			cfg.baseURL, cfg.baseURL, cfg.baseURL)
 	}
 	select {
 	case err := <-errc:
@@ -160,5 +169,31 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("closing the store: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// loadDemo loads the synthetic demo population into an empty store (first start only).
+func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, log *slog.Logger) error {
+	existing, err := st.History(ctx, store.HistoryQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	ctx = rest.WithGuard(ctx, rest.AllowAll{})
+	n := 0
+	for _, b := range population.Demo() {
+		resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: b, Return: rest.ReturnMinimal})
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Entry []json.RawMessage `json:"entry"`
+		}
+		json.Unmarshal(resp.Body, &out)
+		n += len(out.Entry)
+	}
+	log.Info("demo data loaded", "resources", n)
 	return nil
 }
