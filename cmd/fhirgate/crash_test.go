@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -206,4 +207,45 @@ func TestCrashDurability(t *testing.T) {
 		}
 	}
 	t.Logf("after kill -9: %d acknowledged single writes and %d acknowledged transactions all present; %d transactions sent", singles, txs, sentTx.Load())
+}
+
+// TestGracefulShutdown sends SIGTERM while a slow request is in flight: the request completes, the
+// process exits 0 after closing the store, and a restart finds the data.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	data := t.TempDir()
+	p := startServer(t, data)
+	client := &http.Client{Timeout: 20 * time.Second}
+	// A large transaction keeps the server busy while the signal arrives.
+	var entries []string
+	for k := 0; k < 400; k++ {
+		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Observation","id":"g%d","status":"final","code":{"text":"t"}},"request":{"method":"PUT","url":"Observation/g%d"}}`, k, k))
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, err := postBundle(client, p.base, `{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)
+		if err != nil {
+			t.Errorf("in-flight request failed: %v", err)
+		}
+		done <- code
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != 200 {
+		t.Fatalf("in-flight transaction got %d", code)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs.String())
+	}
+	if !strings.Contains(p.logs.String(), "stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", p.logs.String())
+	}
+	p2 := startServer(t, data)
+	if c := status(t, p2.base+"/Observation/g399"); c != 200 {
+		t.Fatalf("after restart, the transaction's last resource: %d", c)
+	}
 }

@@ -81,9 +81,15 @@ Every flag can be set with an environment variable FHIRGATE_<NAME>, e.g. FHIRGAT
 type usageError struct{ error }
 
 // parseFlags parses args, then fills every flag not given on the command line from FHIRGATE_<NAME>.
+// A mistake is reported in one line by run; -h prints the flags.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
 		return usageError{err}
