@@ -166,33 +166,32 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var entries []store.IndexEntry
-		loaded := false
+		// A candidate's values are read per parameter, only for the clauses that need them.
+		cache := map[string][][]byte{}
+		var readErr error
+		values := func(param string) [][]byte {
+			if v, ok := cache[param]; ok {
+				return v
+			}
+			v, err := e.st.IndexValues(ctx, typ, id, param)
+			if err != nil && readErr == nil {
+				readErr = err
+			}
+			cache[param] = v
+			return v
+		}
 		ok := true
 		for i, cc := range cs {
-			if i == driver {
-				continue
+			if i == driver || cc.updated != nil {
+				continue // the driver matched; _lastUpdated is checked on the version below
 			}
-			if cc.ids != nil && len(cc.specs) == 0 {
-				if !cc.ids[id] {
-					ok = false
-					break
-				}
-				continue
-			}
-			if cc.updated != nil {
-				continue // checked on the version below
-			}
-			if !loaded {
-				if entries, err = e.st.IndexEntries(ctx, typ, id); err != nil {
-					return nil, err
-				}
-				loaded = true
-			}
-			if !cc.accepts(id, entries) {
+			if !cc.accepts(id, values) {
 				ok = false
 				break
 			}
+		}
+		if readErr != nil {
+			return nil, readErr
 		}
 		if !ok {
 			continue
@@ -215,12 +214,10 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 		}
 		h := &Hit{Version: v}
 		if len(sortKeys) > 0 {
-			if !loaded {
-				if entries, err = e.st.IndexEntries(ctx, typ, id); err != nil {
-					return nil, err
-				}
+			h.sortKey = sortKeyOf(typ, sortKeys, v, values)
+			if readErr != nil {
+				return nil, readErr
 			}
-			h.sortKey = sortKeyOf(typ, sortKeys, v, entries)
 		}
 		hits = append(hits, h)
 		if len(hits) > e.maxHits {
@@ -231,20 +228,20 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 	return hits, nil
 }
 
-func (cc *compiledClause) accepts(id string, entries []store.IndexEntry) bool {
+// accepts checks a candidate against the clause, reading the candidate's values of the parameters the
+// clause's specs name.
+func (cc *compiledClause) accepts(id string, values func(param string) [][]byte) bool {
 	if cc.ids != nil && cc.ids[id] {
 		return !cc.negate
 	}
 	found := false
-	for _, en := range entries {
-		for i := range cc.specs {
-			if cc.specs[i].matches(en.Param, en.Value) {
+	for i := 0; i < len(cc.specs) && !found; i++ {
+		sp := &cc.specs[i]
+		for _, v := range values(sp.param) {
+			if sp.matches(sp.param, v) {
 				found = true
 				break
 			}
-		}
-		if found {
-			break
 		}
 	}
 	return found != cc.negate
@@ -369,23 +366,38 @@ func (e *Engine) hasIDs(ctx context.Context, typ string, h *Has, filter Filter) 
 }
 
 // candidates picks the most selective clause and returns the ids it matches (sorted), with its index
-// (-1 when every resource of the type had to be scanned).
+// (-1 when every resource of the type had to be scanned). Clauses are tried most promising first (id sets,
+// references to one resource, coded values, then the rest), each scan stopping as soon as it is no
+// better than the best so far, so a query pays little for its unselective clauses.
 func (e *Engine) candidates(ctx context.Context, typ string, cs []*compiledClause) ([]string, int, error) {
-	best, bestIDs := -1, []string(nil)
+	order := make([]int, 0, len(cs))
 	for i, cc := range cs {
-		if cc.negate || cc.updated != nil {
-			continue
+		if !cc.negate && cc.updated == nil {
+			order = append(order, i)
 		}
-		limit := -1
-		if best >= 0 {
-			limit = len(bestIDs)
-		}
-		ids, complete, err := e.scan(ctx, typ, cc, limit)
-		if err != nil {
-			return nil, 0, err
-		}
-		if complete && (best < 0 || len(ids) < len(bestIDs)) {
-			best, bestIDs = i, ids
+	}
+	sort.SliceStable(order, func(a, b int) bool { return cs[order[a]].rank() < cs[order[b]].rank() })
+	const probe = 5000
+	best, bestIDs := -1, []string(nil)
+	for pass := 0; pass < 2 && best < 0; pass++ {
+		for _, i := range order {
+			limit := probe
+			if pass == 1 {
+				limit = -1 // every clause matched more than probe: take the first one whole
+			}
+			if best >= 0 {
+				limit = len(bestIDs)
+			}
+			ids, complete, err := e.scan(ctx, typ, cs[i], limit)
+			if err != nil {
+				return nil, 0, err
+			}
+			if complete && (best < 0 || len(ids) < len(bestIDs)) {
+				best, bestIDs = i, ids
+			}
+			if pass == 1 {
+				break
+			}
 		}
 	}
 	if best >= 0 {
@@ -397,6 +409,29 @@ func (e *Engine) candidates(ctx context.Context, typ string, cs []*compiledClaus
 		return len(all) <= e.maxHits*4
 	})
 	return all, -1, err
+}
+
+// rank orders clauses by how selective they usually are (lower first).
+func (cc *compiledClause) rank() int {
+	if cc.ids != nil && len(cc.specs) == 0 {
+		return 0
+	}
+	r := 4
+	for _, s := range cc.specs {
+		k := byte(0)
+		if len(s.lo) > 0 {
+			k = s.lo[0]
+		}
+		switch {
+		case k == kRef || k == kRefIdent || k == kOfType:
+			r = min(r, 1)
+		case k == kSysCode || k == kURL || k == kExact:
+			r = min(r, 2)
+		case k == kCode || k == kNoSys || k == kString || k == kRefID:
+			r = min(r, 3)
+		}
+	}
+	return r
 }
 
 // scan returns the ids matching a clause; complete is false when it stopped at limit ids.
@@ -438,7 +473,7 @@ func (e *Engine) scan(ctx context.Context, typ string, cc *compiledClause, limit
 
 // sortKeyOf computes a hit's sort key: per key, the smallest (ascending) or largest (descending) value
 // the resource has for the parameter; nil when it has none (sorted last).
-func sortKeyOf(typ string, keys []SortKey, v *store.Version, entries []store.IndexEntry) [][]byte {
+func sortKeyOf(typ string, keys []SortKey, v *store.Version, values func(param string) [][]byte) [][]byte {
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
 		switch k.Code {
@@ -471,12 +506,12 @@ func sortKeyOf(typ string, keys []SortKey, v *store.Version, entries []store.Ind
 		case Quantity:
 			kinds = []byte{kQLow}
 		}
-		for _, en := range entries {
-			if en.Param != k.Code || len(en.Value) < 2 || bytes.IndexByte(kinds, en.Value[0]) < 0 {
+		for _, value := range values(k.Code) {
+			if len(value) < 2 || bytes.IndexByte(kinds, value[0]) < 0 {
 				continue
 			}
-			val := en.Value[1:]
-			switch en.Value[0] {
+			val := value[1:]
+			switch value[0] {
 			case kLow, kHigh:
 				val = val[:8]
 			case kQLow:

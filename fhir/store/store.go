@@ -104,6 +104,8 @@ type Store interface {
 	IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error
 	// IndexEntries returns the index entries of a resource's current version (none once deleted).
 	IndexEntries(ctx context.Context, typ, id string) ([]IndexEntry, error)
+	// IndexValues returns the index values of one parameter of a resource's current version.
+	IndexValues(ctx context.Context, typ, id, param string) ([][]byte, error)
 	// ScanIDs calls fn, in id order, with the id of every resource of typ that currently exists (not
 	// deleted), until fn returns false.
 	ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error

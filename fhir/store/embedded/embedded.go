@@ -406,46 +406,99 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 	return out, nil
 }
 
-// replaceIndex removes the resource's previous index entries and writes the new ones.
+// replaceIndex replaces the resource's index entries by the op's: entries that disappear are deleted,
+// new ones written, unchanged ones left alone; the per-parameter lists of the resource's values follow.
 func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op) error {
-	rk := reverseKey(op.Type, op.ID)
-	old, ok, err := s.get(rk)
+	old, err := s.readIndexLists(op.Type, op.ID)
 	if err != nil {
-		return store.Unavailable(err)
+		return err
 	}
-	if ok {
-		for len(old) > 0 {
-			n, w := binary.Uvarint(old)
-			if w <= 0 || uint64(len(old)-w) < n {
-				return store.Unavailable(errors.New("embedded: corrupt reverse index"))
+	next := map[string][][]byte{}
+	if !op.Delete {
+		seen := make(map[string]bool, len(op.Index))
+		for _, e := range op.Index {
+			k := e.Param + "\x00" + string(e.Value)
+			if seen[k] {
+				continue
 			}
-			if err := b.Delete(old[w:w+int(n)], nil); err != nil {
+			seen[k] = true
+			next[e.Param] = append(next[e.Param], e.Value)
+		}
+	}
+	for param, values := range old {
+		keep := map[string]bool{}
+		for _, v := range next[param] {
+			keep[string(v)] = true
+		}
+		for _, v := range values {
+			if !keep[string(v)] {
+				if err := b.Delete(indexKey(op.Type, param, v, op.ID), nil); err != nil {
+					return store.Unavailable(err)
+				}
+			}
+		}
+		if _, still := next[param]; !still {
+			if err := b.Delete(reverseParamKey(op.Type, op.ID, param), nil); err != nil {
 				return store.Unavailable(err)
 			}
-			old = old[w+int(n):]
 		}
 	}
-	if op.Delete || len(op.Index) == 0 {
-		if ok {
-			return b.Delete(rk, nil)
+	for param, values := range next {
+		had := map[string]bool{}
+		for _, v := range old[param] {
+			had[string(v)] = true
 		}
-		return nil
+		var list []byte
+		changed := len(old[param]) != len(values)
+		for _, v := range values {
+			if !had[string(v)] {
+				changed = true
+				if err := b.Set(indexKey(op.Type, param, v, op.ID), nil, nil); err != nil {
+					return store.Unavailable(err)
+				}
+			}
+			list = binary.AppendUvarint(list, uint64(len(v)))
+			list = append(list, v...)
+		}
+		if changed {
+			if err := b.Set(reverseParamKey(op.Type, op.ID, param), list, nil); err != nil {
+				return store.Unavailable(err)
+			}
+		}
 	}
-	var rev []byte
-	seen := make(map[string]bool, len(op.Index))
-	for _, e := range op.Index {
-		k := indexKey(op.Type, e.Param, e.Value, op.ID)
-		if seen[string(k)] {
-			continue
-		}
-		seen[string(k)] = true
-		if err := b.Set(k, nil, nil); err != nil {
-			return store.Unavailable(err)
-		}
-		rev = binary.AppendUvarint(rev, uint64(len(k)))
-		rev = append(rev, k...)
+	return nil
+}
+
+// readIndexLists reads a resource's index values, by parameter.
+func (s *Store) readIndexLists(typ, id string) (map[string][][]byte, error) {
+	prefix := reversePrefix(typ, id)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return nil, store.Unavailable(err)
 	}
-	return b.Set(rk, rev, nil)
+	defer it.Close()
+	out := map[string][][]byte{}
+	for ok := it.First(); ok; ok = it.Next() {
+		values, err := decodeValueList(it.Value())
+		if err != nil {
+			return nil, store.Unavailable(err)
+		}
+		out[string(it.Key()[len(prefix):])] = values
+	}
+	return out, store.Unavailable(it.Error())
+}
+
+func decodeValueList(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil, errors.New("embedded: corrupt index value list")
+		}
+		out = append(out, append([]byte(nil), b[w:w+int(n)]...))
+		b = b[w+int(n):]
+	}
+	return out, nil
 }
 
 // IndexScan implements store.Store.
@@ -483,31 +536,31 @@ func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.Index
 		return nil, err
 	}
 	defer s.leave()
-	rev, ok, err := s.get(reverseKey(typ, id))
+	lists, err := s.readIndexLists(typ, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.IndexEntry
+	for param, values := range lists {
+		for _, v := range values {
+			out = append(out, store.IndexEntry{Param: param, Value: v})
+		}
+	}
+	return out, nil
+}
+
+// IndexValues implements store.Store.
+func (s *Store) IndexValues(ctx context.Context, typ, id, param string) ([][]byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	b, ok, err := s.get(reverseParamKey(typ, id, param))
 	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	var out []store.IndexEntry
-	skip := len(indexParamPrefix(typ, "")) - 1 // "i" type 00
-	for len(rev) > 0 {
-		n, w := binary.Uvarint(rev)
-		if w <= 0 || uint64(len(rev)-w) < n {
-			return nil, store.Unavailable(errors.New("embedded: corrupt reverse index"))
-		}
-		key := rev[w : w+int(n)]
-		rev = rev[w+int(n):]
-		rest := key[skip:]
-		sep := indexByte(rest, 0)
-		if sep < 0 {
-			return nil, store.Unavailable(errors.New("embedded: corrupt index key"))
-		}
-		value, _, err := splitIndexKey(rest[sep+1:])
-		if err != nil {
-			return nil, store.Unavailable(err)
-		}
-		out = append(out, store.IndexEntry{Param: string(rest[:sep]), Value: value})
-	}
-	return out, nil
+	values, err := decodeValueList(b)
+	return values, store.Unavailable(err)
 }
 
 // ScanIDs implements store.Store.

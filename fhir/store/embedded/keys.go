@@ -12,7 +12,8 @@ import (
 //	h <seq:8>                         system history: <type> 00 <id> 00 <vid:8>
 //	t <type> 00 <seq:8>               type history:   <id> 00 <vid:8>
 //	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
-//	r <type> 00 <id>                  the resource's index keys, for replacement on update and delete
+//	r <type> 00 <id> 00 <param>       the resource's values of a parameter (uvarint-length prefixed),
+//	                                  to check candidates and to replace entries on update and delete
 //	m <name>                          store metadata
 const (
 	pCurrent = 'c'
@@ -60,12 +61,18 @@ func typeKey(typ string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(typePrefix(typ), seq)
 }
 
-func reverseKey(typ, id string) []byte {
-	k := make([]byte, 0, 2+len(typ)+len(id))
+// reversePrefix is the prefix of a resource's per-parameter value lists.
+func reversePrefix(typ, id string) []byte {
+	k := make([]byte, 0, 3+len(typ)+len(id)+24)
 	k = append(k, pReverse)
 	k = append(k, typ...)
 	k = append(k, 0)
-	return append(k, id...)
+	k = append(k, id...)
+	return append(k, 0)
+}
+
+func reverseParamKey(typ, id, param string) []byte {
+	return append(reversePrefix(typ, id), param...)
 }
 
 // IndexValuePrefix returns the key prefix of all entries of a parameter value: scanning it yields the

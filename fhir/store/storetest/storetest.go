@@ -472,6 +472,12 @@ func testIndex(t *testing.T, s store.Store) {
 	if err != nil || len(entries) != 1 || entries[0].Param != "family" || string(entries[0].Value) != "pwindsor" {
 		t.Fatalf("IndexEntries = %v, %v", entries, err)
 	}
+	if vals, err := s.IndexValues(ctx, "Patient", "ix", "family"); err != nil || len(vals) != 1 || string(vals[0]) != "pwindsor" {
+		t.Fatalf("IndexValues = %q, %v", vals, err)
+	}
+	if vals, err := s.IndexValues(ctx, "Patient", "ix", "gender"); err != nil || len(vals) != 0 {
+		t.Fatalf("IndexValues of a dropped parameter = %q, %v", vals, err)
+	}
 	// A failed transaction leaves the index as it was.
 	bad := put("Patient", "ix", "")
 	bad.IfMatch = 1
