@@ -395,6 +395,9 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 					if err != nil {
 						return nil, nil, entryError(i, err)
 					}
+					if err := s.admit(ctx, sub, v, true); err != nil {
+						return nil, nil, entryError(i, err)
+					}
 					p.existing = v
 					p.op.ID = matched[0]
 				}
@@ -470,7 +473,10 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 		p.op.Delete, p.op.Method = true, "DELETE"
 		m, err := ifMatch(sub)
 		p.op.IfMatch = m
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.admitExisting(ctx, sub, sub.Type, sub.ID)
 	case Patch:
 		m, err := ifMatch(sub)
 		if err != nil {
@@ -485,6 +491,9 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 		}
 		body, index, err := s.checkPatched(sub, rewriteRefs(body, ids))
 		if err != nil {
+			return nil, err
+		}
+		if err := s.admitWrite(ctx, sub, sub.Type, sub.ID, index); err != nil {
 			return nil, err
 		}
 		p.op.Body, p.op.Index, p.op.Method = body, index, "PATCH"
@@ -521,6 +530,14 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 	b, index, err := s.finish(r, p.op.ID)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.admitWrite(ctx, sub, sub.Type, p.op.ID, index); err != nil {
+		return nil, err
+	}
+	if sub.Interaction == Update {
+		if err := s.admitExisting(ctx, sub, sub.Type, p.op.ID); err != nil {
+			return nil, err
+		}
 	}
 	p.op.Body, p.op.Index = b, index
 	return rc, nil

@@ -89,6 +89,12 @@ func (s *Service) conditionalUpdate(ctx context.Context, req *Request) (*Respons
 		if err != nil {
 			return nil, err
 		}
+		if err := s.admitWrite(ctx, req, req.Type, target, index); err != nil {
+			return nil, err
+		}
+		if err := s.admitExisting(ctx, req, req.Type, target); err != nil {
+			return nil, err
+		}
 		op := storeOp(req.Type, target, body, index, "PUT", match)
 		v, err := s.commitOne(ctx, op, s.stillMatches(req.Type, crit, id))
 		if errors.Is(err, errRaced) && attempt < 3 {

@@ -22,6 +22,9 @@ func (s *Service) create(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.admitWrite(ctx, req, req.Type, r.ID, index); err != nil {
+		return nil, err
+	}
 	op := store.Op{Type: req.Type, ID: r.ID, Body: body, Index: index, Method: "POST", IfNoneExist: true}
 	if req.IfNoneExist == "" {
 		v, err := s.commitOne(ctx, op, nil)
@@ -40,6 +43,9 @@ func (s *Service) create(ctx context.Context, req *Request) (*Response, error) {
 		case 1:
 			v, err := s.store.Read(ctx, req.Type, ids[0])
 			if err != nil {
+				return nil, err
+			}
+			if err := s.admit(ctx, req, v, true); err != nil {
 				return nil, err
 			}
 			return s.versionResponse(req, 200, v), nil

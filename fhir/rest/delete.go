@@ -28,6 +28,9 @@ func (s *Service) delete(ctx context.Context, req *Request) (*Response, error) {
 		}
 		req.ID, check = id, s.stillMatches(req.Type, crit, id)
 	}
+	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
+		return nil, err
+	}
 	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Delete: true, Method: "DELETE", IfMatch: match}, check)
 	if errors.Is(err, errRaced) {
 		return nil, &fhir.Error{Kind: fhir.KindConflict, Code: "conflict", Details: "the resources matching the criteria changed meanwhile; retry"}

@@ -24,6 +24,9 @@ func (s *Service) everything(ctx context.Context, req *Request) (*Response, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := s.admit(ctx, req, v, true); err != nil {
+		return nil, err
+	}
 	if v.Deleted {
 		return nil, deleted(v)
 	}
@@ -77,7 +80,7 @@ func (s *Service) everything(ctx context.Context, req *Request) (*Response, erro
 			}
 		}
 	}
-	res, err := s.engine.Everything(ctx, "Patient/"+req.ID, o, nil)
+	res, err := s.engine.Everything(ctx, "Patient/"+req.ID, o, s.searchFilter(req))
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,9 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 		vs = vs[:count]
 	}
 	for _, v := range vs {
+		if s.admit(ctx, req, v, false) != nil {
+			continue // not for this client; history leaves it out
+		}
 		b.Entry = append(b.Entry, s.historyEntry(req, v))
 	}
 	path := historyPath(req)

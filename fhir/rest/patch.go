@@ -44,6 +44,9 @@ func (s *Service) patch(ctx context.Context, req *Request) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.admitWrite(ctx, req, req.Type, req.ID, index); err != nil {
+			return nil, err
+		}
 		v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PATCH", IfMatch: vid}, nil)
 		if fhir.KindOf(err) == fhir.KindPreconditionFailed && match == 0 && attempt < 3 {
 			continue // someone wrote in between: patch the new version
@@ -64,8 +67,14 @@ func (s *Service) patchedBody(ctx context.Context, req *Request) ([]byte, uint64
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := s.admit(ctx, req, cur, true); err != nil {
+		return nil, 0, err
+	}
 	if cur.Deleted {
 		return nil, 0, deleted(cur)
+	}
+	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
+		return nil, 0, err
 	}
 	if len(req.Body) == 0 {
 		return nil, 0, &fhir.Error{Kind: fhir.KindInvalid, Code: "required", Details: "the patch is empty"}

@@ -20,6 +20,9 @@ func (s *Service) read(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.admit(ctx, req, v, true); err != nil {
+		return nil, err
+	}
 	if v.Deleted {
 		return nil, deleted(v)
 	}

@@ -45,7 +45,7 @@ func (s *Service) search(ctx context.Context, req *Request) (*Response, error) {
 	if req.Compartment != "" {
 		q.Compartment = req.Compartment
 	}
-	res, err := s.engine.Search(ctx, q, nil)
+	res, err := s.engine.Search(ctx, q, s.searchFilter(req))
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,12 @@ func (s *Service) update(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.admitWrite(ctx, req, req.Type, req.ID, index); err != nil {
+		return nil, err
+	}
+	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
+		return nil, err
+	}
 	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PUT", IfMatch: match}, nil)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ func (s *Service) vread(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.admit(ctx, req, v, false); err != nil {
+		return nil, err
+	}
 	if v.Deleted {
 		return nil, deleted(v)
 	}

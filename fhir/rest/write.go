@@ -2,9 +2,11 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net/url"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
 
@@ -97,4 +99,52 @@ func ifMatchFailed(typ, id string, want, have uint64) error {
 
 func storeOp(typ, id string, body []byte, index []store.IndexEntry, method string, ifMatch uint64) store.Op {
 	return store.Op{Type: typ, ID: id, Body: body, Index: index, Method: method, IfMatch: ifMatch}
+}
+
+// versionValues returns the search index values of a version: from the store's index for a current
+// version, extracted from the body for an older one (whose index entries are gone).
+func (s *Service) versionValues(ctx context.Context, v *store.Version, current bool) func(param string) [][]byte {
+	if current && !v.Deleted {
+		return s.engine.StoredValues(ctx, v.Type, v.ID)
+	}
+	if v.Deleted || len(v.Body) == 0 {
+		return func(string) [][]byte { return nil }
+	}
+	entries, err := s.indexEntries(v.Type, v.Body)
+	if err != nil {
+		return func(string) [][]byte { return nil }
+	}
+	return search.EntriesValues(entries)
+}
+
+// admit asks the request's guard whether a version may leave.
+func (s *Service) admit(ctx context.Context, req *Request, v *store.Version, current bool) error {
+	return guardFrom(ctx).Admit(ctx, req, v, s.versionValues(ctx, v, current))
+}
+
+// admitWrite asks the guard whether req may write a resource with these index entries.
+func (s *Service) admitWrite(ctx context.Context, req *Request, typ, id string, index []store.IndexEntry) error {
+	return guardFrom(ctx).AdmitWrite(ctx, req, typ, id, search.EntriesValues(index))
+}
+
+// admitExisting asks the guard whether req may change (or delete) the resource's current version.
+func (s *Service) admitExisting(ctx context.Context, req *Request, typ, id string) error {
+	cur, err := s.store.Read(ctx, typ, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Deleted {
+		return nil
+	}
+	return guardFrom(ctx).AdmitWrite(ctx, req, typ, id, s.engine.StoredValues(ctx, typ, id))
+}
+
+// searchFilter admits search results through the guard.
+func (s *Service) searchFilter(req *Request) search.Filter {
+	return func(ctx context.Context, v *store.Version) bool {
+		return s.admit(ctx, req, v, true) == nil
+	}
 }

@@ -85,8 +85,29 @@ func (x *Indexer) nodeKeys(p *Param, v any) [][]byte {
 		if s, ok := v.(string); ok {
 			return [][]byte{key(kURL, s)}
 		}
+	case Special:
+		return geoKeys(v)
 	}
 	return nil
+}
+
+// geoKeys encodes a Location.position (latitude, longitude) for near.
+func geoKeys(v any) [][]byte {
+	t, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	lat, lok := t["latitude"].(json.Number)
+	lon, gok := t["longitude"].(json.Number)
+	if !lok || !gok {
+		return nil
+	}
+	la, ok1 := decimalValue(lat.String())
+	lo, ok2 := decimalValue(lon.String())
+	if !ok1 || !ok2 {
+		return nil
+	}
+	return [][]byte{append(append([]byte{kGeo}, encFloat(la)...), encFloat(lo)...)}
 }
 
 func str(m map[string]any, k string) string {

@@ -3,6 +3,7 @@ package search
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,8 +155,41 @@ func (b specBuilder) valueSpecs(p *Param, param, mod string, v Value, prefix []b
 		return out
 	case Composite:
 		return b.compositeSpecs(p, param, v)
+	case Special:
+		return nearSpecs(param, v)
 	}
 	return nil
+}
+
+// nearSpecs: every position within the distance (default 10 km) of the point, by great-circle distance.
+func nearSpecs(param string, v Value) []spec {
+	lat, _ := strconv.ParseFloat(v.Parts[0], 64)
+	lon, _ := strconv.ParseFloat(v.Parts[1], 64)
+	dist := 10.0
+	if len(v.Parts) > 2 && v.Parts[2] != "" {
+		dist, _ = strconv.ParseFloat(v.Parts[2], 64)
+	}
+	unit := ""
+	if len(v.Parts) > 3 {
+		unit = v.Parts[3]
+	}
+	km := dist * distanceUnits[unit]
+	s := prefixSpec(param, []byte{kGeo})
+	s.check = func(x []byte) bool {
+		if len(x) != 17 {
+			return false
+		}
+		return haversineKm(lat, lon, decFloat(x[1:9]), decFloat(x[9:17])) <= km
+	}
+	return []spec{s}
+}
+
+func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371.0088
+	rad := math.Pi / 180
+	dlat, dlon := (lat2-lat1)*rad, (lon2-lon1)*rad
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
 func qhigh(prefix []byte, unit string) []byte {

@@ -513,6 +513,27 @@ func parseValue(p *Param, name, mod, alt string) (Value, error) {
 		}
 	case String, URI:
 		v.Raw = unescape(v.Raw)
+	case Special: // near: latitude|longitude[|distance[|units]]
+		v.Parts = splitEscaped(alt, '|')
+		if len(v.Parts) < 2 || len(v.Parts) > 4 {
+			return v, invalid(name, "near takes latitude|longitude|distance|units")
+		}
+		for i, part := range v.Parts[:min(3, len(v.Parts))] {
+			if i == 2 && part == "" {
+				continue
+			}
+			if _, err := strconv.ParseFloat(part, 64); err != nil {
+				return v, invalid(name, "%q is not a number", part)
+			}
+		}
+		if len(v.Parts) == 4 {
+			if _, ok := distanceUnits[v.Parts[3]]; !ok {
+				return v, invalid(name, "unknown distance unit %q (km, m, [mi_i])", v.Parts[3])
+			}
+		}
 	}
 	return v, nil
 }
+
+// distanceUnits are the units near accepts, in kilometres (UCUM codes).
+var distanceUnits = map[string]float64{"": 1, "km": 1, "m": 0.001, "[mi_i]": 1.609344, "mi": 1.609344}

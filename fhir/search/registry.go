@@ -93,7 +93,7 @@ func (p *Param) Modifiers() []string {
 		return mods
 	case URI:
 		return []string{"missing", "below", "above"}
-	case Number, Date, Quantity:
+	case Number, Date, Quantity, Special:
 		return []string{"missing"}
 	}
 	return nil
@@ -110,7 +110,6 @@ var registry struct {
 
 // notIndexed are the R4 parameters this server does not support, with the reason.
 var notIndexed = map[string]string{
-	"http://hl7.org/fhir/SearchParameter/Location-near":       "geographic distance search is not supported",
 	"http://hl7.org/fhir/SearchParameter/DomainResource-text": "full-text search of the narrative is not supported",
 	"http://hl7.org/fhir/SearchParameter/Resource-content":    "full-text search of the whole resource is not supported",
 	"http://hl7.org/fhir/SearchParameter/Resource-query":      "named queries are not supported",

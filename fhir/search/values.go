@@ -44,6 +44,8 @@ const (
 	kQHigh = 'R' // quantity: unit key 00 high low
 
 	kComposite = 'K' // composite: component keys joined by 00
+
+	kGeo = 'G' // special near: latitude, longitude
 )
 
 // normalize folds a string for string search: lower case, accents removed, spaces collapsed.

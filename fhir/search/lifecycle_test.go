@@ -1,0 +1,107 @@
+package search_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"testing"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store/embedded"
+)
+
+func newService(t *testing.T) (*rest.Service, context.Context) {
+	t.Helper()
+	st, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v, _ := fhir.NewValidator()
+	svc, err := rest.New(rest.Config{BaseURL: corpusBase}, st, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, rest.WithGuard(context.Background(), rest.AllowAll{})
+}
+
+func ids(t *testing.T, svc *rest.Service, ctx context.Context, typ, query string) []string {
+	t.Helper()
+	q, _ := url.ParseQuery(query)
+	resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: typ, Params: q})
+	if err != nil {
+		t.Fatalf("%s?%s: %v", typ, query, err)
+	}
+	var out []string
+	for _, e := range bundleEntries(t, resp.Body) {
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func bundleEntries(t *testing.T, body []byte) []string {
+	var b struct {
+		Entry []struct {
+			Resource struct{ ID string }   `json:"resource"`
+			Search   struct{ Mode string } `json:"search"`
+		} `json:"entry"`
+	}
+	if err := jsonUnmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range b.Entry {
+		if e.Search.Mode == "match" {
+			out = append(out, e.Resource.ID)
+		}
+	}
+	return out
+}
+
+// TestWritesMoveResourcesInAndOutOfResults: the index follows every write in the same commit.
+func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
+	svc, ctx := newService(t)
+	put := func(id, family, birth string) {
+		t.Helper()
+		body := `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"` + family + `"}],"birthDate":"` + birth + `"}`
+		if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name  string
+		do    func()
+		query string
+		want  []string
+	}{
+		{"created", func() { put("a", "Martin", "1980-05-01"); put("b", "Martinez", "1990-01-01") }, "family=martin", []string{"a", "b"}},
+		{"updated away", func() { put("a", "Durand", "1980-05-01") }, "family=martin", []string{"b"}},
+		{"updated into", func() {}, "family=durand", []string{"a"}},
+		{"date follows update", func() { put("b", "Martinez", "2001-01-01") }, "birthdate=lt2000", []string{"a"}},
+		{"deleted", func() {
+			if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Delete, Type: "Patient", ID: "a"}); err != nil {
+				t.Fatal(err)
+			}
+		}, "family=durand", nil},
+		{"deleted is gone from every parameter", func() {}, "birthdate=lt2000", nil},
+		{"resurrected", func() { put("a", "Durand", "1970-01-01") }, "birthdate=lt2000", []string{"a"}},
+		{"patch moves it", func() {
+			patch := `[{"op":"replace","path":"/name/0/family","value":"Petit"}]`
+			if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Patch, Type: "Patient", ID: "a", Body: []byte(patch), ContentType: "application/json-patch+json"}); err != nil {
+				t.Fatal(err)
+			}
+		}, "family=petit,durand", []string{"a"}},
+		{"old value no longer matches after patch", func() {}, "family=durand", nil},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := ids(t, svc, ctx, "Patient", st.query); !slices.Equal(got, st.want) {
+			t.Fatalf("%s: Patient?%s = %v, want %v", st.name, st.query, got, st.want)
+		}
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
