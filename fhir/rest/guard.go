@@ -41,7 +41,9 @@ type AllowAll struct{}
 func (AllowAll) Authorize(context.Context, *Request) error { return nil }
 
 // Admit implements Guard.
-func (AllowAll) Admit(context.Context, *Request, *store.Version, func(string) [][]byte) error { return nil }
+func (AllowAll) Admit(context.Context, *Request, *store.Version, func(string) [][]byte) error {
+	return nil
+}
 
 // AdmitWrite implements Guard.
 func (AllowAll) AdmitWrite(context.Context, *Request, string, string, func(string) [][]byte) error {
