@@ -89,17 +89,20 @@ func (s *Service) searchBundle(req *Request, q *search.Query, res *search.Result
 		self.Set("_cursor", q.Cursor)
 	}
 	b.Link = append(b.Link, linkJSON{Relation: "self", URL: s.pageURL(path, self)})
-	if res.Next != "" {
-		next := url.Values{}
+	for _, l := range []struct{ rel, cursor string }{{"next", res.Next}, {"previous", res.Previous}} {
+		if l.cursor == "" {
+			continue
+		}
+		page := url.Values{}
 		for k, v := range q.Applied {
-			next[k] = v
+			page[k] = v
 		}
 		if req.Interaction == SearchSystem && len(req.Params["_type"]) > 0 {
-			next["_type"] = req.Params["_type"]
+			page["_type"] = req.Params["_type"]
 		}
-		next.Set("_count", strconv.Itoa(q.Count))
-		next.Set("_cursor", res.Next)
-		b.Link = append(b.Link, linkJSON{Relation: "next", URL: s.pageURL(path, next)})
+		page.Set("_count", strconv.Itoa(q.Count))
+		page.Set("_cursor", l.cursor)
+		b.Link = append(b.Link, linkJSON{Relation: l.rel, URL: s.pageURL(path, page)})
 	}
 	if q.Count == 0 {
 		return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil

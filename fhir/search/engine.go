@@ -60,8 +60,8 @@ type Result struct {
 	Includes []*store.Version
 	// Total counts every match across all pages.
 	Total int
-	// Next is the cursor of the next page ("" on the last page).
-	Next string
+	// Next and Previous are the cursors of the next and previous pages ("" at either end).
+	Next, Previous string
 }
 
 // compiledClause is a clause ready to scan and to check candidates.
@@ -88,20 +88,28 @@ func (e *Engine) Search(ctx context.Context, q *Query, filter Filter) (*Result, 
 	if q.Count == 0 {
 		return res, nil
 	}
-	start := 0
+	start, end := 0, min(q.Count, len(hits))
 	if q.Cursor != "" {
-		c, err := decodeCursor(q.Cursor, q)
+		c, before, err := decodeCursor(q.Cursor, q)
 		if err != nil {
 			return nil, err
 		}
-		start = sort.Search(len(hits), func(i int) bool { return compareHit(hits[i], c, q.Sort) > 0 })
+		if before { // the page that ends just before the cursor
+			end = sort.Search(len(hits), func(i int) bool { return compareHit(hits[i], c, q.Sort) >= 0 })
+			start = max(0, end-q.Count)
+		} else { // the page that starts just after the cursor
+			start = sort.Search(len(hits), func(i int) bool { return compareHit(hits[i], c, q.Sort) > 0 })
+			end = min(start+q.Count, len(hits))
+		}
 	}
-	end := min(start+q.Count, len(hits))
 	for _, h := range hits[start:end] {
 		res.Matches = append(res.Matches, h.Version)
 	}
-	if end < len(hits) {
-		res.Next = encodeCursor(hits[end-1], q)
+	if end < len(hits) && end > 0 {
+		res.Next = encodeCursor(hits[end-1], q, false)
+	}
+	if start > 0 && start < len(hits) {
+		res.Previous = encodeCursor(hits[start], q, true)
 	}
 	inc, err := e.includes(ctx, q, res.Matches, filter)
 	if err != nil {
@@ -566,10 +574,11 @@ func compareHit(a, b *Hit, keys []SortKey) int {
 
 // cursor is the position after the last hit of a page, tied to the query it belongs to.
 type cursor struct {
-	Query string   `json:"q"`
-	Keys  [][]byte `json:"k,omitempty"`
-	Type  string   `json:"t"`
-	ID    string   `json:"i"`
+	Query  string   `json:"q"`
+	Keys   [][]byte `json:"k,omitempty"`
+	Type   string   `json:"t"`
+	ID     string   `json:"i"`
+	Before bool     `json:"b,omitempty"` // the page before this position, not after
 }
 
 func queryFingerprint(q *Query) string {
@@ -577,21 +586,21 @@ func queryFingerprint(q *Query) string {
 	return fmt.Sprintf("%s?%s#%s", strings.Join(q.Types, ","), applied, q.Compartment)
 }
 
-func encodeCursor(h *Hit, q *Query) string {
-	c := cursor{Query: queryFingerprint(q), Keys: h.sortKey, Type: h.Version.Type, ID: h.Version.ID}
+func encodeCursor(h *Hit, q *Query, before bool) string {
+	c := cursor{Query: queryFingerprint(q), Keys: h.sortKey, Type: h.Version.Type, ID: h.Version.ID, Before: before}
 	return base64.RawURLEncoding.EncodeToString(fhir.MustJSON(c))
 }
 
-func decodeCursor(s string, q *Query) (*Hit, error) {
+func decodeCursor(s string, q *Query) (*Hit, bool, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c cursor
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
 	if err != nil || c.Query != queryFingerprint(q) {
-		return nil, invalid("_cursor", "the paging cursor does not belong to this search")
+		return nil, false, invalid("_cursor", "the paging cursor does not belong to this search")
 	}
-	return &Hit{Version: &store.Version{Type: c.Type, ID: c.ID}, sortKey: c.Keys}, nil
+	return &Hit{Version: &store.Version{Type: c.Type, ID: c.ID}, sortKey: c.Keys}, c.Before, nil
 }
 
 // includes follows _include and _revinclude from the page's matches (and, with :iterate, from what they
@@ -782,7 +791,7 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 	res := &Result{Total: len(hits)}
 	start := 0
 	if o.Cursor != "" {
-		c, err := decodeCursor(o.Cursor, q)
+		c, _, err := decodeCursor(o.Cursor, q)
 		if err != nil {
 			return nil, err
 		}
@@ -806,7 +815,7 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 		res.Matches = append(res.Matches, h.Version)
 	}
 	if end < len(hits) {
-		res.Next = encodeCursor(hits[end-1], q)
+		res.Next = encodeCursor(hits[end-1], q, false)
 	}
 	// Referenced resources outside the compartment, for this page.
 	for _, m := range res.Matches {

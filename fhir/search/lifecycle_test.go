@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"fhirgate/fhir"
@@ -105,3 +106,64 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestPagingNextAndPrevious walks forward with next links and back with previous links, with writes in
+// between: the pages stay consistent (keyset cursors), nothing is seen twice going forward.
+func TestPagingNextAndPrevious(t *testing.T) {
+	svc, ctx := newService(t)
+	for _, id := range []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7"} {
+		body := `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"Page"}]}`
+		if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(query string) ([]string, string, string) {
+		t.Helper()
+		q, _ := url.ParseQuery(query)
+		resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Link []struct{ Relation, URL string } `json:"link"`
+		}
+		json.Unmarshal(resp.Body, &b)
+		next, prev := "", ""
+		for _, l := range b.Link {
+			u, _ := url.Parse(l.URL)
+			switch l.Relation {
+			case "next":
+				next = u.RawQuery
+			case "previous":
+				prev = u.RawQuery
+			}
+		}
+		return bundleEntries(t, resp.Body), next, prev
+	}
+	p1, next, prev := page("family=page&_count=3")
+	if !slices.Equal(p1, []string{"p1", "p2", "p3"}) || prev != "" || next == "" {
+		t.Fatalf("page 1 = %v (prev %q, next %q)", p1, prev, next)
+	}
+	// A write between pages: p0 sorts before the cursor and must not shift page 2.
+	svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)})
+	p2, next2, prev2 := page(next)
+	if !slices.Equal(p2, []string{"p4", "p5", "p6"}) || prev2 == "" || next2 == "" {
+		t.Fatalf("page 2 = %v (prev %q, next %q)", p2, prev2, next2)
+	}
+	p3, next3, _ := page(next2)
+	if !slices.Equal(p3, []string{"p7"}) || next3 != "" {
+		t.Fatalf("page 3 = %v (next %q)", p3, next3)
+	}
+	back, _, _ := page(prev2)
+	if !slices.Equal(back, []string{"p1", "p2", "p3"}) {
+		t.Fatalf("previous of page 2 = %v, want the three before p4", back)
+	}
+	if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: url.Values{"family": {"other"}, "_cursor": {cursorOf(next)}}}); fhir.KindOf(err) != fhir.KindInvalid {
+		t.Fatalf("a cursor of another search was accepted: %v", err)
+	}
+}
+
+func cursorOf(rawQuery string) string {
+	q, _ := url.ParseQuery(rawQuery)
+	return strings.TrimSpace(q.Get("_cursor"))
+}
