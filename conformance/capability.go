@@ -23,6 +23,8 @@ type Options struct {
 	Service *rest.Service
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SMART, when set, adds the security section (SMART on FHIR, oauth-uris).
+	SMART *SMART
 }
 
 type capabilityStatement struct {
@@ -52,6 +54,7 @@ type implementation struct {
 type restCapability struct {
 	Mode          string               `json:"mode"`
 	Documentation string               `json:"documentation,omitempty"`
+	Security      *security            `json:"security,omitempty"`
 	Resource      []resourceCapability `json:"resource"`
 	Interaction   []interaction        `json:"interaction"`
 	SearchParam   []searchParam        `json:"searchParam,omitempty"`
@@ -129,6 +132,9 @@ func CapabilityStatement(o Options) ([]byte, error) {
 		}
 	}
 	rc.SearchParam = params("")
+	if o.SMART != nil {
+		rc.Security = securitySection(o.SMART)
+	}
 	for _, t := range fhir.ResourceTypes() {
 		res := resourceCapability{Type: t, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
 			ConditionalRead: "full-support", ConditionalDelete: "single",

@@ -81,6 +81,8 @@ type Error struct {
 	Diagnostics string
 	// More holds further issues of the same outcome (e.g. several validation errors).
 	More []Issue
+	// Scope names an OAuth scope that would have allowed a refused request (403 insufficient_scope).
+	Scope string
 	// Err is the wrapped cause, if any.
 	Err error
 }

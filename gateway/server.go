@@ -31,6 +31,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is the software version reported in the CapabilityStatement.
 	Version string
+	// CORSOrigins are the browser origins allowed to call the API ("*" for any).
+	CORSOrigins []string
+	// SMART describes the authorization server (smart-configuration, CapabilityStatement security).
+	SMART *conformance.SMART
+	// DevIssuer, when set, is the development OIDC issuer, served under /dev-issuer.
+	DevIssuer http.Handler
 }
 
 // Pinger reports whether the store can serve (readiness).
@@ -43,12 +49,6 @@ type Policy interface {
 	// GuardFor authenticates the request and returns its guard, or an error (401, 403).
 	GuardFor(r *http.Request) (rest.Guard, error)
 }
-
-// OpenPolicy authorizes everything. It is only used for a development server without an issuer.
-type OpenPolicy struct{}
-
-// GuardFor implements Policy.
-func (OpenPolicy) GuardFor(*http.Request) (rest.Guard, error) { return rest.AllowAll{}, nil }
 
 // Server is the HTTP server of the FHIR API and its public endpoints.
 type Server struct {
@@ -77,7 +77,7 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 		m = NewMetrics(nil)
 	}
 	capJSON, err := conformance.CapabilityStatement(conformance.Options{
-		BaseURL: cfg.BaseURL, Version: cfg.Version, Routes: rest.Routes, Service: svc,
+		BaseURL: cfg.BaseURL, Version: cfg.Version, Routes: rest.Routes, Service: svc, SMART: cfg.SMART,
 	})
 	if err != nil {
 		return nil, err
@@ -88,9 +88,30 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e.HTTPErrorHandler = s.handleEchoError
 	e.Pre(middleware.RemoveTrailingSlash()) // [base]/[type]/ is [base]/[type]
 	e.Use(s.requestID, s.recoverPanics)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders: []string{"Authorization", "Content-Type", "Accept", "Prefer", "If-Match", "If-None-Match",
+				"If-None-Exist", "If-Modified-Since", "X-Request-Id"},
+			ExposeHeaders: []string{"ETag", "Location", "Content-Location", "Last-Modified", "X-Request-Id",
+				"X-Correlation-Id", "X-Consent-Decision", "X-Consent-Policy", "X-Audit-Event", "WWW-Authenticate"},
+			MaxAge: 600,
+		}))
+	}
 	// Every FHIR path goes to one handler that routes with the REST route table, the same table batch
 	// entries are matched against, so that HTTP and Bundle entries can never be routed differently.
 	base := basePath(cfg.BaseURL)
+	if cfg.SMART != nil {
+		smart := conformance.SMARTConfiguration(cfg.SMART)
+		e.GET(base+"/.well-known/smart-configuration", func(c echo.Context) error {
+			c.Response().Header().Set("Access-Control-Allow-Origin", "*") // discovery is open to any origin
+			return c.Blob(http.StatusOK, "application/json", smart)
+		})
+	}
+	if cfg.DevIssuer != nil {
+		e.Any("/dev-issuer/*", echo.WrapHandler(http.StripPrefix("/dev-issuer", cfg.DevIssuer)))
+	}
 	e.Any(base, s.fhirHandler)
 	e.Any(base+"/*", s.fhirHandler)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
@@ -321,6 +342,9 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 		}
 	}
 	fe := fhir.AsError(err)
+	if fe.Kind == fhir.KindUnauthorized || fe.Kind == fhir.KindForbidden && fe.Scope != "" {
+		c.Response().Header().Set("WWW-Authenticate", wwwAuthenticate(c.Request(), fe))
+	}
 	if fe.Kind.Status() >= 500 {
 		s.log.Error("request failed", "status", fe.Kind.Status(), "method", c.Request().Method,
 			"route", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", errText(fe))
@@ -329,13 +353,21 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 	if f.contentType == "" {
 		f.contentType = fhirJSON
 	}
-	h := c.Response().Header()
-	if fe.Kind == fhir.KindUnauthorized {
-		h.Set("WWW-Authenticate", `Bearer realm="fhirgate"`)
-	}
 	if err := s.writeJSON(c, f, fe.Kind.Status(), rest.ErrorOutcome(fe)); err != nil {
 		s.log.Warn("writing an error response failed", "err", err)
 	}
+}
+
+// wwwAuthenticate is the RFC 6750 challenge of a 401 or of a 403 for want of scope.
+func wwwAuthenticate(r *http.Request, fe *fhir.Error) string {
+	quote := func(s string) string { return strings.NewReplacer(`"`, "'", `\`, "").Replace(s) }
+	if fe.Kind == fhir.KindForbidden {
+		return `Bearer realm="fhirgate", error="insufficient_scope", scope="` + quote(fe.Scope) + `"`
+	}
+	if r.Header.Get("Authorization") == "" {
+		return `Bearer realm="fhirgate"`
+	}
+	return `Bearer realm="fhirgate", error="invalid_token", error_description="` + quote(fe.Details) + `"`
 }
 
 // errText is what the logs say of an error: its PHI-free details and its cause, never diagnostics.

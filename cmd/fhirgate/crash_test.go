@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,9 +57,41 @@ func freeAddr(t *testing.T) string {
 
 // process is a running fhirgate serve.
 type process struct {
-	cmd  *exec.Cmd
-	base string
-	logs *bytes.Buffer
+	cmd   *exec.Cmd
+	base  string
+	logs  *bytes.Buffer
+	token string // a system/*.cruds token from the server's development issuer
+}
+
+// client returns an HTTP client that sends the process's token.
+func (p *process) client(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: bearer{p.token}}
+}
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// devToken asks a --dev server's issuer for a token.
+func devToken(t *testing.T, server, scope string) string {
+	t.Helper()
+	resp, err := http.PostForm(server+"/dev-issuer/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"test"}, "scope": {scope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	if out.AccessToken == "" {
+		t.Fatalf("no token from %s (%s)", server, resp.Status)
+	}
+	return out.AccessToken
 }
 
 func startServer(t *testing.T, dataDir string, extra ...string) *process {
@@ -79,6 +113,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *process {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				p.token = devToken(t, "http://"+addr, "system/*.cruds")
 				return p
 			}
 		}
@@ -109,9 +144,9 @@ func postBundle(client *http.Client, base, body string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func status(t *testing.T, url string) int {
+func status(t *testing.T, p *process, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := p.client(10 * time.Second).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +163,7 @@ func TestCrashDurability(t *testing.T) {
 	}
 	data := t.TempDir()
 	p := startServer(t, data)
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := p.client(10 * time.Second)
 
 	var ackedSingles sync.Map // id -> true
 	var ackedTx sync.Map      // tx number -> true
@@ -183,7 +218,7 @@ func TestCrashDurability(t *testing.T) {
 	singles, txs := 0, 0
 	ackedSingles.Range(func(k, _ any) bool {
 		singles++
-		if c := status(t, p2.base+"/Patient/"+k.(string)); c != 200 {
+		if c := status(t, p2, p2.base+"/Patient/"+k.(string)); c != 200 {
 			t.Errorf("acknowledged Patient/%s lost after kill -9: %d", k, c)
 		}
 		return true
@@ -191,7 +226,7 @@ func TestCrashDurability(t *testing.T) {
 	for n := int64(1); n <= sentTx.Load(); n++ {
 		present := 0
 		for k := 0; k < 5; k++ {
-			if status(t, fmt.Sprintf("%s/Observation/tx%d-%d", p2.base, n, k)) == 200 {
+			if status(t, p2, fmt.Sprintf("%s/Observation/tx%d-%d", p2.base, n, k)) == 200 {
 				present++
 			}
 		}
@@ -217,7 +252,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	data := t.TempDir()
 	p := startServer(t, data)
-	client := &http.Client{Timeout: 20 * time.Second}
+	client := p.client(20 * time.Second)
 	// A large transaction keeps the server busy while the signal arrives.
 	var entries []string
 	for k := 0; k < 400; k++ {
@@ -245,7 +280,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("no clean stop in the log:\n%s", p.logs.String())
 	}
 	p2 := startServer(t, data)
-	if c := status(t, p2.base+"/Observation/g399"); c != 200 {
+	if c := status(t, p2, p2.base+"/Observation/g399"); c != 200 {
 		t.Fatalf("after restart, the transaction's last resource: %d", c)
 	}
 }

@@ -6,6 +6,7 @@
 //
 //	fhirgate serve [flags]           run the server (see fhirgate serve -h)
 //	fhirgate import [flags] PATH...  load Bundles and NDJSON files into a store
+//	fhirgate token --scope S ...     print a development server's access token
 //	fhirgate version                 print the version
 //
 // Every flag can also be set with an environment variable FHIRGATE_<NAME> (upper case, dashes as
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case "import":
 		err = importCmd(args[1:], stdout, stderr)
+	case "token":
+		err = tokenCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fhirgate", version)
 		return 0
@@ -71,6 +74,7 @@ func usage(w io.Writer) {
 Usage:
   fhirgate serve [flags]            run the server (fhirgate serve -h for the flags)
   fhirgate import [flags] PATH...   load Bundles (transaction, batch, collection) and NDJSON into a store
+  fhirgate token --scope S [...]    print an access token from a --dev server's development issuer
   fhirgate version                  print the version
 
 Every flag can be set with an environment variable FHIRGATE_<NAME>, e.g. FHIRGATE_MAX_BODY.

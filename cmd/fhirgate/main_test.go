@@ -26,6 +26,7 @@ func TestServeRefusesBadStarts(t *testing.T) {
 		{"bad store scheme", []string{"serve", "--dev", "--store", "ftp://x"}, 2, "--store"},
 		{"store is a file", []string{"serve", "--dev", "--store", "file:" + file, "--addr", "127.0.0.1:0"}, 1, "not-a-dir"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
+		{"unreachable issuer", []string{"serve", "--issuer", "http://127.0.0.1:1/realms/x", "--store", "file:" + filepath.Join(t.TempDir(), "d"), "--addr", "127.0.0.1:0"}, 1, "--issuer"},
 		{"bad env value", []string{"serve", "--dev"}, 2, "FHIRGATE_MAX_BODY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,11 +11,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"fhirgate/auth"
+	"fhirgate/auth/devissuer"
+	"fhirgate/auth/token"
+	"fhirgate/conformance"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
@@ -26,6 +32,8 @@ import (
 
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
+	corsOrigins                                          string
+	claims                                               token.ClaimNames
 	dev, demoData                                        bool
 	maxBody                                              byteSize
 }
@@ -41,6 +49,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&c.demoData, "demo-data", true, "with --dev, load the synthetic demo population on first start")
 	fs.Var(&c.maxBody, "max-body", "largest request body accepted, e.g. 16MiB (413 beyond)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
+	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
+	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
+	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
+	fs.StringVar(&c.claims.Purpose, "claim-purpose", "purpose_of_use", "access-token claim holding the purpose of use")
+	fs.StringVar(&c.claims.Organization, "claim-organization", "organization", "access-token claim holding the user's organization")
 	return c
 }
 
@@ -66,7 +80,12 @@ func (c *serveConfig) validate() error {
 		return usageError{errors.New("--issuer is required (the OIDC provider whose tokens this server accepts); use --dev for a development server")}
 	}
 	if c.issuer != "" {
-		return usageError{errors.New("--issuer: OIDC token verification is not available in this build yet; run with --dev")}
+		if u, err := url.Parse(c.issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError{fmt.Errorf("--issuer %q is not an absolute URL", c.issuer)}
+		}
+	}
+	if c.corsOrigins == "" && c.dev {
+		c.corsOrigins = "*"
 	}
 	return nil
 }
@@ -106,7 +125,7 @@ func serve(args []string, stderr io.Writer) error {
 	log := newLogger(cfg.logFormat, stderr)
 	slog.SetDefault(log)
 	if cfg.dev {
-		log.Warn("DEVELOPMENT MODE: the API is open to anyone who can reach it and demo data may be loaded; never use --dev with real patient data")
+		log.Warn("DEVELOPMENT MODE: a development OIDC issuer that authenticates no one hands out tokens at /dev-issuer, and demo data may be loaded; never use --dev with real patient data")
 	}
 
 	metrics := gateway.NewMetrics(nil)
@@ -123,8 +142,33 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version},
-		svc, st, gateway.OpenPolicy{}, metrics)
+	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version}
+	if cfg.corsOrigins != "" {
+		for _, o := range strings.Split(cfg.corsOrigins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				gcfg.CORSOrigins = append(gcfg.CORSOrigins, o)
+			}
+		}
+	}
+	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
+	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
+		dev, err := newDevIssuer(cfg)
+		if err != nil {
+			return err
+		}
+		gcfg.DevIssuer = dev.Handler()
+		tcfg.Issuer = dev.URL()
+		tcfg.HTTPClient = &http.Client{Transport: dev.Transport(), Timeout: 10 * time.Second}
+	}
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
+	verifier, err := token.New(startCtx, tcfg)
+	cancelStart()
+	if err != nil {
+		return fmt.Errorf("--issuer: %w", err)
+	}
+	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
+	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine()}
+	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
 	if err != nil {
 		return err
 	}
@@ -151,8 +195,7 @@ func serve(args []string, stderr io.Writer) error {
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("fhirgate listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL, "store", cfg.storeURL, "version", version)
 	if cfg.dev {
-		fmt.Fprintf(stderr, "\nTry it:\n  curl -s %s/metadata | head -c 300\n  curl -s '%s/Patient?name=dupont'\n  curl -s '%s/Patient/pat-alice/$everything?_count=20'\n\n",
-			cfg.baseURL, cfg.baseURL, cfg.baseURL)
+		printDevHelp(stderr, cfg)
 	}
 	select {
 	case err := <-errc:
@@ -196,4 +239,65 @@ func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, log *slog.
 	}
 	log.Info("demo data loaded", "resources", n)
 	return nil
+}
+
+// storeDir returns the directory of a file: store ("" for other stores).
+func storeDir(raw string) string {
+	if d, ok := strings.CutPrefix(raw, "file:"); ok {
+		return d
+	}
+	return ""
+}
+
+// newDevIssuer starts the development OIDC issuer; its key is kept in the data directory.
+func newDevIssuer(cfg *serveConfig) (*devissuer.Issuer, error) {
+	u, _ := url.Parse(cfg.baseURL)
+	keyDir := filepath.Join(storeDir(cfg.storeURL), "dev-issuer")
+	if storeDir(cfg.storeURL) == "" {
+		keyDir = filepath.Join(os.TempDir(), "fhirgate-dev-issuer")
+	}
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return nil, err
+	}
+	return devissuer.New(devissuer.Config{
+		Issuer: u.Scheme + "://" + u.Host + "/dev-issuer", Audience: cfg.audience, KeyDir: keyDir,
+		Users:    demoUsers,
+		Patients: demoPatients,
+	})
+}
+
+// The demo population's users and patients, offered by the development issuer's sign-in page.
+var (
+	demoUsers = []devissuer.Choice{
+		{Ref: "Practitioner/prac-house", Label: "Dr Gregory House (Hôpital Nord)"},
+		{Ref: "Practitioner/prac-martin", Label: "Dr Claire Martin (Clinique Sud)"},
+		{Ref: "Practitioner/prac-adviser", Label: "Dr Paul Durand (medical adviser, Assur Plus)"},
+		{Ref: "Patient/pat-alice", Label: "Alice Dupont (patient)"},
+		{Ref: "Patient/pat-bob", Label: "Bob Leroy (patient)"},
+		{Ref: "Patient/pat-chloe", Label: "Chloé Bernard (patient)"},
+		{Ref: "Patient/pat-david", Label: "David Petit (patient)"},
+	}
+	demoPatients = []devissuer.Choice{
+		{Ref: "Patient/pat-alice", Label: "Alice Dupont"},
+		{Ref: "Patient/pat-bob", Label: "Bob Leroy"},
+		{Ref: "Patient/pat-chloe", Label: "Chloé Bernard"},
+		{Ref: "Patient/pat-david", Label: "David Petit"},
+	}
+)
+
+func printDevHelp(w io.Writer, cfg *serveConfig) {
+	u, _ := url.Parse(cfg.baseURL)
+	server := u.Scheme + "://" + u.Host
+	fmt.Fprintf(w, `
+Try it (tokens from the development issuer at %[1]s/dev-issuer):
+
+  # a practitioner
+  TOKEN=$(go run ./cmd/fhirgate token --server %[1]s --scope 'user/*.cruds' --fhir-user Practitioner/prac-house)
+  curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/Patient?name=dupont'
+
+  # a patient, reading their own record
+  TOKEN=$(go run ./cmd/fhirgate token --server %[1]s --scope 'patient/*.rs' --patient pat-alice --fhir-user Patient/pat-alice)
+  curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/Patient/pat-alice/$everything'
+
+`, server, cfg.baseURL)
 }

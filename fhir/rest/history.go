@@ -55,9 +55,14 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 		}
 	}
 	if req.ID != "" {
-		if _, err := s.store.Read(ctx, req.Type, req.ID); err == store.ErrNotFound {
+		cur, err := s.store.Read(ctx, req.Type, req.ID)
+		if err == store.ErrNotFound {
 			return nil, fhir.NotFound(req.Type, req.ID)
 		} else if err != nil {
+			return nil, err
+		}
+		// The history of a resource the client may not see does not exist for it.
+		if err := s.admit(ctx, req, cur, true); err != nil {
 			return nil, err
 		}
 	}
@@ -68,24 +73,42 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 		if err != nil {
 			return nil, err
 		}
-		total := len(vs)
+		total := 0
+		for _, v := range vs {
+			if s.admit(ctx, req, v, false) == nil {
+				total++
+			}
+		}
 		b.Total = &total
 		b.Link = append(b.Link, linkJSON{Relation: "self", URL: s.pageURL(historyPath(req), url.Values{"_count": {"0"}})})
 		return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil
 	}
+	// Collect count admitted versions (and one more, to know whether there is a next page). Versions
+	// the client may not see are skipped before counting, so that pages are full and nothing shows
+	// that something was left out.
+	var vs []*store.Version
 	q.Limit = count + 1
-	vs, err := s.store.History(ctx, q)
-	if err != nil {
-		return nil, err
+	for len(vs) <= count {
+		batch, err := s.store.History(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range batch {
+			if s.admit(ctx, req, v, false) == nil {
+				vs = append(vs, v)
+			}
+		}
+		if len(batch) < q.Limit {
+			break
+		}
+		q.Before = batch[len(batch)-1].Seq
+		q.Limit = min(4*q.Limit, 4096)
 	}
 	more := len(vs) > count
 	if more {
 		vs = vs[:count]
 	}
 	for _, v := range vs {
-		if s.admit(ctx, req, v, false) != nil {
-			continue // not for this client; history leaves it out
-		}
 		b.Entry = append(b.Entry, s.historyEntry(req, v))
 	}
 	path := historyPath(req)

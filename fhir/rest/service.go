@@ -146,6 +146,9 @@ func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
 		engine: search.NewEngine(st, search.Config{BaseURL: cfg.BaseURL, Now: cfg.Now})}, nil
 }
 
+// Engine returns the search engine (guards evaluate granular scopes with it).
+func (s *Service) Engine() *search.Engine { return s.engine }
+
 // Config returns the service's configuration (with defaults applied).
 func (s *Service) Config() Config { return s.cfg }
 

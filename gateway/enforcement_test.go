@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fhirgate/auth"
+	"fhirgate/auth/devissuer"
+	"fhirgate/auth/token"
+	"fhirgate/conformance"
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store/embedded"
+	"fhirgate/population"
+)
+
+// authServer is a real server with token verification (the development issuer's real keys, verified by
+// the production verifier) over the demo population.
+type authServer struct {
+	*testServer
+	issuer *devissuer.Issuer
+}
+
+func newAuthServer(t testing.TB) *authServer {
+	t.Helper()
+	st, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v, _ := fhir.NewValidator()
+	ts := &testServer{store: st}
+	ts.Server = httptest.NewServer(nil)
+	t.Cleanup(ts.Server.Close)
+	ts.base = ts.Server.URL + "/fhir"
+	ts.svc, err = rest.New(rest.Config{BaseURL: ts.base}, st, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := rest.WithGuard(context.Background(), rest.AllowAll{})
+	for _, b := range population.Demo() {
+		if _, err := ts.svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iss, err := devissuer.New(devissuer.Config{Issuer: ts.Server.URL + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := token.New(context.Background(), token.Config{Issuer: iss.URL(), Audience: ts.base,
+		HTTPClient: &http.Client{Transport: iss.Transport()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(),
+		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
+		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Server.Config.Handler = srv.Handler()
+	return &authServer{testServer: ts, issuer: iss}
+}
+
+// mint returns a signed access token; user is "" or a fhirUser reference.
+func (a *authServer) mint(t testing.TB, scopes, patient, user string) string {
+	t.Helper()
+	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: "matrix-app", Scope: scopes, Patient: patient, FHIRUser: user, Lifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// refs lists the "Type/id" of a Bundle's entries of a search mode ("" for all).
+func refs(t testing.TB, body []byte, mode string) []string {
+	t.Helper()
+	var b struct {
+		Entry []struct {
+			Resource struct{ ResourceType, ID string } `json:"resource"`
+			Search   struct{ Mode string }             `json:"search"`
+			Response struct{ Status string }           `json:"response"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatalf("not a Bundle: %s", body)
+	}
+	var out []string
+	for _, e := range b.Entry {
+		if mode == "" || e.Search.Mode == mode {
+			out = append(out, e.Resource.ResourceType+"/"+e.Resource.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func onlyOf(refs []string, prefixes ...string) bool {
+	for _, r := range refs {
+		ok := false
+		for _, p := range prefixes {
+			ok = ok || strings.HasPrefix(r, p)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEnforcementMatrix: scope x interaction x own patient / other patient / non-compartment type, over
+// real HTTP with real signed tokens, asserting statuses and the ids returned.
+func TestEnforcementMatrix(t *testing.T) {
+	a := newAuthServer(t)
+	alice := a.mint(t, "patient/*.rs", "pat-alice", "Patient/pat-alice")
+	aliceObs := a.mint(t, "patient/Observation.rs", "pat-alice", "")
+	aliceLab := a.mint(t, "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory", "pat-alice", "")
+	aliceWrite := a.mint(t, "patient/Observation.cu patient/Observation.rs", "pat-alice", "")
+	aliceV1 := a.mint(t, "patient/*.read", "pat-alice", "")
+	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house")
+	houseWrite := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	backend := a.mint(t, "system/*.read", "", "")
+	none := a.mint(t, "openid fhirUser", "", "Practitioner/prac-house")
+	obs := func(subject string) []byte {
+		return []byte(`{"resourceType":"Observation","status":"final","code":{"text":"note"},"subject":{"reference":"` + subject + `"}}`)
+	}
+
+	for _, tc := range []struct {
+		name, token, method, path string
+		body                      []byte
+		status                    int
+		want                      []string // exact matches (search) when set
+		only                      []string // every returned entry starts with one of these
+		includes                  []string
+		exclude                   []string // no returned id contains these
+		count                     int      // exact number of entries, when set
+	}{
+		{name: "no token", method: "GET", path: "/Patient/pat-alice", status: 401},
+		{name: "garbage token", token: "not.a.jwt", method: "GET", path: "/Patient/pat-alice", status: 401},
+		{name: "no resource scope", token: none, method: "GET", path: "/Patient/pat-alice", status: 403},
+
+		{name: "patient reads own Patient", token: alice, method: "GET", path: "/Patient/pat-alice", status: 200},
+		{name: "patient reads another Patient", token: alice, method: "GET", path: "/Patient/pat-bob", status: 404},
+		{name: "patient reads own Observation", token: alice, method: "GET", path: "/Observation/obs-alice-01", status: 200},
+		{name: "patient reads another's Observation", token: alice, method: "GET", path: "/Observation/obs-bob-01", status: 404},
+		{name: "patient vreads another's Observation", token: alice, method: "GET", path: "/Observation/obs-bob-01/_history/1", status: 404},
+		{name: "patient history of another's Observation", token: alice, method: "GET", path: "/Observation/obs-bob-01/_history", status: 404},
+		{name: "patient reads a Practitioner (no compartment)", token: alice, method: "GET", path: "/Practitioner/prac-house", status: 200},
+		{name: "patient reads an Organization", token: alice, method: "GET", path: "/Organization/org-insurer", status: 200},
+		{name: "patient searches Observations: own only", token: alice, method: "GET", path: "/Observation?_count=100", status: 200, only: []string{"Observation/obs-alice-"}},
+		{name: "patient searches another patient's Observations", token: alice, method: "GET", path: "/Observation?patient=pat-bob", status: 200, want: []string{}},
+		{name: "patient searches Patients", token: alice, method: "GET", path: "/Patient", status: 200, want: []string{"Patient/pat-alice"}},
+		{name: "patient compartment of another patient", token: alice, method: "GET", path: "/Patient/pat-bob/Observation", status: 200, want: []string{}},
+		{name: "patient include stays in the compartment", token: alice, method: "GET", path: "/Observation?_id=obs-alice-01,obs-bob-01&_include=Observation:subject",
+			status: 200, want: []string{"Observation/obs-alice-01"}, includes: []string{"Patient/pat-alice"}},
+		{name: "patient revinclude stays in the compartment", token: alice, method: "GET", path: "/Practitioner?_id=prac-house&_revinclude=Encounter:participant",
+			status: 200, only: []string{"Practitioner/prac-house", "Encounter/enc-alice-"}},
+		{name: "patient $everything own", token: alice, method: "GET", path: "/Patient/pat-alice/$everything", status: 200,
+			only: []string{"Patient/pat-alice", "Observation/obs-alice-", "Encounter/enc-alice-", "Condition/cond-alice-", "MedicationRequest/medreq-alice-", "Consent/consent-alice-", "Practitioner/", "Organization/", "PractitionerRole/"}},
+		{name: "patient $everything of another", token: alice, method: "GET", path: "/Patient/pat-bob/$everything", status: 404},
+		{name: "patient type history: own only", token: alice, method: "GET", path: "/Observation/_history?_count=200", status: 200, only: []string{"Observation/obs-alice-"}},
+		{name: "patient cannot create", token: alice, method: "POST", path: "/Observation", body: obs("Patient/pat-alice"), status: 403},
+		{name: "v1 patient/*.read reads own", token: aliceV1, method: "GET", path: "/Observation/obs-alice-02", status: 200},
+		{name: "v1 patient/*.read cannot write", token: aliceV1, method: "PUT", path: "/Observation/obs-alice-02", body: nil, status: 403},
+
+		{name: "Observation-only scope refuses Patient", token: aliceObs, method: "GET", path: "/Patient/pat-alice", status: 403},
+		{name: "Observation-only scope reads Observation", token: aliceObs, method: "GET", path: "/Observation/obs-alice-08", status: 200},
+		{name: "granular: lab read", token: aliceLab, method: "GET", path: "/Observation/obs-alice-08", status: 200},
+		{name: "granular: vital-signs read refused", token: aliceLab, method: "GET", path: "/Observation/obs-alice-01", status: 404},
+		{name: "granular: search returns only labs", token: aliceLab, method: "GET", path: "/Observation", status: 200,
+			want: []string{"Observation/obs-alice-08", "Observation/obs-alice-09", "Observation/obs-alice-10", "Observation/obs-alice-11", "Observation/obs-alice-12"}},
+
+		{name: "patient write scope creates own data", token: aliceWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-alice"), status: 201},
+		{name: "patient write scope cannot write another's data", token: aliceWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 403},
+		{name: "patient write scope cannot delete", token: aliceWrite, method: "DELETE", path: "/Observation/obs-alice-03", status: 403},
+
+		{name: "practitioner reads any patient", token: house, method: "GET", path: "/Patient/pat-bob", status: 200},
+		{name: "practitioner searches all patients", token: house, method: "GET", path: "/Patient", status: 200,
+			want: []string{"Patient/pat-alice", "Patient/pat-bob", "Patient/pat-chloe", "Patient/pat-david"}},
+		{name: "practitioner without write scope", token: house, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 403},
+		{name: "practitioner with write scope", token: houseWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 201},
+		{name: "backend system/*.read searches", token: backend, method: "GET", path: "/Patient?_summary=count", status: 200},
+		{name: "backend system/*.read system history", token: backend, method: "GET", path: "/_history?_count=1", status: 200},
+		{name: "patient system history: own data only, full pages", token: alice, method: "GET", path: "/_history?_count=10", status: 200,
+			exclude: []string{"bob", "chloe", "david"}, count: 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var headers []string
+			if tc.token != "" {
+				headers = append(headers, "Authorization: Bearer "+tc.token)
+			}
+			body := tc.body
+			if tc.method == "PUT" && body == nil {
+				body = []byte(`{"resourceType":"Observation","id":"obs-alice-02","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-alice"}}`)
+			}
+			r := a.do(t, tc.method, tc.path, body, headers...)
+			if r.status != tc.status {
+				t.Fatalf("%s %s: status %d, want %d: %.400s", tc.method, tc.path, r.status, tc.status, r.body)
+			}
+			switch r.status {
+			case 401:
+				if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Fatalf("401 without a Bearer challenge: %q", r.header.Get("WWW-Authenticate"))
+				}
+				if tc.token != "" && !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+					t.Fatalf("bad token without error=invalid_token: %q", r.header.Get("WWW-Authenticate"))
+				}
+				r.issue(t)
+			case 403:
+				if code, _, _ := r.issue(t); code != "forbidden" {
+					t.Fatalf("403 issue code %q", code)
+				}
+			case 404:
+				r.issue(t)
+			}
+			if tc.want != nil && !slices.Equal(refs(t, r.body, "match"), append([]string{}, tc.want...)) {
+				t.Fatalf("matches %v, want %v", refs(t, r.body, "match"), tc.want)
+			}
+			if tc.only != nil {
+				got := refs(t, r.body, "")
+				if len(got) == 0 || !onlyOf(got, tc.only...) {
+					t.Fatalf("returned %v, want only %v", got, tc.only)
+				}
+			}
+			for _, x := range tc.exclude {
+				for _, ref := range refs(t, r.body, "") {
+					if strings.Contains(ref, x) {
+						t.Fatalf("returned %s", ref)
+					}
+				}
+			}
+			if tc.count > 0 && len(refs(t, r.body, "")) != tc.count {
+				t.Fatalf("%d entries, want a full page of %d", len(refs(t, r.body, "")), tc.count)
+			}
+			if tc.includes != nil && !slices.Equal(refs(t, r.body, "include"), tc.includes) {
+				t.Fatalf("includes %v, want %v", refs(t, r.body, "include"), tc.includes)
+			}
+		})
+	}
+
+	t.Run("403 names the scope that was needed", func(t *testing.T) {
+		r := a.do(t, "POST", "/Observation", obs("Patient/pat-bob"), "Authorization: Bearer "+house)
+		if wa := r.header.Get("WWW-Authenticate"); !strings.Contains(wa, `error="insufficient_scope"`) || !strings.Contains(wa, `scope="user/Observation.c"`) {
+			t.Fatalf("WWW-Authenticate %q", wa)
+		}
+	})
+
+	t.Run("batch entries are authorized one by one", func(t *testing.T) {
+		bundle := `{"resourceType":"Bundle","type":"batch","entry":[
+			{"request":{"method":"GET","url":"Patient/pat-alice"}},
+			{"request":{"method":"GET","url":"Patient/pat-bob"}},
+			{"request":{"method":"POST","url":"Observation"},"resource":` + string(obs("Patient/pat-alice")) + `},
+			{"request":{"method":"GET","url":"Observation?patient=pat-bob"}}]}`
+		r := a.do(t, "POST", "", []byte(bundle), "Authorization: Bearer "+alice)
+		r.wantStatus(t, 200)
+		var b struct {
+			Entry []struct {
+				Response struct{ Status string } `json:"response"`
+				Resource json.RawMessage         `json:"resource"`
+			} `json:"entry"`
+		}
+		json.Unmarshal(r.body, &b)
+		var got []string
+		for _, e := range b.Entry {
+			got = append(got, strings.Fields(e.Response.Status)[0])
+		}
+		if !slices.Equal(got, []string{"200", "404", "403", "200"}) {
+			t.Fatalf("entry statuses %v: %s", got, r.body)
+		}
+		if n := len(refs(t, b.Entry[3].Resource, "match")); n != 0 {
+			t.Fatalf("a batch search leaked %d of another patient's Observations", n)
+		}
+	})
+
+	t.Run("a transaction with one forbidden entry writes nothing", func(t *testing.T) {
+		bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"request":{"method":"PUT","url":"Observation/tx-ok"},"resource":{"resourceType":"Observation","id":"tx-ok","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-alice"}}},
+			{"request":{"method":"PUT","url":"Observation/tx-bad"},"resource":{"resourceType":"Observation","id":"tx-bad","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-bob"}}}]}`
+		r := a.do(t, "POST", "", []byte(bundle), "Authorization: Bearer "+aliceWrite)
+		r.wantStatus(t, 403)
+		if c := a.do(t, "GET", "/Observation/tx-ok", nil, "Authorization: Bearer "+house).status; c != 404 {
+			t.Fatalf("the allowed entry of a refused transaction was written (%d)", c)
+		}
+	})
+
+	t.Run("public endpoints need no token", func(t *testing.T) {
+		for _, p := range []string{"/metadata", "/.well-known/smart-configuration"} {
+			if c := a.do(t, "GET", p, nil).status; c != 200 {
+				t.Fatalf("%s: %d", p, c)
+			}
+		}
+	})
+}
