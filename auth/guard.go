@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
+	"time"
 
+	"fhirgate/auth/consent"
 	"fhirgate/auth/scope"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
@@ -13,18 +18,57 @@ import (
 	"fhirgate/fhir/store"
 )
 
-// Guard enforces a principal's SMART scopes on one request (and its batch entries). It implements
-// rest.Guard.
+// Guard enforces a principal's SMART scopes and the patients' consents on one request (and its batch
+// entries). It implements rest.Guard, and records every consent decision it makes (for the response
+// headers and the audit trail).
 type Guard struct {
 	p      *Principal
 	engine *search.Engine
+	opts   Options
+
+	mu        sync.Mutex
+	decisions []Decision
+	actors    []string // the principal's actor references, for consents (computed once)
+	actorsErr error
+	actorsSet bool
+}
+
+// Options configure the consent side of guards.
+type Options struct {
+	// Consent decides with the patients' consents (nil: no consent enforcement, for tools and tests).
+	Consent *consent.Engine
+	// DenyStatus is the status of a direct read refused by consent: 404 (existence hidden) or 403.
+	DenyStatus int
+}
+
+// Decision is one consent decision taken for the request.
+type Decision struct {
+	Resource string // "Observation/1"
+	Patient  string // "Patient/123"
+	consent.Result
 }
 
 var _ rest.Guard = (*Guard)(nil)
 
 // NewGuard returns the guard of a principal's request.
-func NewGuard(p *Principal, engine *search.Engine) *Guard {
-	return &Guard{p: p, engine: engine}
+func NewGuard(p *Principal, engine *search.Engine, opts Options) *Guard {
+	if opts.DenyStatus == 0 {
+		opts.DenyStatus = 404
+	}
+	return &Guard{p: p, engine: engine, opts: opts}
+}
+
+// Decisions returns the consent decisions taken so far.
+func (g *Guard) Decisions() []Decision {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Decision(nil), g.decisions...)
+}
+
+func (g *Guard) record(d Decision) {
+	g.mu.Lock()
+	g.decisions = append(g.decisions, d)
+	g.mu.Unlock()
 }
 
 // Principal returns who the guard guards for.
@@ -142,7 +186,153 @@ func (g *Guard) Admit(ctx context.Context, req *rest.Request, v *store.Version, 
 	if !ok {
 		return hidden(v)
 	}
+	return g.consent(ctx, v, values)
+}
+
+// consent checks a resource leaving the server against the consents of every patient it is about.
+func (g *Guard) consent(ctx context.Context, v *store.Version, values func(string) [][]byte) error {
+	if g.opts.Consent == nil || v.Deleted {
+		return nil
+	}
+	patients := search.Patients(v.Type, v.ID, values)
+	var req *consent.Request
+	for _, pat := range patients {
+		if g.selfAccess(pat) {
+			g.record(Decision{Resource: v.Ref(), Patient: pat, Result: consent.Result{Decision: consent.NotApplicable, Policies: []string{"right-of-access"}}})
+			continue
+		}
+		policies, err := g.opts.Consent.Policies(ctx, pat)
+		if err != nil {
+			return consentUnavailable(err)
+		}
+		if len(policies) > 0 && req == nil {
+			if req, err = g.consentRequest(ctx, v, values); err != nil {
+				return consentUnavailable(err)
+			}
+		}
+		r := req
+		if r == nil {
+			r = &consent.Request{Resource: v.Ref(), Type: v.Type, Now: time.Now()}
+		}
+		res := consent.Evaluate(policies, r, g.opts.Consent.Default, g.breakTheGlass())
+		g.record(Decision{Resource: v.Ref(), Patient: pat, Result: res})
+		if res.Decision == consent.Deny {
+			return g.denied(v)
+		}
+	}
 	return nil
+}
+
+// consentUnavailable: without the consents, no patient data leaves (deny by default).
+func consentUnavailable(err error) error {
+	return &fhir.Error{Kind: fhir.KindUnavailable, Code: "transient", Details: "the patient's consents could not be read", Err: err}
+}
+
+// denied is the refusal of a resource by consent: 404 (existence hidden) or 403, as configured.
+func (g *Guard) denied(v *store.Version) error {
+	if g.opts.DenyStatus == 403 {
+		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this access"}
+	}
+	return hidden(v)
+}
+
+// selfAccess: the patient themself always reads their own data.
+func (g *Guard) selfAccess(patient string) bool {
+	return g.p.User == patient || (g.p.User == "" && g.p.Patient != "" && "Patient/"+g.p.Patient == patient)
+}
+
+// breakTheGlass: purpose BTG from a user (not a patient, not a backend).
+func (g *Guard) breakTheGlass() bool {
+	if g.p.User == "" || g.p.IsPatient() {
+		return false
+	}
+	for _, p := range g.p.PurposeOfUse {
+		if p == "BTG" {
+			return true
+		}
+	}
+	return false
+}
+
+// consentRequest describes the access to a resource for the consent engine.
+func (g *Guard) consentRequest(ctx context.Context, v *store.Version, values func(string) [][]byte) (*consent.Request, error) {
+	actors, err := g.actorRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &consent.Request{Actors: actors, ClientID: g.p.ClientID, Purposes: g.p.PurposeOfUse, Action: "access",
+		Resource: v.Ref(), Type: v.Type, Now: time.Now()}
+	for _, code := range []string{"code", "_security"} {
+		for _, val := range values(code) {
+			if len(val) > 1 && val[0] == 's' { // system|code entries of tokens
+				if code == "code" {
+					r.Codes = append(r.Codes, string(val[1:]))
+				} else {
+					r.Labels = append(r.Labels, string(val[1:]))
+				}
+			}
+		}
+	}
+	for _, p := range search.Params(v.Type) {
+		if p.Type == search.Reference && p.Indexed {
+			for _, val := range values(p.Code) {
+				if len(val) > 1 && val[0] == 'r' {
+					r.References = append(r.References, string(val[1:]))
+				}
+			}
+		}
+	}
+	for _, val := range values("date") {
+		if len(val) == 17 && val[0] == 'L' {
+			lo, hi := search.DecodeRange(val)
+			if !r.DataKnown || lo < r.DataFrom {
+				r.DataFrom = lo
+			}
+			if !r.DataKnown || hi > r.DataTo {
+				r.DataTo = hi
+			}
+			r.DataKnown = true
+		}
+	}
+	return r, nil
+}
+
+// actorRefs returns who is asking, as consents name actors: the user, their organizations (from the
+// token, or from their PractitionerRoles), their roles, and the client app.
+func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
+	g.mu.Lock()
+	if g.actorsSet {
+		defer g.mu.Unlock()
+		return g.actors, g.actorsErr
+	}
+	g.mu.Unlock()
+	var actors []string
+	var err error
+	if g.p.User != "" {
+		actors = append(actors, g.p.User)
+	}
+	actors = append(actors, g.p.Organizations...)
+	if strings.HasPrefix(g.p.User, "Practitioner/") {
+		var roles []*store.Version
+		roles, err = g.engine.Find(ctx, "PractitionerRole", url.Values{"practitioner": {g.p.User}})
+		for _, role := range roles {
+			actors = append(actors, role.Ref())
+			if len(g.p.Organizations) == 0 {
+				for _, org := range g.engine.StoredValues(ctx, role.Type, role.ID)("organization") {
+					if len(org) > 1 && org[0] == 'r' {
+						actors = append(actors, string(org[1:]))
+					}
+				}
+			}
+		}
+	}
+	if g.p.ClientID != "" {
+		actors = append(actors, "Device/"+g.p.ClientID)
+	}
+	g.mu.Lock()
+	g.actors, g.actorsErr, g.actorsSet = actors, err, true
+	g.mu.Unlock()
+	return actors, err
 }
 
 // hidden is the refusal of a resource the scopes do not cover: as if it did not exist.
@@ -206,4 +396,37 @@ func (g *Guard) aboutContextPatient(typ string, patients []string) bool {
 	}
 	member := typ == "Patient" || len(search.CompartmentParams(typ)) > 0
 	return !member && len(patients) == 0
+}
+
+// ConsentHeaders summarizes the decisions behind a response for its X-Consent-Decision and
+// X-Consent-Policy headers. For a response that carries data, refused resources are not part of it
+// (and must not show); for a refusal (refused true), the deny decisions are. ok is false when no patient
+// data was involved.
+func ConsentHeaders(decisions []Decision, refused bool) (decision, policy string, ok bool) {
+	rank := map[consent.Decision]int{consent.NotApplicable: 1, consent.Permit: 2, consent.PermitBreakTheGlass: 3}
+	var best consent.Decision
+	policies := map[string]bool{}
+	for _, d := range decisions {
+		if refused != (d.Decision == consent.Deny) {
+			continue
+		}
+		if refused || rank[d.Decision] > rank[best] {
+			best = d.Decision
+		}
+		for _, p := range d.Policies {
+			policies[p] = true
+		}
+	}
+	if best == "" {
+		return "", "", false
+	}
+	var list []string
+	for p := range policies {
+		list = append(list, p)
+	}
+	sort.Strings(list)
+	if len(list) > 1 {
+		list = slices.DeleteFunc(list, func(s string) bool { return s == "default" })
+	}
+	return string(best), strings.Join(list, " "), true
 }

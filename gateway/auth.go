@@ -11,8 +11,9 @@ import (
 
 // TokenPolicy authenticates each request's bearer token and guards it with the principal's scopes.
 type TokenPolicy struct {
-	Auth   *auth.Authenticator
-	Engine *search.Engine
+	Auth    *auth.Authenticator
+	Engine  *search.Engine
+	Options auth.Options
 }
 
 // GuardFor implements Policy.
@@ -25,7 +26,7 @@ func (p TokenPolicy) GuardFor(r *http.Request) (rest.Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return auth.NewGuard(principal, p.Engine), nil
+	return auth.NewGuard(principal, p.Engine, p.Options), nil
 }
 
 // bearerToken extracts the token of "Authorization: Bearer <token>" ("" when there is none).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fhirgate/auth"
+	"fhirgate/auth/consent"
 	"fhirgate/auth/devissuer"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
@@ -27,8 +28,18 @@ type authServer struct {
 	issuer *devissuer.Issuer
 }
 
-func newAuthServer(t testing.TB) *authServer {
+// authOptions vary the consent configuration of an authServer.
+type authOptions struct {
+	consentDefault consent.Decision // default permit
+	denyStatus     int              // default 404
+}
+
+func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	t.Helper()
+	o := authOptions{consentDefault: consent.Permit, denyStatus: 404}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	st, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +54,7 @@ func newAuthServer(t testing.TB) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	consents := auth.AttachConsent(ts.svc, o.consentDefault)
 	ctx := rest.WithGuard(context.Background(), rest.AllowAll{})
 	for _, b := range population.Demo() {
 		if _, err := ts.svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
@@ -60,7 +72,8 @@ func newAuthServer(t testing.TB) *authServer {
 	}
 	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(),
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
-		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine()}, nil)
+		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
+			Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +81,10 @@ func newAuthServer(t testing.TB) *authServer {
 	return &authServer{testServer: ts, issuer: iss}
 }
 
-// mint returns a signed access token; user is "" or a fhirUser reference.
-func (a *authServer) mint(t testing.TB, scopes, patient, user string) string {
+// mint returns a signed access token; user is "" or a fhirUser reference; purposes are v3 ActReason codes.
+func (a *authServer) mint(t testing.TB, scopes, patient, user string, purposes ...string) string {
 	t.Helper()
-	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: "matrix-app", Scope: scopes, Patient: patient, FHIRUser: user, Lifetime: time.Hour})
+	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: "matrix-app", Scope: scopes, Patient: patient, FHIRUser: user, Purpose: purposes, Lifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +137,7 @@ func TestEnforcementMatrix(t *testing.T) {
 	aliceWrite := a.mint(t, "patient/Observation.cu patient/Observation.rs", "pat-alice", "")
 	aliceV1 := a.mint(t, "patient/*.read", "pat-alice", "")
 	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house")
+	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin") // Bob's consent admits only Dr Martin
 	houseWrite := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
 	backend := a.mint(t, "system/*.read", "", "")
 	none := a.mint(t, "openid fhirUser", "", "Practitioner/prac-house")
@@ -180,8 +194,8 @@ func TestEnforcementMatrix(t *testing.T) {
 		{name: "patient write scope cannot write another's data", token: aliceWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 403},
 		{name: "patient write scope cannot delete", token: aliceWrite, method: "DELETE", path: "/Observation/obs-alice-03", status: 403},
 
-		{name: "practitioner reads any patient", token: house, method: "GET", path: "/Patient/pat-bob", status: 200},
-		{name: "practitioner searches all patients", token: house, method: "GET", path: "/Patient", status: 200,
+		{name: "practitioner reads any patient", token: martin, method: "GET", path: "/Patient/pat-bob", status: 200},
+		{name: "practitioner searches all patients", token: martin, method: "GET", path: "/Patient", status: 200,
 			want: []string{"Patient/pat-alice", "Patient/pat-bob", "Patient/pat-chloe", "Patient/pat-david"}},
 		{name: "practitioner without write scope", token: house, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 403},
 		{name: "practitioner with write scope", token: houseWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 201},

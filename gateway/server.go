@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"fhirgate/auth"
 	"fhirgate/conformance"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
@@ -154,11 +155,19 @@ func (s *Server) fhirHandler(c echo.Context) error {
 	c.Set(formatKey, f)
 	var req *rest.Request
 	var resp *rest.Response
+	var guard rest.Guard
 	if err == nil {
 		req, err = s.route(c)
 	}
 	if err == nil {
-		resp, err = s.serve(c, req)
+		resp, guard, err = s.serve(c, req)
+	}
+	if g, ok := guard.(*auth.Guard); ok {
+		refused := err != nil && fhir.KindOf(err) == fhir.KindForbidden
+		if d, p, ok := auth.ConsentHeaders(g.Decisions(), refused); ok && (err == nil || refused) {
+			c.Response().Header().Set("X-Consent-Decision", d)
+			c.Response().Header().Set("X-Consent-Policy", p)
+		}
 	}
 	status := 0
 	if err != nil {
@@ -202,21 +211,22 @@ func (s *Server) route(c echo.Context) (*rest.Request, error) {
 	return req, nil
 }
 
-// serve completes the FHIR request from the HTTP request and runs it.
-func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, error) {
+// serve completes the FHIR request from the HTTP request and runs it; it returns the guard that
+// authorized it (nil for public requests).
+func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.Guard, error) {
 	r := c.Request()
 	if req.Interaction == rest.Capabilities {
-		return &rest.Response{Status: 200, Body: s.capJSON}, nil
+		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		form := req.Interaction == rest.SearchType || req.Interaction == rest.SearchSystem || req.Interaction == rest.Operation
 		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch, form)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		req.ContentType = ct
 		if req.Body, err = s.readBody(r); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	req.IfMatch = r.Header.Get("If-Match")
@@ -225,7 +235,7 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, error
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
 		t, err := http.ParseTime(ims)
 		if err != nil {
-			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
+			return nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
 				Details: "If-Modified-Since must be an HTTP date"}
 		}
 		req.IfModifiedSince = t
@@ -233,10 +243,11 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, error
 	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
 	guard, err := s.policy.GuardFor(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx := rest.WithGuard(r.Context(), guard)
-	return s.svc.Do(ctx, req)
+	resp, err := s.svc.Do(ctx, req)
+	return resp, guard, err
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"fhirgate/auth"
+	"fhirgate/auth/consent"
 	"fhirgate/auth/devissuer"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
@@ -32,7 +33,8 @@ import (
 
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
-	corsOrigins                                          string
+	corsOrigins, consentDefault                          string
+	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
 	dev, demoData                                        bool
 	maxBody                                              byteSize
@@ -49,6 +51,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&c.demoData, "demo-data", true, "with --dev, load the synthetic demo population on first start")
 	fs.Var(&c.maxBody, "max-body", "largest request body accepted, e.g. 16MiB (413 beyond)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
+	fs.StringVar(&c.consentDefault, "consent-default", "permit", "decision when a patient has no applicable Consent: permit (opt-out) or deny (opt-in)")
+	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -83,6 +87,12 @@ func (c *serveConfig) validate() error {
 		if u, err := url.Parse(c.issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return usageError{fmt.Errorf("--issuer %q is not an absolute URL", c.issuer)}
 		}
+	}
+	if c.consentDefault != "permit" && c.consentDefault != "deny" {
+		return usageError{errors.New("--consent-default must be permit or deny")}
+	}
+	if c.consentDenyStatus != 404 && c.consentDenyStatus != 403 {
+		return usageError{errors.New("--consent-deny-status must be 404 or 403")}
 	}
 	if c.corsOrigins == "" && c.dev {
 		c.corsOrigins = "*"
@@ -167,7 +177,9 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--issuer: %w", err)
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
-	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine()}
+	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
+	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine(),
+		Options: auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus}}
 	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
 	if err != nil {
 		return err

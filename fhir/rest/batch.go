@@ -273,6 +273,7 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 		}
 		versions, err = s.store.Commit(ctx, &store.Tx{Ops: ops, Check: check})
 		if err == nil {
+			s.committed(ctx, versions)
 			break
 		}
 		retry := errors.Is(err, errRaced)

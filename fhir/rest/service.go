@@ -112,6 +112,29 @@ type Service struct {
 	validator *fhir.Validator
 	indexer   *search.Indexer
 	engine    *search.Engine
+	observers []func(ctx context.Context, versions []*store.Version)
+	rules     map[string]func(body []byte) error
+}
+
+// OnCommit registers fn to be told of every committed version, before the write is acknowledged (caches
+// that depend on resources, such as the consent cache, are invalidated there).
+func (s *Service) OnCommit(fn func(ctx context.Context, versions []*store.Version)) {
+	s.observers = append(s.observers, fn)
+}
+
+// AddRule registers a business rule for the resources of a type: every write of one must pass it (a
+// refusal is a *fhir.Error, 422 unless it says otherwise).
+func (s *Service) AddRule(typ string, rule func(body []byte) error) {
+	if s.rules == nil {
+		s.rules = map[string]func([]byte) error{}
+	}
+	s.rules[typ] = rule
+}
+
+func (s *Service) committed(ctx context.Context, vs []*store.Version) {
+	for _, fn := range s.observers {
+		fn(ctx, vs)
+	}
 }
 
 // New returns a Service.

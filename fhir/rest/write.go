@@ -39,6 +39,11 @@ func (s *Service) finish(r *fhir.Resource, id string) ([]byte, []store.IndexEntr
 	if err := s.validator.Validate(body); err != nil {
 		return nil, nil, err
 	}
+	if rule := s.rules[r.Type]; rule != nil {
+		if err := rule(body); err != nil {
+			return nil, nil, err
+		}
+	}
 	index, err := s.indexEntries(r.Type, body)
 	if err != nil {
 		return nil, nil, err
@@ -72,6 +77,7 @@ func (s *Service) commitOne(ctx context.Context, op store.Op, check func(context
 		}
 		return nil, err
 	}
+	s.committed(ctx, vs)
 	return vs[0], nil
 }
 

@@ -844,3 +844,21 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 	}
 	return res, nil
 }
+
+// Find returns every current resource of typ matching params (no paging, no filter): for internal
+// lookups such as a patient's consents or a practitioner's roles.
+func (e *Engine) Find(ctx context.Context, typ string, params url.Values) ([]*store.Version, error) {
+	q, err := ParseQuery([]string{typ}, params, Options{DefaultCount: e.maxHits, MaxCount: e.maxHits, Strict: true})
+	if err != nil {
+		return nil, err
+	}
+	hits, err := e.matches(ctx, typ, q.Clauses, "", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.Version, len(hits))
+	for i, h := range hits {
+		out[i] = h.Version
+	}
+	return out, nil
+}
