@@ -100,17 +100,20 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 	k.inflight = ch
 	k.mu.Unlock()
 
-	keys, err := k.fetch(ctx)
+	// The fetch is shared: it must not die with the request that happened to start it.
+	keys, err := k.fetch(context.WithoutCancel(ctx))
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.inflight = nil
 	close(ch)
-	k.fetched = k.now()
 	k.lastError = err
 	if err != nil {
+		// A failed fetch is retried on the next unknown key, but not more than once a second.
+		k.fetched = k.now().Add(-k.interval + min(k.interval, time.Second))
 		return k.keys, err
 	}
+	k.fetched = k.now()
 	k.keys = keys
 	return keys, nil
 }

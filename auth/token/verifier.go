@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -138,25 +139,23 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if jwksURL == "" {
 		return nil, fmt.Errorf("OIDC issuer %s publishes no jwks_uri", cfg.Issuer)
 	}
+	// Accepted: the asymmetric algorithms (a signature by one of the issuer's published keys), never
+	// none and never HMAC, whatever the discovery document lists for ID tokens (access tokens may be
+	// signed otherwise). go-jose checks that the algorithm fits the key.
 	var algs []string
-	if list, ok := disc["id_token_signing_alg_values_supported"].([]any); ok {
-		for _, a := range list {
-			if s, _ := a.(string); asymmetric[s] {
-				algs = append(algs, s)
-			}
-		}
+	for a := range asymmetric {
+		algs = append(algs, a)
 	}
-	if len(algs) == 0 {
-		algs = []string{"RS256"} // the OIDC default
-	}
+	sort.Strings(algs)
 	var joseAlgs []jose.SignatureAlgorithm
 	for _, a := range algs {
 		joseAlgs = append(joseAlgs, jose.SignatureAlgorithm(a))
 	}
 	ks := &keySet{url: jwksURL, client: cfg.HTTPClient, interval: cfg.RefreshInterval, algs: joseAlgs, now: cfg.Now}
-	skewed := func() time.Time { return cfg.Now().Add(-cfg.ClockSkew) }
+	// exp and nbf are checked here, with the configured skew (go-oidc's own nbf leeway is fixed).
 	v := &Verifier{cfg: cfg, discovery: disc, keys: ks, cache: map[[32]byte]*Claims{},
-		verifier: oidc.NewVerifier(cfg.Issuer, ks, &oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: algs, Now: skewed})}
+		verifier: oidc.NewVerifier(cfg.Issuer, ks, &oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: algs,
+			Now: cfg.Now, SkipExpiryCheck: true})}
 	return v, nil
 }
 
@@ -176,7 +175,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		if now.Add(-v.cfg.ClockSkew).After(c.Expiry) {
 			return nil, &Error{Expired: true, Reason: "the access token has expired"}
 		}
-		return c, nil
+		cp := *c
+		return &cp, nil
 	}
 	v.mu.Unlock()
 	if strings.Count(raw, ".") != 2 {
@@ -184,28 +184,40 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	tok, err := v.verifier.Verify(oidc.ClientContext(ctx, v.cfg.HTTPClient), raw)
 	if err != nil {
-		var exp *oidc.TokenExpiredError
-		if errors.As(err, &exp) {
-			return nil, &Error{Expired: true, Reason: "the access token has expired"}
-		}
 		return nil, &Error{Reason: reason(err)}
 	}
 	var c Claims
-	if err := v.claims(tok, &c); err != nil {
+	nbf, err := v.claims(tok, &c)
+	if err != nil {
 		return nil, &Error{Reason: "the access token's claims are malformed: " + err.Error()}
+	}
+	if c.Expiry.IsZero() {
+		return nil, &Error{Reason: "the access token has no expiry (exp)"}
+	}
+	if now.Add(-v.cfg.ClockSkew).After(c.Expiry) {
+		return nil, &Error{Expired: true, Reason: "the access token has expired"}
+	}
+	if !nbf.IsZero() && now.Add(v.cfg.ClockSkew).Before(nbf) {
+		return nil, &Error{Reason: "the access token is not valid yet (nbf)"}
 	}
 	v.mu.Lock()
 	if len(v.cache) >= v.cfg.CacheSize {
-		for k, old := range v.cache { // drop expired entries, or an arbitrary half when none
-			if now.After(old.Expiry) || len(v.cache) >= v.cfg.CacheSize {
+		// Drop the expired entries; if that is not enough, drop arbitrary ones down to half the size
+		// (they will simply be verified again).
+		for k, old := range v.cache {
+			if now.After(old.Expiry) {
 				delete(v.cache, k)
 			}
+		}
+		for k := range v.cache {
 			if len(v.cache) < v.cfg.CacheSize/2 {
 				break
 			}
+			delete(v.cache, k)
 		}
 	}
-	v.cache[key] = &c
+	stored := c
+	v.cache[key] = &stored
 	v.mu.Unlock()
 	return &c, nil
 }
@@ -214,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 func reason(err error) string {
 	msg := err.Error()
 	switch {
-	case errors.Is(err, errUnknownKey):
+	case errors.Is(err, errUnknownKey) || strings.Contains(msg, errUnknownKey.Error()):
 		return "the access token is not signed by a key of the trusted issuer"
 	case strings.Contains(msg, "id token issued by a different provider"):
 		return "the access token was issued by another issuer"
@@ -222,7 +234,7 @@ func reason(err error) string {
 		return "the access token is not meant for this server (aud)"
 	case strings.Contains(msg, "before the nbf"):
 		return "the access token is not valid yet (nbf)"
-	case strings.Contains(msg, "unexpected signature algorithm") || strings.Contains(msg, "unexpected signature algorithm"):
+	case strings.Contains(msg, "unexpected signature algorithm"):
 		return "the access token's signature algorithm is not accepted"
 	case strings.Contains(msg, "malformed"):
 		return "the access token is malformed"
@@ -230,10 +242,19 @@ func reason(err error) string {
 	return "the access token's signature or claims are invalid"
 }
 
-func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) error {
+// claims reads the token's claims into c and returns its nbf (zero when absent).
+func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) (time.Time, error) {
 	var m map[string]json.RawMessage
 	if err := tok.Claims(&m); err != nil {
-		return err
+		return time.Time{}, err
+	}
+	var nbf time.Time
+	if raw, ok := m["nbf"]; ok {
+		var n float64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return time.Time{}, errors.New("nbf is not a number")
+		}
+		nbf = time.Unix(int64(n), 0)
 	}
 	str := func(name string) string {
 		var s string
@@ -295,5 +316,5 @@ func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) error {
 	if raw, ok := m[n.Organization]; ok {
 		c.Organizations = list(raw)
 	}
-	return nil
+	return nbf, nil
 }

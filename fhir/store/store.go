@@ -57,6 +57,8 @@ type Op struct {
 	// Index holds the search index entries of Body; the store replaces the resource's previous ones in
 	// the same commit.
 	Index []IndexEntry
+	// Chain makes the new version a link of the audit chain (see ChainHash); only creates may chain.
+	Chain bool
 }
 
 // IndexEntry is one search index entry of a resource: a parameter and an encoded, engine-neutral value.
@@ -109,6 +111,8 @@ type Store interface {
 	// ScanIDs calls fn, in id order, with the id of every resource of typ that currently exists (not
 	// deleted), until fn returns false.
 	ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error
+	// ChainRecords and ChainHead expose the audit chain.
+	Chain
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending commits finish first.

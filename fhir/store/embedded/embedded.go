@@ -46,6 +46,8 @@ type Store struct {
 	commitMu  sync.Mutex // the commit lane
 	lastSeq   uint64
 	lastClock time.Time
+	chainSeq  uint64   // the audit chain head, kept in the lane
+	chainHash [32]byte
 
 	closeMu sync.RWMutex // held shared by operations, exclusively by Close
 	closed  bool
@@ -94,9 +96,18 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// loadMeta recovers the commit lane's state, the last sequence number and instant, from the newest
-// system history entry.
+// loadMeta recovers the commit lane's state: the last sequence number and instant from the newest
+// system history entry, and the audit chain head.
 func (s *Store) loadMeta() error {
+	if b, ok, err := s.get(keyChainHead); err != nil {
+		return err
+	} else if ok {
+		if len(b) != 40 {
+			return errors.New("embedded: corrupt audit chain head")
+		}
+		s.chainSeq = binary.BigEndian.Uint64(b[:8])
+		copy(s.chainHash[:], b[8:])
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pSystem}, UpperBound: []byte{pSystem + 1}})
 	if err != nil {
 		return err
@@ -350,6 +361,7 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		now = s.lastClock // lastUpdated never decreases along Seq
 	}
 	seq := s.lastSeq
+	chainSeq, chainHash := s.chainSeq, s.chainHash
 	out := make([]*store.Version, len(tx.Ops))
 	for i := range tx.Ops {
 		op := &tx.Ops[i]
@@ -370,6 +382,10 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		}
 		if op.Delete && (cur == nil || curDeleted) {
 			continue // nothing to delete
+		}
+		if op.Chain && (op.Delete || cur != nil) {
+			return nil, &fhir.Error{Kind: fhir.KindNotAllowed, Code: "not-supported", Expression: fmt.Sprintf("Tx.op[%d]", i),
+				Details: "an audit event is written once and never changed"}
 		}
 		seq++
 		v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
@@ -396,6 +412,19 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		if err := s.replaceIndex(b, op); err != nil {
 			return nil, err
 		}
+		if op.Chain {
+			chainSeq++
+			link := store.ChainRecord{Seq: chainSeq, Type: op.Type, ID: op.ID, VersionID: v.VersionID, Prev: chainHash,
+				Hash: store.ChainHash(chainHash, v.Body)}
+			chainHash = link.Hash
+			if err := b.Set(chainKey(chainSeq), encodeChainRecord(link), nil); err != nil {
+				return nil, store.Unavailable(err)
+			}
+			head := binary.BigEndian.AppendUint64(nil, chainSeq)
+			if err := b.Set(keyChainHead, append(head, chainHash[:]...), nil); err != nil {
+				return nil, store.Unavailable(err)
+			}
+		}
 		out[i] = v
 	}
 	// The lane's state moves on only now; if the batch then fails to apply, the numbers are skipped,
@@ -403,6 +432,7 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 	if seq != s.lastSeq {
 		s.lastSeq, s.lastClock = seq, now
 	}
+	s.chainSeq, s.chainHash = chainSeq, chainHash
 	return out, nil
 }
 
@@ -585,6 +615,47 @@ func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool
 		}
 	}
 	return store.Unavailable(it.Error())
+}
+
+// ChainRecords implements store.Chain.
+func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{pChain}, UpperBound: []byte{pChain + 1}})
+	if err != nil {
+		return store.Unavailable(err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		r, err := decodeChainRecord(it.Key(), it.Value())
+		if err != nil {
+			return store.Unavailable(err)
+		}
+		if !fn(r) {
+			break
+		}
+	}
+	return store.Unavailable(it.Error())
+}
+
+// ChainHead implements store.Chain.
+func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
+	if err := s.enter(); err != nil {
+		return 0, [32]byte{}, err
+	}
+	defer s.leave()
+	var h [32]byte
+	b, ok, err := s.get(keyChainHead)
+	if err != nil || !ok {
+		return 0, h, store.Unavailable(err)
+	}
+	if len(b) != 40 {
+		return 0, h, store.Unavailable(errors.New("embedded: corrupt audit chain head"))
+	}
+	copy(h[:], b[8:])
+	return binary.BigEndian.Uint64(b[:8]), h, nil
 }
 
 // Ping implements store.Store.

@@ -3,6 +3,8 @@ package embedded
 import (
 	"encoding/binary"
 	"errors"
+
+	"fhirgate/fhir/store"
 )
 
 // Key layout (types and ids never contain 0x00):
@@ -14,7 +16,8 @@ import (
 //	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
 //	r <type> 00 <id> 00 <param>       the resource's values of a parameter (uvarint-length prefixed),
 //	                                  to check candidates and to replace entries on update and delete
-//	m <name>                          store metadata
+//	a <seq:8>                         audit chain link: <type> 00 <id> 00 <vid:8> <prev hash> <hash>
+//	m <name>                          store metadata (the audit chain head)
 const (
 	pCurrent = 'c'
 	pVersion = 'v'
@@ -23,7 +26,38 @@ const (
 	pIndex   = 'i'
 	pReverse = 'r'
 	pMeta    = 'm'
+	pChain   = 'a'
 )
+
+// keyChainHead holds the audit chain's head: <seq:8> <hash:32>.
+var keyChainHead = []byte{pMeta, 'c', 'h', 'a', 'i', 'n'}
+
+// chainKey is a link of the audit chain: a <seq:8> -> <type> 00 <id> 00 <vid:8> <prev:32> <hash:32>.
+func chainKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{pChain}, seq)
+}
+
+func encodeChainRecord(r store.ChainRecord) []byte {
+	v := pointer(r.Type, r.ID, r.VersionID)
+	v = append(v, r.Prev[:]...)
+	return append(v, r.Hash[:]...)
+}
+
+func decodeChainRecord(key, val []byte) (store.ChainRecord, error) {
+	var r store.ChainRecord
+	if len(key) != 9 || len(val) < 64+9 {
+		return r, errBadPointer
+	}
+	r.Seq = binary.BigEndian.Uint64(key[1:])
+	typ, id, vid, err := parsePointer(val[:len(val)-64], true)
+	if err != nil {
+		return r, err
+	}
+	r.Type, r.ID, r.VersionID = typ, id, vid
+	copy(r.Prev[:], val[len(val)-64:len(val)-32])
+	copy(r.Hash[:], val[len(val)-32:])
+	return r, nil
+}
 
 func currentKey(typ, id string) []byte {
 	k := make([]byte, 0, 2+len(typ)+len(id))

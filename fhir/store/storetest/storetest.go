@@ -43,6 +43,8 @@ func Run(t *testing.T, open Factory) {
 		{"IndexFollowsTheCurrentVersion", testIndex},
 		{"IndexScanRangesAndOrder", testIndexScan},
 		{"ScanIDsSkipsDeleted", testScanIDs},
+		{"AuditChain", testAuditChain},
+		{"AuditChainUnderConcurrency", testAuditChainConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -546,5 +548,83 @@ func testScanIDs(t *testing.T, s store.Store) {
 	}
 	if fmt.Sprint(ids) != "[a c]" {
 		t.Fatalf("ScanIDs = %v", ids)
+	}
+}
+
+func event(i int) store.Op {
+	id := fmt.Sprintf("ev%d", i)
+	return store.Op{Type: "AuditEvent", ID: id, Method: "POST", IfNoneExist: true, Chain: true,
+		Body: body("AuditEvent", id, fmt.Sprintf(`"recorded":"2026-01-01T00:00:%02dZ"`, i%60))}
+}
+
+func testAuditChain(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seq, head, err := s.ChainHead(ctx)
+	if err != nil || seq != 0 || head != ([32]byte{}) {
+		t.Fatalf("empty chain head = %d %x %v", seq, head, err)
+	}
+	var vs []*store.Version
+	for i := 1; i <= 5; i++ {
+		vs = append(vs, commit(t, s, event(i), put("Patient", fmt.Sprintf("p%d", i), ""))[0])
+	}
+	var prev [32]byte
+	n := 0
+	s.ChainRecords(ctx, func(r store.ChainRecord) bool {
+		n++
+		if r.Seq != uint64(n) || r.Prev != prev || r.Hash != store.ChainHash(prev, vs[n-1].Body) || r.ID != vs[n-1].ID {
+			t.Fatalf("link %d = %+v", n, r)
+		}
+		prev = r.Hash
+		return true
+	})
+	if n != 5 {
+		t.Fatalf("%d links, want 5 (only chained ops join the chain)", n)
+	}
+	seq, head, _ = s.ChainHead(ctx)
+	if seq != 5 || head != prev {
+		t.Fatalf("head = %d %x", seq, head)
+	}
+	rep, err := store.VerifyChain(ctx, s.(store.ChainStore), []string{"AuditEvent"}, nil)
+	if err != nil || rep.Broken != nil || rep.Records != 5 {
+		t.Fatalf("verify = %+v, %v", rep, err)
+	}
+	// Audit events are written once: an update or delete of a chained resource is refused.
+	again := event(1)
+	again.IfNoneExist = false
+	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{again}}); err == nil {
+		t.Fatal("a chained resource was rewritten")
+	}
+	// A failed transaction leaves the chain as it was.
+	bad := put("Patient", "p1", "")
+	bad.IfMatch = 7
+	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{event(6), bad}}); err == nil {
+		t.Fatal("stale If-Match accepted")
+	}
+	if seq, _, _ := s.ChainHead(ctx); seq != 5 {
+		t.Fatalf("a failed transaction moved the chain head to %d", seq)
+	}
+	commit(t, s, event(6))
+	if rep, _ := store.VerifyChain(ctx, s.(store.ChainStore), []string{"AuditEvent"}, nil); rep.Broken != nil || rep.Records != 6 {
+		t.Fatalf("after a failed transaction: %+v", rep)
+	}
+}
+
+func testAuditChainConcurrent(t *testing.T, s store.Store) {
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if _, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{event(w*100 + i)}}); err != nil {
+					t.Errorf("commit: %v", err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	rep, err := store.VerifyChain(context.Background(), s.(store.ChainStore), []string{"AuditEvent"}, nil)
+	if err != nil || rep.Broken != nil || rep.Records != 160 {
+		t.Fatalf("verify = %+v, %v", rep, err)
 	}
 }

@@ -87,6 +87,10 @@ function makeProvider(issuer, keys) {
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys },
+    ttl: {
+      // The resource's accessTokenTTL, which resourceServer() always sets.
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL || 600,
+    },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     features: {
       devInteractions: { enabled: false },
