@@ -32,6 +32,7 @@ type authServer struct {
 type authOptions struct {
 	consentDefault consent.Decision // default permit
 	denyStatus     int              // default 404
+	audit          *AuditConfig     // default: the store
 }
 
 func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
@@ -70,7 +71,10 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(),
+	if o.audit == nil {
+		o.audit = &AuditConfig{Sink: StoreSink{Store: st, Service: ts.svc}}
+	}
+	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
 		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
 			Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}, nil)

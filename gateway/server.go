@@ -38,6 +38,8 @@ type Config struct {
 	SMART *conformance.SMART
 	// DevIssuer, when set, is the development OIDC issuer, served under /dev-issuer.
 	DevIssuer http.Handler
+	// Audit configures the audit trail (nil: no audit trail, for tests of the REST layer only).
+	Audit *AuditConfig
 }
 
 // Pinger reports whether the store can serve (readiness).
@@ -54,6 +56,7 @@ type Policy interface {
 // Server is the HTTP server of the FHIR API and its public endpoints.
 type Server struct {
 	cfg     Config
+	audit   *auditor
 	echo    *echo.Echo
 	svc     *rest.Service
 	store   Pinger
@@ -84,6 +87,12 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 		return nil, err
 	}
 	s := &Server{cfg: cfg, svc: svc, store: st, policy: policy, metrics: m, log: cfg.Logger.With("component", "gateway"), capJSON: capJSON}
+	if cfg.Audit != nil {
+		if cfg.Audit.Sink == nil {
+			return nil, errors.New("gateway: an audit configuration needs a sink")
+		}
+		s.audit = newAuditor(*cfg.Audit, cfg.BaseURL, cfg.Logger)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
@@ -156,15 +165,24 @@ func (s *Server) fhirHandler(c echo.Context) error {
 	var req *rest.Request
 	var resp *rest.Response
 	var guard rest.Guard
+	var ledger *rest.Ledger
 	if err == nil {
 		req, err = s.route(c)
 	}
 	if err == nil {
-		resp, guard, err = s.serve(c, req)
+		resp, guard, ledger, err = s.serve(c, req)
 	}
-	if g, ok := guard.(*auth.Guard); ok {
-		refused := err != nil && fhir.KindOf(err) == fhir.KindForbidden
-		if d, p, ok := auth.ConsentHeaders(g.Decisions(), refused); ok && (err == nil || refused) {
+	if s.audit != nil && (req != nil && req.Interaction != rest.Capabilities || fhir.KindOf(err) == fhir.KindUnauthorized) {
+		if refs, aerr := s.recordAudit(c, req, resp, guard, ledger, err); aerr != nil {
+			resp, err = nil, aerr // no audit record, no data
+		} else if len(refs) > 0 {
+			c.Response().Header().Set("X-Audit-Event", strings.Join(refs, ", "))
+		}
+	}
+	// Consent headers on responses that carry patient data, and on consent refusals answered 403.
+	if g, ok := guard.(*auth.Guard); ok && (err == nil || fhir.KindOf(err) == fhir.KindForbidden) {
+		refused := err != nil
+		if d, p, ok := auth.ConsentHeaders(g.Decisions(), refused); ok {
 			c.Response().Header().Set("X-Consent-Decision", d)
 			c.Response().Header().Set("X-Consent-Policy", p)
 		}
@@ -212,21 +230,21 @@ func (s *Server) route(c echo.Context) (*rest.Request, error) {
 }
 
 // serve completes the FHIR request from the HTTP request and runs it; it returns the guard that
-// authorized it (nil for public requests).
-func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.Guard, error) {
+// authorized it (nil for public requests) and the ledger of what it touched.
+func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.Guard, *rest.Ledger, error) {
 	r := c.Request()
 	if req.Interaction == rest.Capabilities {
-		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil
+		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil, nil
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		form := req.Interaction == rest.SearchType || req.Interaction == rest.SearchSystem || req.Interaction == rest.Operation
 		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch, form)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		req.ContentType = ct
 		if req.Body, err = s.readBody(r); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	req.IfMatch = r.Header.Get("If-Match")
@@ -235,7 +253,7 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
 		t, err := http.ParseTime(ims)
 		if err != nil {
-			return nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
+			return nil, nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
 				Details: "If-Modified-Since must be an HTTP date"}
 		}
 		req.IfModifiedSince = t
@@ -243,11 +261,28 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.
 	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
 	guard, err := s.policy.GuardFor(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ctx := rest.WithGuard(r.Context(), guard)
+	ctx, ledger := rest.WithLedger(rest.WithGuard(r.Context(), guard))
 	resp, err := s.svc.Do(ctx, req)
-	return resp, guard, err
+	return resp, guard, ledger, err
+}
+
+// recordAudit writes the AuditEvents of a request before its response leaves.
+func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard rest.Guard, ledger *rest.Ledger, err error) ([]string, error) {
+	r := c.Request()
+	in := &interaction{req: req, method: r.Method, target: r.URL.RequestURI(), clientAddr: c.RealIP(),
+		requestID: c.Response().Header().Get(echo.HeaderXRequestID), err: err, ledger: ledger}
+	if g, ok := guard.(*auth.Guard); ok {
+		in.principal, in.decisions = g.Principal(), g.Decisions()
+	}
+	var entries []*rest.EntryResult
+	if resp != nil {
+		in.status, in.touched, entries = resp.Status, resp.Touched, resp.Entries
+	} else if err != nil {
+		in.status = fhir.KindOf(err).Status()
+	}
+	return s.audit.record(r.Context(), in, entries)
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {

@@ -33,7 +33,8 @@ import (
 
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
-	corsOrigins, consentDefault                          string
+	corsOrigins, consentDefault, auditFailure            string
+	auditRetention                                       string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
 	dev, demoData                                        bool
@@ -53,6 +54,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
 	fs.StringVar(&c.consentDefault, "consent-default", "permit", "decision when a patient has no applicable Consent: permit (opt-out) or deny (opt-in)")
 	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
+	fs.StringVar(&c.auditFailure, "audit-failure", "closed", "when an access cannot be recorded: closed (503, no data) or open (serve and log the failure)")
+	fs.StringVar(&c.auditRetention, "audit-retention", "forever", "how long audit events are kept: forever (the only policy: audit events are never deleted)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -93,6 +96,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.consentDenyStatus != 404 && c.consentDenyStatus != 403 {
 		return usageError{errors.New("--consent-deny-status must be 404 or 403")}
+	}
+	if c.auditFailure != "closed" && c.auditFailure != "open" {
+		return usageError{errors.New("--audit-failure must be closed or open")}
+	}
+	if c.auditRetention != "forever" {
+		return usageError{errors.New("--audit-retention: audit events are kept forever; no deletion policy is supported")}
 	}
 	if c.corsOrigins == "" && c.dev {
 		c.corsOrigins = "*"
@@ -177,6 +186,10 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--issuer: %w", err)
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
+	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.StoreSink{Store: st, Service: svc}, FailOpen: cfg.auditFailure == "open"}
+	if cfg.auditFailure == "open" {
+		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
+	}
 	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
 	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine(),
 		Options: auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus}}

@@ -158,18 +158,21 @@ func entryError(i int, err error) error {
 func (s *Service) batch(ctx context.Context, req *Request, entries []entryIn) (*Response, error) {
 	out := s.newBundle("batch-response")
 	out.Entry = make([]entryJSON, len(entries))
+	results := make([]*EntryResult, len(entries))
 	for i, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		ectx, led := WithLedger(ctx)
 		sub, err := s.entryRequest(req, i, e)
 		var resp *Response
 		if err == nil {
-			resp, err = s.Do(ctx, sub)
+			resp, err = s.Do(ectx, sub)
 		}
 		out.Entry[i] = s.entryResult(sub, resp, err)
+		results[i] = &EntryResult{Request: sub, Response: resp, Err: err, Ledger: led}
 	}
-	return &Response{Status: 200, Body: fhir.MustJSON(out)}, nil
+	return &Response{Status: 200, Body: fhir.MustJSON(out), Entries: results}, nil
 }
 
 // entryResult renders one entry of a batch-response or transaction-response.
@@ -223,6 +226,8 @@ func methodRank(m string) int {
 // planned is one write entry of a transaction, ready to commit.
 type planned struct {
 	entry    int
+	ctx      context.Context // carries the entry's own ledger
+	ledger   *Ledger
 	sub      *Request
 	op       store.Op
 	existing *store.Version // a conditional create that matched: nothing is written
@@ -291,6 +296,7 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 
 	out := s.newBundle("transaction-response")
 	out.Entry = make([]entryJSON, len(entries))
+	results := make([]*EntryResult, len(entries))
 	w := 0
 	for _, p := range plan {
 		var resp *Response
@@ -303,14 +309,17 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 			resp = s.writeResult(p.sub, v)
 		}
 		out.Entry[p.entry] = s.entryResult(p.sub, resp, nil)
+		results[p.entry] = &EntryResult{Request: p.sub, Response: resp, Ledger: p.ledger}
 	}
 	for _, i := range order {
 		if m := entries[i].Request.Method; m == "GET" || m == "HEAD" {
-			resp, err := s.Do(ctx, subs[i])
+			ectx, led := WithLedger(ctx)
+			resp, err := s.Do(ectx, subs[i])
 			out.Entry[i] = s.entryResult(subs[i], resp, err)
+			results[i] = &EntryResult{Request: subs[i], Response: resp, Err: err, Ledger: led}
 		}
 	}
-	return &Response{Status: 200, Body: fhir.MustJSON(out)}, nil
+	return &Response{Status: 200, Body: fhir.MustJSON(out), Entries: results}, nil
 }
 
 func writes(plan []*planned) []*planned {
@@ -368,9 +377,13 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 			continue
 		}
 		p := &planned{entry: i, sub: sub}
+		p.ctx, p.ledger = WithLedger(ctx)
+		if sub.Type == "AuditEvent" && (sub.Interaction == Update || sub.Interaction == Patch || sub.Interaction == Delete) {
+			return nil, nil, entryError(i, immutable())
+		}
 		switch sub.Interaction {
 		case Create:
-			p.op = store.Op{Type: sub.Type, ID: s.cfg.NewID(), Method: "POST", IfNoneExist: true}
+			p.op = store.Op{Type: sub.Type, ID: s.cfg.NewID(), Method: "POST", IfNoneExist: true, Chain: sub.Type == "AuditEvent"}
 			if sub.IfNoneExist != "" {
 				matched, err := s.conditionalMatch(ctx, sub.Type, sub.IfNoneExist, "If-None-Exist")
 				if err != nil {
@@ -396,7 +409,7 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 					if err != nil {
 						return nil, nil, entryError(i, err)
 					}
-					if err := s.admit(ctx, sub, v, true); err != nil {
+					if err := s.admit(p.ctx, sub, v, true); err != nil {
 						return nil, nil, entryError(i, err)
 					}
 					p.existing = v
@@ -434,7 +447,7 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 		go func(k int, p *planned) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rc, err := s.prepareWrite(ctx, p, ids)
+			rc, err := s.prepareWrite(p.ctx, p, ids)
 			if err != nil {
 				errs[k] = entryError(p.entry, err)
 				return

@@ -25,7 +25,8 @@ func (s *Service) create(ctx context.Context, req *Request) (*Response, error) {
 	if err := s.admitWrite(ctx, req, req.Type, r.ID, index); err != nil {
 		return nil, err
 	}
-	op := store.Op{Type: req.Type, ID: r.ID, Body: body, Index: index, Method: "POST", IfNoneExist: true}
+	op := store.Op{Type: req.Type, ID: r.ID, Body: body, Index: index, Method: "POST", IfNoneExist: true,
+		Chain: req.Type == "AuditEvent"} // AuditEvents sent by other systems join the audit chain
 	if req.IfNoneExist == "" {
 		v, err := s.commitOne(ctx, op, nil)
 		if err != nil {

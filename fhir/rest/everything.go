@@ -110,5 +110,6 @@ func (s *Service) everything(ctx context.Context, req *Request) (*Response, erro
 	for _, m := range res.Includes {
 		b.Entry = append(b.Entry, entryJSON{FullURL: s.url(m.Ref()), Resource: m.Body, Search: &searchJSON{Mode: "include"}})
 	}
-	return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil
+	touched := append(append([]*store.Version(nil), res.Matches...), res.Includes...)
+	return &Response{Status: 200, Body: fhir.MustJSON(b), Touched: touched}, nil
 }

@@ -111,6 +111,7 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 	for _, v := range vs {
 		b.Entry = append(b.Entry, s.historyEntry(req, v))
 	}
+	touched := vs
 	path := historyPath(req)
 	self := url.Values{}
 	for _, k := range []string{"_count", "_since", "_cursor"} {
@@ -128,7 +129,7 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 		next.Set("_cursor", cursor(vs[len(vs)-1].Seq))
 		b.Link = append(b.Link, linkJSON{Relation: "next", URL: s.pageURL(path, next)})
 	}
-	return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil
+	return &Response{Status: 200, Body: fhir.MustJSON(b), Touched: touched}, nil
 }
 
 func (s *Service) historyEntry(req *Request, v *store.Version) entryJSON {

@@ -62,7 +62,8 @@ func (s *Service) resourceResponse(req *Request, v *store.Version) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	return &Response{Status: 200, Body: body, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated}, nil
+	return &Response{Status: 200, Body: body, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated,
+		Touched: []*store.Version{v}}, nil
 }
 
 func subset(req *Request, body []byte) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/search"
+	"fhirgate/fhir/store"
 )
 
 // search is the search interaction (https://hl7.org/fhir/R4/http.html#search, search.html): GET
@@ -45,11 +46,18 @@ func (s *Service) search(ctx context.Context, req *Request) (*Response, error) {
 	if req.Compartment != "" {
 		q.Compartment = req.Compartment
 	}
+	if len(q.Sort) == 0 && len(types) == 1 && types[0] == "AuditEvent" {
+		q.Sort = []search.SortKey{{Code: "date", Desc: true}} // an access history reads newest first
+	}
 	res, err := s.engine.Search(ctx, q, s.searchFilter(req))
 	if err != nil {
 		return nil, err
 	}
-	return s.searchBundle(req, q, res)
+	resp, err := s.searchBundle(req, q, res)
+	if resp != nil {
+		resp.Touched = append(append([]*store.Version(nil), res.Matches...), res.Includes...)
+	}
+	return resp, err
 }
 
 // searchParams returns the request's search parameters: the URL's, plus a form body for POST _search.

@@ -86,6 +86,10 @@ type Response struct {
 	LastModified time.Time
 	// Location is the absolute URL of a created resource's version.
 	Location string
+	// Touched are the versions the interaction returned or wrote (for the audit trail).
+	Touched []*store.Version
+	// Entries are the outcomes of a batch's or transaction's entries, in Bundle order.
+	Entries []*EntryResult
 }
 
 // Store is the storage the service runs on.
@@ -194,6 +198,9 @@ func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
 			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Details: "invalid compartment", Diagnostics: req.Compartment}
 		}
 	}
+	if req.Type == "AuditEvent" && (req.Interaction == Update || req.Interaction == Patch || req.Interaction == Delete) {
+		return nil, immutable()
+	}
 	if err := g.Authorize(ctx, req); err != nil {
 		return nil, err
 	}
@@ -241,7 +248,7 @@ func (s *Service) url(path string) string { return s.cfg.BaseURL + "/" + path }
 
 // versionResponse describes a version for a write's response, honouring Prefer: return.
 func (s *Service) versionResponse(req *Request, status int, v *store.Version) *Response {
-	resp := &Response{Status: status, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated}
+	resp := &Response{Status: status, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated, Touched: []*store.Version{v}}
 	if status == 201 {
 		resp.Location = s.url(fmt.Sprintf("%s/%s/_history/%d", v.Type, v.ID, v.VersionID))
 	}
@@ -308,6 +315,16 @@ func (s *Service) Supports(typ string, i Interaction) bool {
 	switch i {
 	case Capabilities, Batch, Transaction, HistorySystem, SearchSystem, Operation:
 		return false // not type-level interactions
+	case Update, Patch, Delete:
+		if typ == "AuditEvent" {
+			return false // the audit trail is append-only
+		}
 	}
 	return fhir.IsResourceType(typ)
+}
+
+// immutable is the refusal of any change to an AuditEvent.
+func immutable() error {
+	return &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
+		Details: "AuditEvents are immutable: they cannot be updated, patched or deleted"}
 }

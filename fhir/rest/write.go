@@ -123,14 +123,27 @@ func (s *Service) versionValues(ctx context.Context, v *store.Version, current b
 	return search.EntriesValues(entries)
 }
 
-// admit asks the request's guard whether a version may leave.
+// admit asks the request's guard whether a version may leave, and notes (in the request's ledger) the
+// patients it is about, or its refusal.
 func (s *Service) admit(ctx context.Context, req *Request, v *store.Version, current bool) error {
-	return guardFrom(ctx).Admit(ctx, req, v, s.versionValues(ctx, v, current))
+	values := s.versionValues(ctx, v, current)
+	err := guardFrom(ctx).Admit(ctx, req, v, values)
+	patients := notePatients(ctx, v.Type, v.ID, values)
+	if err != nil {
+		ledgerFrom(ctx).refuse(v.Ref(), patients, err)
+	}
+	return err
 }
 
 // admitWrite asks the guard whether req may write a resource with these index entries.
 func (s *Service) admitWrite(ctx context.Context, req *Request, typ, id string, index []store.IndexEntry) error {
-	return guardFrom(ctx).AdmitWrite(ctx, req, typ, id, search.EntriesValues(index))
+	values := search.EntriesValues(index)
+	err := guardFrom(ctx).AdmitWrite(ctx, req, typ, id, values)
+	patients := notePatients(ctx, typ, id, values)
+	if err != nil {
+		ledgerFrom(ctx).refuse(typ+"/"+id, patients, err)
+	}
+	return err
 }
 
 // admitExisting asks the guard whether req may change (or delete) the resource's current version.
@@ -145,7 +158,15 @@ func (s *Service) admitExisting(ctx context.Context, req *Request, typ, id strin
 	if cur.Deleted {
 		return nil
 	}
-	return guardFrom(ctx).AdmitWrite(ctx, req, typ, id, s.engine.StoredValues(ctx, typ, id))
+	values := s.engine.StoredValues(ctx, typ, id)
+	err = guardFrom(ctx).AdmitWrite(ctx, req, typ, id, values)
+	if req.Interaction == Delete { // a deletion leaves no index: the patients are those of what it deletes
+		patients := notePatients(ctx, typ, id, values)
+		if err != nil {
+			ledgerFrom(ctx).refuse(typ+"/"+id, patients, err)
+		}
+	}
+	return err
 }
 
 // searchFilter admits search results through the guard.
@@ -153,4 +174,10 @@ func (s *Service) searchFilter(req *Request) search.Filter {
 	return func(ctx context.Context, v *store.Version) bool {
 		return s.admit(ctx, req, v, true) == nil
 	}
+}
+
+// IndexEntries returns the search index entries of a resource body (writers outside the service, such
+// as the audit trail, index what they store with it).
+func (s *Service) IndexEntries(typ string, body []byte) ([]store.IndexEntry, error) {
+	return s.indexEntries(typ, body)
 }

@@ -743,7 +743,13 @@ type EverythingOptions struct {
 func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOptions, filter Filter) (*Result, error) {
 	types := o.Types
 	if len(types) == 0 {
-		types = append([]string{"Patient"}, CompartmentTypes()...)
+		// The record, not the trail of accesses to it: AuditEvents are asked for explicitly.
+		types = []string{"Patient"}
+		for _, t := range CompartmentTypes() {
+			if t != "AuditEvent" {
+				types = append(types, t)
+			}
+		}
 	}
 	keep := func(ctx context.Context, v *store.Version) bool {
 		if !o.Since.IsZero() && v.LastUpdated.Before(o.Since) {

@@ -1,0 +1,483 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"fhirgate/auth"
+	"fhirgate/auth/consent"
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
+)
+
+// AuditSink stores audit events durably: Append returns only once every event is stored (and chained),
+// or fails.
+type AuditSink interface {
+	Append(ctx context.Context, events []AuditRecord) error
+}
+
+// AuditRecord is one AuditEvent to store.
+type AuditRecord struct {
+	ID   string
+	Body []byte
+}
+
+// StoreSink appends audit events to the store, as chained AuditEvent resources indexed for search.
+type StoreSink struct {
+	Store   store.Store
+	Service *rest.Service
+}
+
+// Append implements AuditSink: all the events of a request in one commit.
+func (s StoreSink) Append(ctx context.Context, events []AuditRecord) error {
+	ops := make([]store.Op, 0, len(events))
+	for _, e := range events {
+		index, err := s.Service.IndexEntries("AuditEvent", e.Body)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Index: index, Method: "POST",
+			IfNoneExist: true, Chain: true})
+	}
+	_, err := s.Store.Commit(ctx, &store.Tx{Ops: ops})
+	return err
+}
+
+// AuditConfig configures the audit trail.
+type AuditConfig struct {
+	// Sink stores the events (required).
+	Sink AuditSink
+	// FailOpen serves the response when its events cannot be stored (logging the failure loudly);
+	// otherwise (fail closed, the default) the response is a 503 without patient data.
+	FailOpen bool
+	// Deadline bounds the time an audit write may take (default 2 s): a store that hangs gives a 503
+	// within it, never a hung request.
+	Deadline time.Duration
+	// Now and NewID are the clock and the id maker (tests fix them).
+	Now   func() time.Time
+	NewID func() string
+}
+
+// auditor builds IHE BALP AuditEvents for every interaction and stores them before the response.
+type auditor struct {
+	cfg     AuditConfig
+	baseURL string
+	site    string
+	log     *slog.Logger
+}
+
+func newAuditor(cfg AuditConfig, baseURL string, log *slog.Logger) *auditor {
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = rest.NewUUID
+	}
+	site := baseURL
+	if u, err := url.Parse(baseURL); err == nil {
+		site = u.Host
+	}
+	return &auditor{cfg: cfg, baseURL: baseURL, site: site, log: log.With("component", "audit")}
+}
+
+// interaction is what the audit trail knows of one request (or one batch entry).
+type interaction struct {
+	req        *rest.Request
+	method     string // HTTP method of the request line
+	target     string // the request line's target, path and query
+	principal  *auth.Principal
+	clientAddr string
+	requestID  string
+	status     int
+	err        error
+	touched    []*store.Version
+	ledger     *rest.Ledger
+	decisions  []auth.Decision
+}
+
+// record writes the events of an interaction (and of its batch entries) and returns their references.
+func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.EntryResult) ([]string, error) {
+	events := a.events(in)
+	for _, e := range entries {
+		sub := *in
+		sub.req, sub.err, sub.ledger, sub.touched = e.Request, e.Err, e.Ledger, nil
+		sub.status = 200
+		if e.Response != nil {
+			sub.status, sub.touched = e.Response.Status, e.Response.Touched
+		}
+		if e.Err != nil {
+			sub.status = fhir.KindOf(e.Err).Status()
+		}
+		if e.Request != nil {
+			sub.method, sub.target = entryLine(e.Request)
+		}
+		events = append(events, a.events(&sub)...)
+	}
+	refs := make([]string, len(events))
+	for i, e := range events {
+		refs[i] = "AuditEvent/" + e.ID
+	}
+	// The write outlives the request's cancellation, but not the deadline.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Deadline)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.cfg.Sink.Append(wctx, events) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-wctx.Done():
+		err = fmt.Errorf("the audit store did not answer within %s", a.cfg.Deadline)
+	}
+	if err != nil {
+		if a.cfg.FailOpen {
+			a.log.Error("AUDIT FAILURE: serving without an audit record (--audit-failure open)", "events", len(events), "err", err)
+			return nil, nil
+		}
+		a.log.Error("audit failure: refusing the response (--audit-failure closed)", "events", len(events), "err", err)
+		return nil, &fhir.Error{Kind: fhir.KindUnavailable, Code: "transient", Details: "the access could not be recorded in the audit trail, so no data is served", Err: err}
+	}
+	return refs, nil
+}
+
+func entryLine(r *rest.Request) (string, string) {
+	method := map[rest.Interaction]string{rest.Create: "POST", rest.Update: "PUT", rest.Patch: "PATCH", rest.Delete: "DELETE"}[r.Interaction]
+	if method == "" {
+		method = "GET"
+	}
+	path := r.Type
+	if r.ID != "" {
+		path += "/" + r.ID
+	}
+	if r.Compartment != "" {
+		path = r.Compartment + "/" + r.Type
+	}
+	if len(r.Params) > 0 {
+		path += "?" + r.Params.Encode()
+	}
+	return method, path
+}
+
+// events builds one AuditEvent per patient whose data the interaction touched (or was refused), and one
+// without a patient when no patient was involved.
+func (a *auditor) events(in *interaction) []AuditRecord {
+	type group struct {
+		data     []string
+		refused  []string
+		policies map[string]bool
+		decision consent.Decision
+	}
+	groups := map[string]*group{}
+	get := func(p string) *group {
+		g := groups[p]
+		if g == nil {
+			g = &group{policies: map[string]bool{}}
+			groups[p] = g
+		}
+		return g
+	}
+	for _, v := range in.touched {
+		patients := in.ledger.Patients(v.Ref())
+		if len(patients) == 0 {
+			patients = []string{""}
+		}
+		for _, p := range patients {
+			get(p).data = append(get(p).data, fmt.Sprintf("%s/_history/%d", v.Ref(), v.VersionID))
+		}
+	}
+	for _, r := range in.ledger.Refused() {
+		patients := r.Patients
+		if len(patients) == 0 {
+			patients = []string{""}
+		}
+		for _, p := range patients {
+			get(p).refused = append(get(p).refused, r.Ref)
+		}
+	}
+	for _, d := range in.decisions {
+		g := groups[d.Patient]
+		if g == nil {
+			continue
+		}
+		for _, p := range d.Policies {
+			if strings.HasPrefix(p, "Consent/") {
+				g.policies[p] = true
+			}
+		}
+		if d.Decision == consent.PermitBreakTheGlass || g.decision == "" || d.Decision == consent.Deny {
+			g.decision = d.Decision
+		}
+	}
+	if len(groups) == 0 { // nothing touched: the patient the request names, if any
+		get(requestPatient(in))
+	}
+	patients := make([]string, 0, len(groups))
+	for p := range groups {
+		patients = append(patients, p)
+	}
+	sort.Strings(patients)
+	out := make([]AuditRecord, 0, len(patients))
+	for _, p := range patients {
+		g := groups[p]
+		var policies []string
+		for c := range g.policies {
+			policies = append(policies, c)
+		}
+		sort.Strings(policies)
+		id := a.cfg.NewID()
+		out = append(out, AuditRecord{ID: id, Body: a.event(id, in, p, g.data, g.refused, policies, g.decision)})
+	}
+	return out
+}
+
+// requestPatient finds the patient a request is about when it touched nothing (refusals).
+func requestPatient(in *interaction) string {
+	if in.req == nil {
+		return ""
+	}
+	if in.req.Compartment != "" {
+		return in.req.Compartment
+	}
+	if in.req.Type == "Patient" && in.req.ID != "" {
+		return "Patient/" + in.req.ID
+	}
+	for _, name := range []string{"patient", "subject", "beneficiary"} {
+		if v := in.req.Params.Get(name); v != "" {
+			v = strings.TrimPrefix(v, "Patient/")
+			if fhir.ValidID(v) {
+				return "Patient/" + v
+			}
+		}
+	}
+	if in.principal != nil && in.principal.Patient != "" {
+		return "Patient/" + in.principal.Patient
+	}
+	return ""
+}
+
+// BALP vocabulary.
+const (
+	dcm           = "http://dicom.nema.org/resources/ontology/DCM"
+	participation = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+	actReason     = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+	entityType    = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+	objectRole    = "http://terminology.hl7.org/CodeSystem/object-role"
+	balpProfile   = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
+)
+
+type aeCoding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+type aeConcept struct {
+	Coding []aeCoding `json:"coding,omitempty"`
+	Text   string     `json:"text,omitempty"`
+}
+
+type aeIdentifier struct {
+	System string `json:"system,omitempty"`
+	Value  string `json:"value,omitempty"`
+}
+
+type aeReference struct {
+	Reference  string        `json:"reference,omitempty"`
+	Identifier *aeIdentifier `json:"identifier,omitempty"`
+	Display    string        `json:"display,omitempty"`
+}
+
+type aeAgent struct {
+	Type         *aeConcept   `json:"type,omitempty"`
+	Role         []aeConcept  `json:"role,omitempty"`
+	Who          *aeReference `json:"who,omitempty"`
+	Requestor    bool         `json:"requestor"`
+	Policy       []string     `json:"policy,omitempty"`
+	Network      *aeNetwork   `json:"network,omitempty"`
+	PurposeOfUse []aeConcept  `json:"purposeOfUse,omitempty"`
+}
+
+type aeNetwork struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+}
+
+type aeEntity struct {
+	What        *aeReference `json:"what,omitempty"`
+	Type        *aeCoding    `json:"type,omitempty"`
+	Role        *aeCoding    `json:"role,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Query       string       `json:"query,omitempty"`
+	Detail      []aeDetail   `json:"detail,omitempty"`
+}
+
+type aeDetail struct {
+	Type        string `json:"type"`
+	ValueString string `json:"valueString"`
+}
+
+type aeSource struct {
+	Site     string      `json:"site,omitempty"`
+	Observer aeReference `json:"observer"`
+	Type     []aeCoding  `json:"type,omitempty"`
+}
+
+type auditEvent struct {
+	ResourceType   string      `json:"resourceType"`
+	ID             string      `json:"id"`
+	Meta           *aeMeta     `json:"meta,omitempty"`
+	Type           aeCoding    `json:"type"`
+	Subtype        []aeCoding  `json:"subtype,omitempty"`
+	Action         string      `json:"action,omitempty"`
+	Recorded       string      `json:"recorded"`
+	Outcome        string      `json:"outcome"`
+	OutcomeDesc    string      `json:"outcomeDesc,omitempty"`
+	PurposeOfEvent []aeConcept `json:"purposeOfEvent,omitempty"`
+	Agent          []aeAgent   `json:"agent"`
+	Source         aeSource    `json:"source"`
+	Entity         []aeEntity  `json:"entity,omitempty"`
+}
+
+type aeMeta struct {
+	Profile  []string   `json:"profile,omitempty"`
+	Security []aeCoding `json:"security,omitempty"`
+}
+
+// event builds one BALP AuditEvent.
+func (a *auditor) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision) []byte {
+	interaction, action, kind := "unknown", "E", "Query"
+	if in.req != nil {
+		interaction = string(in.req.Interaction)
+		switch in.req.Interaction {
+		case rest.Read, rest.VRead, rest.HistoryInstance:
+			action, kind = "R", "Read"
+		case rest.Create:
+			action, kind = "C", "Create"
+		case rest.Update, rest.Patch:
+			action, kind = "U", "Update"
+		case rest.Delete:
+			action, kind = "D", "Delete"
+		case rest.Operation:
+			interaction = "operation"
+		}
+	}
+	ev := auditEvent{ResourceType: "AuditEvent", ID: id,
+		Type:     aeCoding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
+		Subtype:  []aeCoding{{System: "http://hl7.org/fhir/restful-interaction", Code: interaction}},
+		Action:   action,
+		Recorded: fhir.FormatInstant(a.cfg.Now()),
+		Outcome:  "0",
+		Source: aeSource{Site: a.site, Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate " + a.baseURL},
+			Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}},
+	}
+	if in.req != nil && in.req.Interaction == rest.Operation && in.req.Operation != "" {
+		ev.Subtype = append(ev.Subtype, aeCoding{System: "http://hl7.org/fhir/restful-interaction", Code: "operation", Display: "$" + in.req.Operation})
+		ev.Subtype = ev.Subtype[1:]
+	}
+	profile := kind
+	if patient != "" {
+		profile = "Patient" + kind
+	}
+	ev.Meta = &aeMeta{Profile: []string{balpProfile + profile}}
+	switch {
+	case in.status >= 500:
+		ev.Outcome = "8"
+	case in.status >= 400:
+		ev.Outcome = "4"
+	case len(refused) > 0 && len(data) == 0:
+		ev.Outcome = "4"
+	}
+	if in.err != nil {
+		ev.OutcomeDesc = fhir.AsError(in.err).Details
+	} else if len(refused) > 0 {
+		ev.OutcomeDesc = fmt.Sprintf("%d resource(s) withheld by scopes or consent", len(refused))
+	}
+	reading := action == "R" || action == "E"
+	clientType, serverType := "110153", "110152" // source, destination
+	if reading {
+		clientType, serverType = "110152", "110153"
+	}
+	if action == "D" {
+		clientType = "110150"
+	}
+	client := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: clientType}}},
+		Network: &aeNetwork{Address: in.clientAddr, Type: "2"}}
+	if in.principal != nil && in.principal.ClientID != "" {
+		client.Who = &aeReference{Identifier: &aeIdentifier{Value: in.principal.ClientID}, Display: "client " + in.principal.ClientID}
+	} else {
+		client.Who = &aeReference{Display: "unidentified client"}
+	}
+	server := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: serverType}}},
+		Who: &aeReference{Reference: "Device/fhirgate"}, Network: &aeNetwork{Address: a.baseURL, Type: "5"}}
+	ev.Agent = []aeAgent{client, server}
+	if p := in.principal; p != nil {
+		userType := "IRCP"
+		if !reading {
+			userType = "AUT"
+		}
+		user := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: participation, Code: userType}}}, Requestor: true}
+		if p.User != "" {
+			user.Who = &aeReference{Reference: p.User, Identifier: &aeIdentifier{System: p.Issuer, Value: p.Subject}}
+		} else {
+			user.Who = &aeReference{Identifier: &aeIdentifier{System: p.Issuer, Value: p.Subject}}
+		}
+		if p.TokenID != "" {
+			user.Policy = []string{"urn:ietf:params:oauth:jti:" + p.TokenID}
+		}
+		for _, pu := range p.PurposeOfUse {
+			c := aeConcept{Coding: []aeCoding{{System: actReason, Code: pu}}}
+			user.PurposeOfUse = append(user.PurposeOfUse, c)
+			ev.PurposeOfEvent = append(ev.PurposeOfEvent, c)
+		}
+		ev.Agent = append(ev.Agent, user)
+		// On whose behalf: the user's organizations (NEN 7513, EHDS).
+		for _, org := range p.Organizations {
+			ev.Agent = append(ev.Agent, aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", Code: "PROV", Display: "healthcare provider"}}},
+				Who: &aeReference{Reference: org}})
+		}
+	}
+	if patient != "" {
+		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Reference: patient},
+			Type: &aeCoding{System: entityType, Code: "1", Display: "Person"}, Role: &aeCoding{System: objectRole, Code: "1", Display: "Patient"}})
+	}
+	for _, d := range data {
+		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Reference: d},
+			Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"}, Role: &aeCoding{System: objectRole, Code: "4", Display: "Domain Resource"}})
+	}
+	for _, r := range refused {
+		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Reference: r},
+			Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"}, Role: &aeCoding{System: objectRole, Code: "4", Display: "Domain Resource"},
+			Detail: []aeDetail{{Type: "access", ValueString: "refused"}}})
+	}
+	if in.req != nil && (action == "E" || in.req.Interaction == rest.HistoryType || in.req.Interaction == rest.HistorySystem) && in.target != "" {
+		ev.Entity = append(ev.Entity, aeEntity{Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"},
+			Role: &aeCoding{System: objectRole, Code: "24", Display: "Query"}, Description: in.target,
+			Query: base64.StdEncoding.EncodeToString([]byte(in.method + " " + in.target))})
+	}
+	for _, c := range policies {
+		ent := aeEntity{What: &aeReference{Reference: c}, Type: &aeCoding{System: "http://hl7.org/fhir/resource-types", Code: "Consent", Display: "Consent"}}
+		ev.Entity = append(ev.Entity, ent)
+	}
+	if decision != "" {
+		ev.Entity = append(ev.Entity, aeEntity{Type: &aeCoding{System: "http://hl7.org/fhir/resource-types", Code: "Consent", Display: "Consent"},
+			Description: "consent decision: " + string(decision),
+			Detail:      []aeDetail{{Type: "consent-decision", ValueString: string(decision)}}})
+		if decision == consent.PermitBreakTheGlass {
+			ev.Meta.Security = append(ev.Meta.Security, aeCoding{System: actReason, Code: "BTG", Display: "break the glass"})
+		}
+	}
+	if in.requestID != "" {
+		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Identifier: &aeIdentifier{Value: in.requestID}},
+			Type: &aeCoding{System: "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", Code: "XrequestId"}})
+	}
+	return fhir.MustJSON(ev)
+}
