@@ -46,7 +46,7 @@ type Store struct {
 	commitMu  sync.Mutex // the commit lane
 	lastSeq   uint64
 	lastClock time.Time
-	chainSeq  uint64   // the audit chain head, kept in the lane
+	chainSeq  uint64 // the audit chain head, kept in the lane
 	chainHash [32]byte
 
 	closeMu sync.RWMutex // held shared by operations, exclusively by Close
