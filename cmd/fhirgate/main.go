@@ -7,6 +7,7 @@
 //	fhirgate serve [flags]           run the server (see fhirgate serve -h)
 //	fhirgate import [flags] PATH...  load Bundles and NDJSON files into a store
 //	fhirgate token --scope S ...     print a development server's access token
+//	fhirgate audit verify|export     verify the audit chain; export audit events as NDJSON
 //	fhirgate version                 print the version
 //
 // Every flag can also be set with an environment variable FHIRGATE_<NAME> (upper case, dashes as
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = importCmd(args[1:], stdout, stderr)
 	case "token":
 		err = tokenCmd(args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fhirgate", version)
 		return 0
@@ -75,6 +78,8 @@ Usage:
   fhirgate serve [flags]            run the server (fhirgate serve -h for the flags)
   fhirgate import [flags] PATH...   load Bundles (transaction, batch, collection) and NDJSON into a store
   fhirgate token --scope S [...]    print an access token from a --dev server's development issuer
+  fhirgate audit verify [--store]   check that the audit trail has not been altered
+  fhirgate audit export --since D   stream audit events as NDJSON (--patient ID for one patient)
   fhirgate version                  print the version
 
 Every flag can be set with an environment variable FHIRGATE_<NAME>, e.g. FHIRGATE_MAX_BODY.

@@ -331,7 +331,7 @@ func (e *Engine) compile(ctx context.Context, typ string, c *Clause, filter Filt
 	}
 	switch c.Modifier {
 	case "missing":
-		cc.specs = []spec{exactSpec(p.Code, []byte{kPresent})}
+		cc.specs = []spec{{param: p.Code, lo: []byte{}}} // any value at all
 		cc.negate = c.Values[0].Raw == "true"
 		return cc, nil
 	case "not":

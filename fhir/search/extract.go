@@ -35,7 +35,6 @@ func (x *Indexer) Entries(typ string, res map[string]any) ([]store.IndexEntry, e
 		if len(keys) == 0 {
 			continue
 		}
-		out = append(out, store.IndexEntry{Param: p.Code, Value: []byte{kPresent}})
 		seen := make(map[string]bool, len(keys))
 		for _, k := range keys {
 			if !seen[string(k)] {

@@ -115,12 +115,32 @@ var notIndexed = map[string]string{
 	"http://hl7.org/fhir/SearchParameter/Resource-query":      "named queries are not supported",
 }
 
+// extraParams are search parameters this server defines beyond R4 (DESIGN §6: patients search their
+// access history by purpose of use).
+var extraParams = []paramDef{
+	{URL: "urn:fhirgate:searchparameter:AuditEvent-purpose", Code: "purpose", Bases: "AuditEvent", Type: "token",
+		Expression: "AuditEvent.purposeOfEvent | AuditEvent.agent.purposeOfUse"},
+}
+
+// typeExclusions are parameters deliberately left unindexed for a type, with the reason. AuditEvents are
+// written on every access, so they carry only the index that access histories and audits search by.
+var typeExclusions = map[string]map[string]string{
+	"AuditEvent": func() map[string]string {
+		m := map[string]string{}
+		for _, c := range []string{"agent-name", "altid", "entity-name", "entity-role", "entity-type", "site", "source", "_profile", "_tag", "_source"} {
+			m[c] = "AuditEvents are indexed for access histories only: date, patient, agent, agent-role, entity, type, subtype, outcome, action, policy, address, purpose, _security, _id, _lastUpdated"
+		}
+		return m
+	}(),
+}
+
 func buildRegistry() {
 	registry.byType = map[string]map[string]*Param{}
 	registry.common = map[string]*Param{}
 	registry.byURL = map[string]*Param{}
-	for i := range paramTable {
-		d := &paramTable[i]
+	defs := append(paramTable[:len(paramTable):len(paramTable)], extraParams...)
+	for i := range defs {
+		d := &defs[i]
 		p := &Param{Code: d.Code, Type: Type(d.Type), URL: d.URL, Expression: d.Expression, Indexed: true}
 		if d.Targets != "" {
 			p.Targets = strings.Split(d.Targets, "|")
@@ -146,8 +166,8 @@ func buildRegistry() {
 			m[d.Code] = p
 		}
 	}
-	for i := range paramTable {
-		d := &paramTable[i]
+	for i := range defs {
+		d := &defs[i]
 		p := registry.byURL[d.URL]
 		for _, c := range d.Components {
 			if cp, ok := registry.byURL[c.Definition]; ok {
@@ -166,22 +186,38 @@ func reg() {
 // Lookup returns the parameter code of resource type typ (including the common parameters).
 func Lookup(typ, code string) (*Param, bool) {
 	reg()
-	if p, ok := registry.byType[typ][code]; ok {
-		return p, true
+	p, ok := registry.byType[typ][code]
+	if !ok {
+		p, ok = registry.common[code]
 	}
-	p, ok := registry.common[code]
+	if ok {
+		if why, excluded := typeExclusions[typ][code]; excluded {
+			return excludedParam(p, why), true
+		}
+	}
 	return p, ok
+}
+
+// excludedParam is a parameter as seen on a type that does not index it.
+func excludedParam(p *Param, why string) *Param {
+	return &Param{Code: p.Code, Type: p.Type, URL: p.URL, Targets: p.Targets, Unsupported: why}
 }
 
 // Params returns every parameter of a resource type, common ones included, sorted by code.
 func Params(typ string) []*Param {
 	reg()
 	var out []*Param
-	for _, p := range registry.byType[typ] {
+	for code, p := range registry.byType[typ] {
+		if why, excluded := typeExclusions[typ][code]; excluded {
+			p = excludedParam(p, why)
+		}
 		out = append(out, p)
 	}
 	for code, p := range registry.common {
 		if _, shadowed := registry.byType[typ][code]; !shadowed {
+			if why, excluded := typeExclusions[typ][code]; excluded {
+				p = excludedParam(p, why)
+			}
 			out = append(out, p)
 		}
 	}

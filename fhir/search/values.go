@@ -19,8 +19,6 @@ import (
 // Index value kinds: the first byte of every index value says what the rest is. One parameter may have
 // entries of several kinds (a token has its code alone, its system|code, its text...).
 const (
-	kPresent = '*' // the parameter has a value (for :missing)
-
 	kCode    = 'c' // token: code (any system)
 	kSysCode = 's' // token: system|code
 	kNoSys   = 'n' // token: code without a system

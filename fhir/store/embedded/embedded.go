@@ -409,7 +409,7 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		if err := b.Set(typeKey(op.Type, seq), pointer("", op.ID, v.VersionID), nil); err != nil {
 			return nil, store.Unavailable(err)
 		}
-		if err := s.replaceIndex(b, op); err != nil {
+		if err := s.replaceIndex(b, op, cur == nil); err != nil {
 			return nil, err
 		}
 		if op.Chain {
@@ -437,96 +437,90 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 }
 
 // replaceIndex replaces the resource's index entries by the op's: entries that disappear are deleted,
-// new ones written, unchanged ones left alone; the per-parameter lists of the resource's values follow.
-func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op) error {
-	old, err := s.readIndexLists(op.Type, op.ID)
-	if err != nil {
-		return err
+// new ones written, unchanged ones left alone; the resource's list of its entries follows.
+func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op, isNew bool) error {
+	var old []store.IndexEntry
+	if !isNew { // a resource that never existed has no entries to replace
+		var err error
+		if old, err = s.readIndexList(op.Type, op.ID); err != nil {
+			return err
+		}
 	}
-	next := map[string][][]byte{}
+	next := make([]store.IndexEntry, 0, len(op.Index))
 	if !op.Delete {
 		seen := make(map[string]bool, len(op.Index))
 		for _, e := range op.Index {
 			k := e.Param + "\x00" + string(e.Value)
-			if seen[k] {
-				continue
+			if !seen[k] {
+				seen[k] = true
+				next = append(next, e)
 			}
-			seen[k] = true
-			next[e.Param] = append(next[e.Param], e.Value)
 		}
 	}
-	for param, values := range old {
-		keep := map[string]bool{}
-		for _, v := range next[param] {
-			keep[string(v)] = true
-		}
-		for _, v := range values {
-			if !keep[string(v)] {
-				if err := b.Delete(indexKey(op.Type, param, v, op.ID), nil); err != nil {
-					return store.Unavailable(err)
-				}
-			}
-		}
-		if _, still := next[param]; !still {
-			if err := b.Delete(reverseParamKey(op.Type, op.ID, param), nil); err != nil {
+	keep := make(map[string]bool, len(next))
+	for _, e := range next {
+		keep[e.Param+"\x00"+string(e.Value)] = true
+	}
+	had := make(map[string]bool, len(old))
+	for _, e := range old {
+		k := e.Param + "\x00" + string(e.Value)
+		had[k] = true
+		if !keep[k] {
+			if err := b.Delete(indexKey(op.Type, e.Param, e.Value, op.ID), nil); err != nil {
 				return store.Unavailable(err)
 			}
 		}
 	}
-	for param, values := range next {
-		had := map[string]bool{}
-		for _, v := range old[param] {
-			had[string(v)] = true
-		}
-		var list []byte
-		changed := len(old[param]) != len(values)
-		for _, v := range values {
-			if !had[string(v)] {
-				changed = true
-				if err := b.Set(indexKey(op.Type, param, v, op.ID), nil, nil); err != nil {
-					return store.Unavailable(err)
-				}
-			}
-			list = binary.AppendUvarint(list, uint64(len(v)))
-			list = append(list, v...)
-		}
-		if changed {
-			if err := b.Set(reverseParamKey(op.Type, op.ID, param), list, nil); err != nil {
+	var list []byte
+	for _, e := range next {
+		if !had[e.Param+"\x00"+string(e.Value)] {
+			if err := b.Set(indexKey(op.Type, e.Param, e.Value, op.ID), nil, nil); err != nil {
 				return store.Unavailable(err)
 			}
 		}
+		list = binary.AppendUvarint(list, uint64(len(e.Param)))
+		list = append(list, e.Param...)
+		list = binary.AppendUvarint(list, uint64(len(e.Value)))
+		list = append(list, e.Value...)
 	}
-	return nil
+	rk := reverseKey(op.Type, op.ID)
+	if len(next) == 0 {
+		if len(old) == 0 {
+			return nil
+		}
+		return store.Unavailable(b.Delete(rk, nil))
+	}
+	return store.Unavailable(b.Set(rk, list, nil))
 }
 
-// readIndexLists reads a resource's index values, by parameter.
-func (s *Store) readIndexLists(typ, id string) (map[string][][]byte, error) {
-	prefix := reversePrefix(typ, id)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
-	if err != nil {
+// readIndexList reads a resource's index entries.
+func (s *Store) readIndexList(typ, id string) ([]store.IndexEntry, error) {
+	b, ok, err := s.get(reverseKey(typ, id))
+	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	defer it.Close()
-	out := map[string][][]byte{}
-	for ok := it.First(); ok; ok = it.Next() {
-		values, err := decodeValueList(it.Value())
-		if err != nil {
-			return nil, store.Unavailable(err)
-		}
-		out[string(it.Key()[len(prefix):])] = values
-	}
-	return out, store.Unavailable(it.Error())
+	return decodeIndexList(b, "")
 }
 
-func decodeValueList(b []byte) ([][]byte, error) {
-	var out [][]byte
+// decodeIndexList decodes a resource's list of entries, keeping one parameter's only when param is set.
+func decodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
+	var out []store.IndexEntry
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
-			return nil, errors.New("embedded: corrupt index value list")
+			return nil, store.Unavailable(errors.New("embedded: corrupt index list"))
 		}
-		out = append(out, append([]byte(nil), b[w:w+int(n)]...))
+		p := b[w : w+int(n)]
 		b = b[w+int(n):]
+		n, w = binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil, store.Unavailable(errors.New("embedded: corrupt index list"))
+		}
+		v := b[w : w+int(n)]
+		b = b[w+int(n):]
+		if param == "" || string(p) == param {
+			out = append(out, store.IndexEntry{Param: string(p), Value: append([]byte(nil), v...)})
+		}
 	}
 	return out, nil
 }
@@ -566,17 +560,7 @@ func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.Index
 		return nil, err
 	}
 	defer s.leave()
-	lists, err := s.readIndexLists(typ, id)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.IndexEntry
-	for param, values := range lists {
-		for _, v := range values {
-			out = append(out, store.IndexEntry{Param: param, Value: v})
-		}
-	}
-	return out, nil
+	return s.readIndexList(typ, id)
 }
 
 // IndexValues implements store.Store.
@@ -585,12 +569,19 @@ func (s *Store) IndexValues(ctx context.Context, typ, id, param string) ([][]byt
 		return nil, err
 	}
 	defer s.leave()
-	b, ok, err := s.get(reverseParamKey(typ, id, param))
+	b, ok, err := s.get(reverseKey(typ, id))
 	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	values, err := decodeValueList(b)
-	return values, store.Unavailable(err)
+	entries, err := decodeIndexList(b, param)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(entries))
+	for i, e := range entries {
+		out[i] = e.Value
+	}
+	return out, nil
 }
 
 // ScanIDs implements store.Store.

@@ -14,8 +14,8 @@ import (
 //	h <seq:8>                         system history: <type> 00 <id> 00 <vid:8>
 //	t <type> 00 <seq:8>               type history:   <id> 00 <vid:8>
 //	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
-//	r <type> 00 <id> 00 <param>       the resource's values of a parameter (uvarint-length prefixed),
-//	                                  to check candidates and to replace entries on update and delete
+//	r <type> 00 <id>                  the resource's index entries (param, value), to check candidates
+//	                                  and to replace the entries on update and delete
 //	a <seq:8>                         audit chain link: <type> 00 <id> 00 <vid:8> <prev hash> <hash>
 //	m <name>                          store metadata (the audit chain head)
 const (
@@ -95,18 +95,14 @@ func typeKey(typ string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(typePrefix(typ), seq)
 }
 
-// reversePrefix is the prefix of a resource's per-parameter value lists.
-func reversePrefix(typ, id string) []byte {
-	k := make([]byte, 0, 3+len(typ)+len(id)+24)
+// reverseKey holds a resource's index entries (param, value pairs, uvarint-length prefixed): to check
+// candidates, and to replace the entries on update and delete.
+func reverseKey(typ, id string) []byte {
+	k := make([]byte, 0, 2+len(typ)+len(id))
 	k = append(k, pReverse)
 	k = append(k, typ...)
 	k = append(k, 0)
-	k = append(k, id...)
-	return append(k, 0)
-}
-
-func reverseParamKey(typ, id, param string) []byte {
-	return append(reversePrefix(typ, id), param...)
+	return append(k, id...)
 }
 
 // IndexValuePrefix returns the key prefix of all entries of a parameter value: scanning it yields the
