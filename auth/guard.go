@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -177,23 +178,24 @@ func (g *Guard) Admit(ctx context.Context, req *rest.Request, v *store.Version, 
 		if req.Type == v.Type && (req.Interaction == rest.Read || req.Interaction == rest.VRead) {
 			return g.forbidden(v.Type, perm)
 		}
-		return hidden(v)
+		return hidden(v, "refused by scope: no scope grants "+v.Type)
 	}
 	ok, err := g.permits(ctx, allowed, v.Type, v.ID, values)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return hidden(v)
+		return hidden(v, "refused by scope: outside the patient context or the granular scopes")
 	}
 	return g.consent(ctx, v, values)
 }
 
 // consent checks a resource leaving the server against the consents of every patient it is about.
 func (g *Guard) consent(ctx context.Context, v *store.Version, values func(string) [][]byte) error {
-	// AuditEvents record accesses; who may read them is decided by scopes alone (the patient, auditors),
-	// so that no consent can hide the trail from those who must see it.
-	if g.opts.Consent == nil || v.Deleted || v.Type == "AuditEvent" {
+	// AuditEvents record accesses: a user sees those of a patient as the patient's consent allows, but
+	// auditors (backend services with system/ scopes, acting for no user) see the whole trail — no
+	// consent can hide it from those who must check it.
+	if g.opts.Consent == nil || v.Deleted || v.Type == "AuditEvent" && g.p.User == "" {
 		return nil
 	}
 	patients := search.Patients(v.Type, v.ID, values)
@@ -208,7 +210,7 @@ func (g *Guard) consent(ctx context.Context, v *store.Version, values func(strin
 			return consentUnavailable(err)
 		}
 		if len(policies) > 0 && req == nil {
-			if req, err = g.consentRequest(ctx, v, values); err != nil {
+			if req, err = g.consentRequest(ctx, v, values, consent.NeedsOf(policies)); err != nil {
 				return consentUnavailable(err)
 			}
 		}
@@ -219,7 +221,7 @@ func (g *Guard) consent(ctx context.Context, v *store.Version, values func(strin
 		res := consent.Evaluate(policies, r, g.opts.Consent.Default, g.breakTheGlass())
 		g.record(Decision{Resource: v.Ref(), Patient: pat, Result: res})
 		if res.Decision == consent.Deny {
-			return g.denied(v)
+			return g.denied(v, res)
 		}
 	}
 	return nil
@@ -231,11 +233,12 @@ func consentUnavailable(err error) error {
 }
 
 // denied is the refusal of a resource by consent: 404 (existence hidden) or 403, as configured.
-func (g *Guard) denied(v *store.Version) error {
+func (g *Guard) denied(v *store.Version, res consent.Result) error {
+	reason := "refused by the patient's consent (" + strings.Join(res.Policies, ", ") + ")"
 	if g.opts.DenyStatus == 403 {
-		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this access"}
+		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this access", Err: errors.New(reason)}
 	}
-	return hidden(v)
+	return hidden(v, reason)
 }
 
 // selfAccess: the patient themself always reads their own data.
@@ -257,14 +260,21 @@ func (g *Guard) breakTheGlass() bool {
 }
 
 // consentRequest describes the access to a resource for the consent engine.
-func (g *Guard) consentRequest(ctx context.Context, v *store.Version, values func(string) [][]byte) (*consent.Request, error) {
+func (g *Guard) consentRequest(ctx context.Context, v *store.Version, values func(string) [][]byte, needs consent.Needs) (*consent.Request, error) {
 	actors, err := g.actorRefs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &consent.Request{Actors: actors, ClientID: g.p.ClientID, Purposes: g.p.PurposeOfUse, Action: "access",
 		Resource: v.Ref(), Type: v.Type, Now: time.Now()}
-	for _, code := range []string{"code", "_security"} {
+	var params []string
+	if needs.Codes {
+		params = append(params, "code")
+	}
+	if needs.Labels {
+		params = append(params, "_security")
+	}
+	for _, code := range params {
 		for _, val := range values(code) {
 			if len(val) > 1 && val[0] == 's' { // system|code entries of tokens
 				if code == "code" {
@@ -275,14 +285,19 @@ func (g *Guard) consentRequest(ctx context.Context, v *store.Version, values fun
 			}
 		}
 	}
-	for _, p := range search.Params(v.Type) {
-		if p.Type == search.Reference && p.Indexed {
-			for _, val := range values(p.Code) {
-				if len(val) > 1 && val[0] == 'r' {
-					r.References = append(r.References, string(val[1:]))
+	if needs.References {
+		for _, p := range search.Params(v.Type) {
+			if p.Type == search.Reference && p.Indexed {
+				for _, val := range values(p.Code) {
+					if len(val) > 1 && val[0] == 'r' {
+						r.References = append(r.References, string(val[1:]))
+					}
 				}
 			}
 		}
+	}
+	if !needs.DataPeriod {
+		return r, nil
 	}
 	for _, val := range values("date") {
 		if len(val) == 17 && val[0] == 'L' {
@@ -337,9 +352,12 @@ func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
 	return actors, err
 }
 
-// hidden is the refusal of a resource the scopes do not cover: as if it did not exist.
-func hidden(v *store.Version) error {
-	return fhir.NotFound(v.Type, v.ID)
+// hidden is the refusal of a resource the scopes do not cover: as if it did not exist to the client; the
+// real reason stays in Err, for the audit trail.
+func hidden(v *store.Version, reason string) error {
+	e := fhir.NotFound(v.Type, v.ID)
+	e.Err = errors.New(reason)
+	return e
 }
 
 // AdmitWrite implements rest.Guard.

@@ -153,6 +153,10 @@ func CapabilityStatement(o Options) ([]byte, error) {
 				res.Interaction = append(res.Interaction, interaction{string(i)})
 			}
 		}
+		if !o.Service.Supports(t, rest.Update) { // append-only types (AuditEvent)
+			res.UpdateCreate, res.ConditionalUpdate, res.ConditionalDelete = false, false, "not-supported"
+			res.Versioning = "versioned"
+		}
 		rc.Resource = append(rc.Resource, res)
 	}
 	cs.Rest = []restCapability{rc}

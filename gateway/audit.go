@@ -264,6 +264,16 @@ func requestPatient(in *interaction) string {
 	return ""
 }
 
+// refusalReason is what the audit trail says of an error: the real reason, also when the client was
+// answered as if the resource did not exist.
+func refusalReason(err error) string {
+	fe := fhir.AsError(err)
+	if fe.Err != nil && fe.Kind != fhir.KindInternal && fe.Kind != fhir.KindUnavailable {
+		return fe.Err.Error()
+	}
+	return fe.Details
+}
+
 // BALP vocabulary.
 const (
 	dcm           = "http://dicom.nema.org/resources/ontology/DCM"
@@ -358,8 +368,12 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 	if in.req != nil {
 		interaction = string(in.req.Interaction)
 		switch in.req.Interaction {
-		case rest.Read, rest.VRead, rest.HistoryInstance:
+		case rest.Read, rest.VRead:
 			action, kind = "R", "Read"
+		case rest.HistoryInstance, rest.HistoryType, rest.HistorySystem:
+			action, kind = "R", ""
+		case rest.Batch, rest.Transaction:
+			action, kind = "E", ""
 		case rest.Create:
 			action, kind = "C", "Create"
 		case rest.Update, rest.Patch:
@@ -383,11 +397,14 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		ev.Subtype = append(ev.Subtype, aeCoding{System: "http://hl7.org/fhir/restful-interaction", Code: "operation", Display: "$" + in.req.Operation})
 		ev.Subtype = ev.Subtype[1:]
 	}
-	profile := kind
-	if patient != "" {
-		profile = "Patient" + kind
+	ev.Meta = &aeMeta{}
+	if kind != "" { // BALP defines no profile for history, batch and transaction
+		profile := kind
+		if patient != "" {
+			profile = "Patient" + kind
+		}
+		ev.Meta.Profile = []string{balpProfile + profile}
 	}
-	ev.Meta = &aeMeta{Profile: []string{balpProfile + profile}}
 	switch {
 	case in.status >= 500:
 		ev.Outcome = "8"
@@ -397,26 +414,29 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		ev.Outcome = "4"
 	}
 	if in.err != nil {
-		ev.OutcomeDesc = fhir.AsError(in.err).Details
+		ev.OutcomeDesc = refusalReason(in.err)
 	} else if len(refused) > 0 {
 		ev.OutcomeDesc = fmt.Sprintf("%d resource(s) withheld by scopes or consent", len(refused))
 	}
 	reading := action == "R" || action == "E"
-	clientType, serverType := "110153", "110152" // source, destination
-	if reading {
-		clientType, serverType = "110152", "110153"
+	// BALP agent types: a read's data flows from the server (source, 110153) to the client (destination,
+	// 110152); a query, a create and an update send the client's data (query or resource) to the server.
+	clientType, serverType := aeCoding{System: dcm, Code: "110153"}, aeCoding{System: dcm, Code: "110152"}
+	switch action {
+	case "R":
+		clientType, serverType = aeCoding{System: dcm, Code: "110152"}, aeCoding{System: dcm, Code: "110153"}
+	case "D":
+		clientType = aeCoding{System: dcm, Code: "110150", Display: "Application"}
+		serverType = aeCoding{System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "custodian"}
 	}
-	if action == "D" {
-		clientType = "110150"
-	}
-	client := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: clientType}}},
+	client := aeAgent{Type: &aeConcept{Coding: []aeCoding{clientType}},
 		Network: &aeNetwork{Address: in.clientAddr, Type: "2"}}
 	if in.principal != nil && in.principal.ClientID != "" {
 		client.Who = &aeReference{Identifier: &aeIdentifier{Value: in.principal.ClientID}, Display: "client " + in.principal.ClientID}
 	} else {
 		client.Who = &aeReference{Display: "unidentified client"}
 	}
-	server := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: serverType}}},
+	server := aeAgent{Type: &aeConcept{Coding: []aeCoding{serverType}},
 		Who: &aeReference{Reference: "Device/fhirgate"}, Network: &aeNetwork{Address: a.baseURL, Type: "5"}}
 	ev.Agent = []aeAgent{client, server}
 	if p := in.principal; p != nil {

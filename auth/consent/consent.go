@@ -120,6 +120,33 @@ type period struct {
 type Policy struct {
 	Ref  string // "Consent/{id}"
 	root *provision
+	// needs says which resource attributes the policy looks at (so requests read only those).
+	needs Needs
+}
+
+// Needs are the attributes of a resource that policies look at.
+type Needs struct{ Codes, Labels, References, DataPeriod bool }
+
+// Needs returns what the policies look at.
+func NeedsOf(policies []*Policy) Needs {
+	var n Needs
+	for _, p := range policies {
+		n.Codes = n.Codes || p.needs.Codes
+		n.Labels = n.Labels || p.needs.Labels
+		n.References = n.References || p.needs.References
+		n.DataPeriod = n.DataPeriod || p.needs.DataPeriod
+	}
+	return n
+}
+
+func (p *provision) needs(n *Needs) {
+	n.Codes = n.Codes || len(p.Code) > 0
+	n.Labels = n.Labels || len(p.SecurityLabel) > 0
+	n.References = n.References || len(p.Data) > 0
+	n.DataPeriod = n.DataPeriod || p.DataPeriod != nil
+	for _, c := range p.Provision {
+		c.needs(n)
+	}
 }
 
 // Parse reads a Consent resource; it returns nil (and no error) for a Consent that does not take part in
@@ -138,7 +165,9 @@ func Parse(body []byte) (*Policy, error) {
 	if err := d.Provision.prepare(); err != nil {
 		return nil, fmt.Errorf("Consent/%s: %w", d.ID, err)
 	}
-	return &Policy{Ref: "Consent/" + d.ID, root: d.Provision}, nil
+	pol := &Policy{Ref: "Consent/" + d.ID, root: d.Provision}
+	d.Provision.needs(&pol.needs)
+	return pol, nil
 }
 
 func hasCoding(cs []coding, system, code string) bool {

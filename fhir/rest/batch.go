@@ -46,8 +46,10 @@ func (s *Service) bundle(ctx context.Context, req *Request) (*Response, error) {
 	}
 	switch in.Type {
 	case "batch":
+		req.Interaction = Batch
 		return s.batch(ctx, req, in.Entry)
 	case "transaction":
+		req.Interaction = Transaction
 		return s.transaction(ctx, req, in.Entry)
 	}
 	return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "Bundle.type",
