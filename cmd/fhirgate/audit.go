@@ -151,4 +151,3 @@ func auditExport(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "exported %d audit events\n", total)
 	return nil
 }
-

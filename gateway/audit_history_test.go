@@ -1,0 +1,525 @@
+package gateway
+
+// The patient's access history and the audit trail's guarantees (DESIGN §6.4-6.6): patients read the
+// events about their own data, newest first, and nobody else's; auditors read everything; the search
+// parameters of DESIGN §6.5 work; reading the trail is itself recorded; AuditEvents cannot be changed
+// through the API, and events sent by other systems join the hash chain.
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fhirgate/fhir/store"
+)
+
+// auditEntry is what the history tests read of an AuditEvent in a search Bundle.
+type auditEntry struct {
+	ID       string
+	Recorded string
+	Subtype  string
+	Outcome  string
+	Patients []string // entity[patient]
+	Data     []string // the other entity references (data, refused, consents)
+	Agents   []string // agent.who.reference
+	Raw      json.RawMessage
+}
+
+// auditSearch runs an AuditEvent search and returns its matches in the Bundle's order (one page; the
+// searches here ask for _count=100).
+func (a *authServer) auditSearch(t *testing.T, token, query string) []auditEntry {
+	t.Helper()
+	path := "/AuditEvent"
+	if query != "" {
+		path += "?" + query
+	}
+	r := a.get(t, token, path)
+	r.wantStatus(t, 200)
+	var b struct {
+		ResourceType string                      `json:"resourceType"`
+		Link         []struct{ Relation string } `json:"link"`
+		Entry        []struct {
+			Resource json.RawMessage       `json:"resource"`
+			Search   struct{ Mode string } `json:"search"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil || b.ResourceType != "Bundle" {
+		t.Fatalf("GET %s: not a Bundle: %s", path, r.body)
+	}
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			t.Fatalf("GET %s: more than one page; ask for a larger _count", path)
+		}
+	}
+	var out []auditEntry
+	for _, e := range b.Entry {
+		if e.Search.Mode != "match" {
+			continue
+		}
+		var ev jobj
+		if err := json.Unmarshal(e.Resource, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ae := auditEntry{ID: jstr(ev, "id"), Recorded: jstr(ev, "recorded"), Subtype: jstr(ev, "subtype", 0, "code"),
+			Outcome: jstr(ev, "outcome"), Raw: e.Resource}
+		for _, en := range jlist(ev["entity"]) {
+			ref := jstr(en, "what", "reference")
+			if ref == "" {
+				continue
+			}
+			if jstr(en, "role", "code") == "1" && jstr(en, "type", "code") == "1" {
+				ae.Patients = append(ae.Patients, ref)
+			} else {
+				ae.Data = append(ae.Data, ref)
+			}
+		}
+		for _, ag := range jlist(ev["agent"]) {
+			if ref := jstr(ag, "who", "reference"); ref != "" {
+				ae.Agents = append(ae.Agents, ref)
+			}
+		}
+		out = append(out, ae)
+	}
+	return out
+}
+
+func auditIDs(es []auditEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// auditRefs returns the ids of the AuditEvents a response names in X-Audit-Event.
+func auditRefs(t *testing.T, r result) []string {
+	t.Helper()
+	var out []string
+	for _, ref := range strings.Split(r.header.Get("X-Audit-Event"), ",") {
+		ref = strings.TrimSpace(ref)
+		if !strings.HasPrefix(ref, "AuditEvent/") {
+			t.Fatalf("X-Audit-Event %q", r.header.Get("X-Audit-Event"))
+		}
+		out = append(out, strings.TrimPrefix(ref, "AuditEvent/"))
+	}
+	return out
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+// TestAuditPatientHistory: a practitioner reads Alice's data (and one of Chloé's resources); Alice sees
+// exactly those accesses, newest first; Chloé sees none of them; auditors see all, and can search.
+func TestAuditPatientHistory(t *testing.T) {
+	a := newAuthServer(t)
+	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house")
+	alice := a.mint(t, "patient/AuditEvent.rs", "pat-alice", "Patient/pat-alice")
+	chloe := a.mint(t, "patient/AuditEvent.rs", "pat-chloe", "Patient/pat-chloe")
+	auditor := a.mint(t, "system/AuditEvent.rs", "", "")
+
+	// The accesses, a few milliseconds apart so that `recorded` orders them.
+	type access struct{ path, patient, data string }
+	accesses := []access{
+		{"/Patient/pat-alice", "Patient/pat-alice", "Patient/pat-alice/_history/1"},
+		{"/Observation/obs-alice-01", "Patient/pat-alice", "Observation/obs-alice-01/_history/1"},
+		{"/Observation/obs-chloe-01", "Patient/pat-chloe", "Observation/obs-chloe-01/_history/1"},
+		{"/Condition/cond-alice-1", "Patient/pat-alice", "Condition/cond-alice-1/_history/1"},
+		{"/MedicationRequest/medreq-alice-1", "Patient/pat-alice", "MedicationRequest/medreq-alice-1/_history/1"},
+	}
+	var aliceEvents, chloeEvents []string // in access order
+	eventData := map[string]string{}
+	start := time.Now().UTC()
+	for _, ac := range accesses {
+		time.Sleep(3 * time.Millisecond)
+		r := a.get(t, house, ac.path)
+		r.wantStatus(t, 200)
+		ids := auditRefs(t, r)
+		if len(ids) != 1 {
+			t.Fatalf("GET %s: %d AuditEvents, want 1", ac.path, len(ids))
+		}
+		eventData[ids[0]] = ac.data
+		if ac.patient == "Patient/pat-alice" {
+			aliceEvents = append(aliceEvents, ids[0])
+		} else {
+			chloeEvents = append(chloeEvents, ids[0])
+		}
+	}
+	time.Sleep(3 * time.Millisecond)
+	between := time.Now().UTC() // after the practitioner's reads, before any read of the trail
+
+	t.Run("Alice sees exactly the accesses to her data, newest first", func(t *testing.T) {
+		got := a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100")
+		if !slices.Equal(auditIDs(got), reversed(aliceEvents)) {
+			t.Fatalf("Alice's history %v, want %v (the %d accesses to her data, newest first)", auditIDs(got), reversed(aliceEvents), len(aliceEvents))
+		}
+		for i, e := range got {
+			if !slices.Equal(e.Patients, []string{"Patient/pat-alice"}) {
+				t.Errorf("event %s: patient entities %v", e.ID, e.Patients)
+			}
+			if !slices.Contains(e.Data, eventData[e.ID]) {
+				t.Errorf("event %s: entities %v do not name %s", e.ID, e.Data, eventData[e.ID])
+			}
+			if strings.Contains(string(e.Raw), "chloe") {
+				t.Errorf("event %s in Alice's history concerns Chloé: %s", e.ID, e.Raw)
+			}
+			if !slices.Contains(e.Agents, "Practitioner/prac-house") {
+				t.Errorf("event %s does not say who accessed: agents %v", e.ID, e.Agents)
+			}
+			if i > 0 && e.Recorded > got[i-1].Recorded {
+				t.Errorf("not newest first: %s (%s) after %s (%s)", e.ID, e.Recorded, got[i-1].ID, got[i-1].Recorded)
+			}
+		}
+	})
+
+	t.Run("reading the history is itself audited", func(t *testing.T) {
+		r := a.get(t, alice, "/AuditEvent?patient=Patient/pat-alice&_count=100")
+		r.wantStatus(t, 200)
+		own := auditRefs(t, r)
+		got := a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100")
+		ids := auditIDs(got)
+		for _, id := range own {
+			if !slices.Contains(ids, id) {
+				t.Fatalf("Alice's reading of her history (AuditEvent/%s) is not in it: %v", id, ids)
+			}
+		}
+		if got[0].Subtype != "search-type" || !slices.Contains(got[0].Agents, "Patient/pat-alice") {
+			t.Errorf("the newest event is not Alice's search: subtype %s, agents %v", got[0].Subtype, got[0].Agents)
+		}
+		// The auditor's reads are recorded too.
+		before := len(a.auditSearch(t, auditor, "_count=100"))
+		after := a.auditSearch(t, auditor, "_count=100")
+		if len(after) <= before {
+			t.Fatalf("the auditor's search added no event (%d then %d)", before, len(after))
+		}
+	})
+
+	t.Run("Chloé sees none of Alice's events", func(t *testing.T) {
+		if got := a.auditSearch(t, chloe, "patient=Patient/pat-alice&_count=100"); len(got) != 0 {
+			t.Fatalf("Chloé's token sees %d of Alice's events: %v", len(got), auditIDs(got))
+		}
+		mine := a.auditSearch(t, chloe, "_count=100")
+		for _, e := range mine {
+			// (Her own search for Alice's events is in it, naming pat-alice in its query: that event is
+			// about Chloé's act, not about Alice's data.)
+			aboutAlice := slices.Contains(aliceEvents, e.ID) || slices.Contains(e.Patients, "Patient/pat-alice")
+			for _, d := range e.Data {
+				aboutAlice = aboutAlice || strings.Contains(d, "alice")
+			}
+			if aboutAlice {
+				t.Fatalf("Chloé's own history holds an event about Alice: %s", e.Raw)
+			}
+		}
+		if !slices.Contains(auditIDs(mine), chloeEvents[0]) {
+			t.Fatalf("Chloé's history %v lacks the read of her Observation (%s)", auditIDs(mine), chloeEvents[0])
+		}
+		// Nor can she read one of Alice's events directly.
+		if c := a.get(t, chloe, "/AuditEvent/"+aliceEvents[0]).status; c != 404 && c != 403 {
+			t.Fatalf("Chloé reads one of Alice's AuditEvents: %d", c)
+		}
+	})
+
+	t.Run("no AuditEvent scope, no AuditEvents", func(t *testing.T) {
+		noScope := a.mint(t, "user/Patient.rs user/Observation.rs", "", "Practitioner/prac-house")
+		for _, p := range []string{"/AuditEvent", "/AuditEvent?patient=Patient/pat-alice", "/AuditEvent/" + aliceEvents[0]} {
+			r := a.get(t, noScope, p)
+			r.wantStatus(t, 403)
+			if code, _, _ := r.issue(t); code != "forbidden" {
+				t.Fatalf("GET %s: issue code %q", p, code)
+			}
+		}
+		// A patient token with other scopes neither.
+		r := a.get(t, a.mint(t, "patient/Observation.rs", "pat-alice", "Patient/pat-alice"), "/AuditEvent?patient=Patient/pat-alice")
+		r.wantStatus(t, 403)
+	})
+
+	t.Run("consent: the insurer cannot read Alice's access history", func(t *testing.T) {
+		// AuditEvent is in the Patient compartment (R4 CompartmentDefinition: AuditEvent.patient), so its
+		// events about Alice are her data (DESIGN §5.1), and DESIGN §6.5 gives them to the patient and to
+		// auditors. Alice's consent denies the insurer, for whom prac-adviser works: he may not read
+		// Patient/pat-alice, and may not learn from her trail which of her resources exist either.
+		adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")
+		a.get(t, adviser, "/Patient/pat-alice").wantStatus(t, 404)
+		got := a.auditSearch(t, adviser, "patient=Patient/pat-alice&_count=100")
+		leaked, named := 0, map[string]bool{}
+		for _, e := range got {
+			if slices.Contains(e.Patients, "Patient/pat-alice") {
+				leaked++
+				for _, d := range e.Data {
+					if strings.Contains(d, "alice") {
+						named[d] = true
+					}
+				}
+			}
+		}
+		if leaked > 0 {
+			var list []string
+			for d := range named {
+				list = append(list, d)
+			}
+			slices.Sort(list)
+			t.Errorf("prac-adviser, whom Alice's consent denies (Patient/pat-alice is 404 to him), reads %d AuditEvents about her with GET /AuditEvent?patient=Patient/pat-alice (200), which name her resources %v", leaked, list)
+		}
+		if c := a.get(t, adviser, "/AuditEvent/"+aliceEvents[1]).status; c == 200 {
+			t.Errorf("prac-adviser reads AuditEvent/%s (Dr House's read of Alice's Observation): 200, want 404", aliceEvents[1])
+		}
+	})
+
+	t.Run("the auditor sees all", func(t *testing.T) {
+		ids := auditIDs(a.auditSearch(t, auditor, "_count=100"))
+		for _, id := range append(slices.Clone(aliceEvents), chloeEvents...) {
+			if !slices.Contains(ids, id) {
+				t.Fatalf("the auditor does not see AuditEvent/%s: %v", id, ids)
+			}
+		}
+	})
+
+	t.Run("search parameters", func(t *testing.T) {
+		all := append(slices.Clone(aliceEvents), chloeEvents...)
+		only := func(es []auditEntry) []string { // the practitioner's read events among the results, in order
+			var out []string
+			for _, id := range auditIDs(es) {
+				if slices.Contains(all, id) {
+					out = append(out, id)
+				}
+			}
+			return out
+		}
+		newestFirst := reversed([]string{aliceEvents[0], aliceEvents[1], chloeEvents[0], aliceEvents[2], aliceEvents[3]})
+		q := func(s string) string { return s + "&_count=100" }
+		inst := func(t time.Time) string { return url.QueryEscape(t.Format("2006-01-02T15:04:05.000Z07:00")) }
+
+		for _, tc := range []struct {
+			name, query string
+			want        []string // exactly these among the practitioner's read events, in this order
+			check       func(t *testing.T, es []auditEntry)
+		}{
+			{name: "date ge the start", query: "date=ge" + inst(start.Add(-time.Second)), want: newestFirst},
+			{name: "date lt the start", query: "date=lt" + inst(start.Add(-time.Second)), want: nil},
+			{name: "date le between", query: "date=le" + inst(between), want: newestFirst,
+				check: func(t *testing.T, es []auditEntry) {
+					for _, e := range es {
+						rec, err := time.Parse(time.RFC3339Nano, e.Recorded)
+						if err != nil || rec.After(between) {
+							t.Errorf("date=le%s returned %s recorded %s", between.Format(time.RFC3339Nano), e.ID, e.Recorded)
+						}
+					}
+				}},
+			{name: "date gt between", query: "date=gt" + inst(between), want: nil},
+			{name: "agent", query: "agent=Practitioner/prac-house", want: newestFirst,
+				check: func(t *testing.T, es []auditEntry) {
+					for _, e := range es {
+						if !slices.Contains(e.Agents, "Practitioner/prac-house") {
+							t.Errorf("agent=Practitioner/prac-house returned %s with agents %v", e.ID, e.Agents)
+						}
+					}
+				}},
+			{name: "agent of nobody", query: "agent=Practitioner/prac-martin", want: nil},
+			{name: "entity, unversioned", query: "entity=Observation/obs-alice-01", want: []string{aliceEvents[1]}},
+			{name: "entity, versioned", query: "entity=Observation/obs-alice-01/_history/1", want: []string{aliceEvents[1]}},
+			{name: "entity, the patient", query: "entity=Patient/pat-chloe", want: chloeEvents},
+			{name: "type", query: "type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest", want: newestFirst},
+			{name: "subtype read", query: "subtype=http://hl7.org/fhir/restful-interaction|read", want: newestFirst,
+				check: func(t *testing.T, es []auditEntry) {
+					for _, e := range es {
+						if e.Subtype != "read" {
+							t.Errorf("subtype=read returned a %s event", e.Subtype)
+						}
+					}
+				}},
+			{name: "subtype search-type", query: "subtype=search-type", want: nil,
+				check: func(t *testing.T, es []auditEntry) {
+					if len(es) == 0 {
+						t.Error("no search-type event (the trail's own searches)")
+					}
+					for _, e := range es {
+						if e.Subtype != "search-type" {
+							t.Errorf("subtype=search-type returned a %s event", e.Subtype)
+						}
+					}
+				}},
+			{name: "outcome success", query: "outcome=0&patient=Patient/pat-alice&subtype=read", want: reversed(aliceEvents)},
+			{name: "outcome failure", query: "outcome=4", want: nil,
+				check: func(t *testing.T, es []auditEntry) {
+					for _, e := range es {
+						if e.Outcome != "4" {
+							t.Errorf("outcome=4 returned outcome %s", e.Outcome)
+						}
+					}
+				}},
+			{name: "_sort=-date", query: "_sort=-date&subtype=read", want: newestFirst},
+			{name: "_sort=date", query: "_sort=date&subtype=read", want: reversed(newestFirst)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				es := a.auditSearch(t, auditor, q(tc.query))
+				if got := only(es); !slices.Equal(nonNil(got), nonNil(tc.want)) {
+					t.Fatalf("AuditEvent?%s: the practitioner's reads %v, want %v", tc.query, got, tc.want)
+				}
+				if tc.check != nil {
+					tc.check(t, es)
+				}
+			})
+		}
+		// A refusal shows among the failures.
+		adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")
+		refused := auditRefs(t, a.get(t, adviser, "/Observation/obs-alice-02"))
+		if got := auditIDs(a.auditSearch(t, auditor, "outcome=4&_count=100")); !slices.Contains(got, refused[0]) {
+			t.Fatalf("outcome=4 does not find the consent refusal AuditEvent/%s: %v", refused[0], got)
+		}
+		if got := auditIDs(a.auditSearch(t, auditor, "outcome=0&_count=100")); slices.Contains(got, refused[0]) {
+			t.Fatalf("outcome=0 finds the consent refusal AuditEvent/%s", refused[0])
+		}
+	})
+}
+
+// TestAuditImmutable: AuditEvents cannot be updated, patched or deleted through the API, whatever the
+// scopes; the CapabilityStatement says so; an AuditEvent sent by another system is accepted and chained.
+func TestAuditImmutable(t *testing.T) {
+	a := newAuthServer(t)
+	god := a.mint(t, "system/*.cruds", "", "")
+	house := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	r := a.get(t, house, "/Patient/pat-alice")
+	id := auditRefs(t, r)[0]
+	cur := a.get(t, god, "/AuditEvent/"+id)
+	cur.wantStatus(t, 200)
+	changed := []byte(strings.Replace(string(cur.body), `"outcome":"0"`, `"outcome":"4"`, 1))
+
+	for _, tok := range []struct{ name, token string }{{"system/*.cruds", god}, {"user/*.cruds", house}} {
+		for _, tc := range []struct {
+			name, method, path string
+			body               []byte
+			headers            []string
+		}{
+			{"update", "PUT", "/AuditEvent/" + id, changed, nil},
+			{"update as create", "PUT", "/AuditEvent/new-one", []byte(strings.Replace(string(changed), id, "new-one", 1)), nil},
+			{"patch", "PATCH", "/AuditEvent/" + id, []byte(`[{"op":"replace","path":"/outcome","value":"4"}]`), []string{"Content-Type: application/json-patch+json"}},
+			{"delete", "DELETE", "/AuditEvent/" + id, nil, nil},
+			{"conditional delete", "DELETE", "/AuditEvent?_id=" + id, nil, nil},
+			{"conditional update", "PUT", "/AuditEvent?_id=" + id, changed, nil},
+		} {
+			t.Run(tok.name+" "+tc.name, func(t *testing.T) {
+				h := append([]string{"Authorization: Bearer " + tok.token}, tc.headers...)
+				r := a.do(t, tc.method, tc.path, tc.body, h...)
+				if r.status != 405 {
+					t.Fatalf("%s %s: %d, want 405: %s", tc.method, tc.path, r.status, r.body)
+				}
+				r.issue(t)
+			})
+		}
+	}
+	t.Run("transaction entries", func(t *testing.T) {
+		for _, entry := range []string{
+			`{"request":{"method":"DELETE","url":"AuditEvent/` + id + `"}}`,
+			`{"resource":` + string(changed) + `,"request":{"method":"PUT","url":"AuditEvent/` + id + `"}}`,
+		} {
+			r := a.do(t, "POST", "", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+entry+`]}`), "Authorization: Bearer "+god)
+			if r.status != 405 && r.status != 400 && r.status != 422 {
+				t.Fatalf("a transaction changing an AuditEvent: %d %s", r.status, r.body)
+			}
+		}
+	})
+	// The event is untouched.
+	after := a.get(t, god, "/AuditEvent/"+id)
+	after.wantStatus(t, 200)
+	if string(after.body) != string(cur.body) {
+		t.Fatalf("the AuditEvent changed:\n%s\n%s", cur.body, after.body)
+	}
+	a.get(t, god, "/AuditEvent/"+id+"/_history").wantStatus(t, 200)
+
+	t.Run("CapabilityStatement", func(t *testing.T) {
+		r := a.do(t, "GET", "/metadata", nil)
+		r.wantStatus(t, 200)
+		var cs struct {
+			Rest []struct {
+				Resource []struct {
+					Type              string                  `json:"type"`
+					Interaction       []struct{ Code string } `json:"interaction"`
+					UpdateCreate      bool                    `json:"updateCreate"`
+					ConditionalUpdate bool                    `json:"conditionalUpdate"`
+					ConditionalDelete string                  `json:"conditionalDelete"`
+				} `json:"resource"`
+			} `json:"rest"`
+		}
+		if err := json.Unmarshal(r.body, &cs); err != nil || len(cs.Rest) == 0 {
+			t.Fatalf("CapabilityStatement: %v", err)
+		}
+		found := false
+		for _, res := range cs.Rest[0].Resource {
+			if res.Type != "AuditEvent" {
+				continue
+			}
+			found = true
+			var codes []string
+			for _, i := range res.Interaction {
+				codes = append(codes, i.Code)
+			}
+			for _, bad := range []string{"update", "patch", "delete"} {
+				if slices.Contains(codes, bad) {
+					t.Errorf("the CapabilityStatement lists %s for AuditEvent: %v", bad, codes)
+				}
+			}
+			for _, good := range []string{"read", "search-type", "create"} {
+				if !slices.Contains(codes, good) {
+					t.Errorf("the CapabilityStatement does not list %s for AuditEvent: %v", good, codes)
+				}
+			}
+			// An honest statement (DESIGN §1) claims no conditional update or delete, and no
+			// update-as-create, for a type that is never updated or deleted.
+			if res.UpdateCreate || res.ConditionalUpdate || (res.ConditionalDelete != "" && res.ConditionalDelete != "not-supported") {
+				t.Errorf("the CapabilityStatement's AuditEvent entry claims updateCreate=%v conditionalUpdate=%v conditionalDelete=%q, while update and delete answer 405",
+					res.UpdateCreate, res.ConditionalUpdate, res.ConditionalDelete)
+			}
+		}
+		if !found {
+			t.Fatal("no AuditEvent in the CapabilityStatement")
+		}
+	})
+
+	t.Run("POST from another system joins the chain", func(t *testing.T) {
+		ctx := context.Background()
+		before, err := store.VerifyChain(ctx, a.store, []string{"AuditEvent"}, nil)
+		if err != nil || before.Broken != nil {
+			t.Fatalf("chain before: %v %v", err, before.Broken)
+		}
+		sender := a.mint(t, "system/AuditEvent.c", "", "")
+		ev := `{"resourceType":"AuditEvent",
+			"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},
+			"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],
+			"action":"R","recorded":"2026-01-02T03:04:05Z","outcome":"0",
+			"agent":[{"who":{"identifier":{"value":"other-ehr"}},"requestor":true}],
+			"source":{"observer":{"display":"other EHR"}},
+			"entity":[{"what":{"reference":"Patient/pat-alice"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1"}}]}`
+		r := a.do(t, "POST", "/AuditEvent", []byte(ev), "Authorization: Bearer "+sender)
+		r.wantStatus(t, 201)
+		loc := r.header.Get("Location")
+		if !strings.Contains(loc, "/AuditEvent/") {
+			t.Fatalf("Location %q", loc)
+		}
+		after, err := store.VerifyChain(ctx, a.store, []string{"AuditEvent"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Broken != nil {
+			t.Fatalf("the chain no longer verifies: %s", after.Broken)
+		}
+		// The posted event and the event recording the POST both joined the chain.
+		if after.Records < before.Records+2 {
+			t.Fatalf("chain of %d records after the POST, %d before: the posted event is not chained", after.Records, before.Records)
+		}
+		// And Alice sees it: it is about her.
+		alice := a.mint(t, "patient/AuditEvent.rs", "pat-alice", "Patient/pat-alice")
+		newID := loc[strings.Index(loc, "/AuditEvent/")+len("/AuditEvent/"):]
+		newID, _, _ = strings.Cut(newID, "/")
+		if !slices.Contains(auditIDs(a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100")), newID) {
+			t.Fatalf("Alice does not see the AuditEvent another system recorded about her (%s)", newID)
+		}
+		// Without the create scope: 403.
+		a.do(t, "POST", "/AuditEvent", []byte(ev), "Authorization: Bearer "+a.mint(t, "system/AuditEvent.rs", "", "")).wantStatus(t, 403)
+	})
+}
