@@ -72,50 +72,56 @@ func (b *ChainBreak) String() string {
 // ChainStore is a store whose audit chain can be verified.
 type ChainStore interface {
 	Chain
+	Read(ctx context.Context, typ, id string) (*Version, error)
 	ReadVersion(ctx context.Context, typ, id string, versionID uint64) (*Version, error)
-	History(ctx context.Context, q HistoryQuery) ([]*Version, error)
+	ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error
 }
 
 // VerifyChain walks the audit chain of st and reports the first record that was altered, removed,
-// inserted or reordered. chainedTypes are the types whose every version must be in the chain (an
+// inserted or reordered. chainedTypes are the types whose every resource must be in the chain (an
 // AuditEvent stored outside the chain was inserted). progress, when set, is called every 10,000 records.
 func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, progress func(n int)) (*ChainReport, error) {
 	rep := &ChainReport{}
 	var prev [32]byte
+	var last ChainRecord
 	expect := uint64(1)
-	inChain := map[string]bool{}
+	chained := map[string]uint64{} // Type/id -> the version its link names
 	var walkErr error
 	err := st.ChainRecords(ctx, func(r ChainRecord) bool {
 		if err := ctx.Err(); err != nil {
 			walkErr = err
 			return false
 		}
-		brk := func(reason string) bool {
-			rep.Broken = &ChainBreak{Seq: r.Seq, Ref: r.Ref(), Reason: reason}
+		brk := func(at ChainRecord, reason string) bool {
+			rep.Broken = &ChainBreak{Seq: at.Seq, Ref: at.Ref(), Reason: reason}
 			return false
 		}
 		if r.Seq != expect {
 			if r.Seq > expect {
-				return brk(fmt.Sprintf("links %d to %d are missing (removed)", expect, r.Seq-1))
+				return brk(r, fmt.Sprintf("links %d to %d are missing before this one (removed)", expect, r.Seq-1))
 			}
-			return brk("a link is out of order (inserted or reordered)")
+			return brk(r, "a link is out of order (inserted or reordered)")
 		}
 		if r.Prev != prev {
-			return brk("the link does not follow the previous one (a record was inserted, removed or reordered)")
+			if expect > 1 && r.Prev == last.Prev {
+				// This link follows the one before last: the last one was slipped in between them.
+				return brk(last, "this link was inserted: the next link follows the one before it")
+			}
+			return brk(r, "the link does not follow the previous one (a record was inserted, removed or reordered)")
 		}
 		v, err := st.ReadVersion(ctx, r.Type, r.ID, r.VersionID)
 		if errors.Is(err, ErrNotFound) {
-			return brk("the audit event was removed")
+			return brk(r, "the audit event was removed")
 		}
 		if err != nil {
 			walkErr = err
 			return false
 		}
 		if ChainHash(prev, v.Body) != r.Hash {
-			return brk("the audit event was altered (its content no longer matches the chain)")
+			return brk(r, "the audit event was altered (its content no longer matches the chain)")
 		}
-		inChain[r.Ref()] = true
-		prev = r.Hash
+		chained[r.Type+"/"+r.ID] = r.VersionID
+		prev, last = r.Hash, r
 		expect++
 		rep.Records++
 		if progress != nil && rep.Records%10000 == 0 {
@@ -133,35 +139,41 @@ func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, prog
 	if rep.Broken != nil {
 		return rep, nil
 	}
-	seq, head, err := st.ChainHead(ctx)
+	headSeq, head, err := st.ChainHead(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if seq != expect-1 || head != prev {
-		rep.Broken = &ChainBreak{Seq: expect, Ref: "(end of chain)",
-			Reason: fmt.Sprintf("the chain head says %d links, the chain has %d (links removed at the end, or the head was altered)", seq, expect-1)}
-		return rep, nil
-	}
-	// Every version of a chained type must be in the chain.
+	// Every stored resource of a chained type must be the version its link names.
 	for _, typ := range chainedTypes {
-		var before uint64
-		for {
-			vs, err := st.History(ctx, HistoryQuery{Type: typ, Before: before, Limit: 10000})
+		var ids []string
+		if err := st.ScanIDs(ctx, typ, func(id string) bool { ids = append(ids, id); return true }); err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			v, err := st.Read(ctx, typ, id)
 			if err != nil {
 				return nil, err
 			}
-			for _, v := range vs {
-				ref := fmt.Sprintf("%s/%s/_history/%d", v.Type, v.ID, v.VersionID)
-				if !inChain[ref] {
-					rep.Broken = &ChainBreak{Ref: ref, Reason: "this audit event is not in the chain (inserted)"}
-					return rep, nil
-				}
+			if vid, ok := chained[typ+"/"+id]; ok && vid == v.VersionID {
+				continue
 			}
-			if len(vs) < 10000 {
-				break
+			ref := fmt.Sprintf("%s/%s/_history/%d", typ, id, v.VersionID)
+			if _, ok := chained[typ+"/"+id]; ok {
+				rep.Broken = &ChainBreak{Seq: 0, Ref: ref, Reason: "this audit event was rewritten after it was chained"}
+			} else if headSeq == expect {
+				rep.Broken = &ChainBreak{Seq: headSeq, Ref: ref, Reason: "this audit event's link was removed from the end of the chain"}
+			} else {
+				rep.Broken = &ChainBreak{Seq: 0, Ref: ref, Reason: "this audit event is not in the chain (inserted, or its link was removed)"}
 			}
-			before = vs[len(vs)-1].Seq
+			return rep, nil
 		}
+	}
+	switch {
+	case headSeq != expect-1:
+		rep.Broken = &ChainBreak{Seq: expect - 1, Ref: "(end of chain)",
+			Reason: fmt.Sprintf("the chain head says %d links, the chain has %d (links were removed at the end, or the head was altered)", headSeq, expect-1)}
+	case head != prev:
+		rep.Broken = &ChainBreak{Seq: expect - 1, Ref: "(end of chain)", Reason: "the chain head's hash differs from the last link's (the head was altered)"}
 	}
 	return rep, nil
 }

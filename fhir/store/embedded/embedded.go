@@ -196,7 +196,15 @@ func (s *Store) readVersion(typ, id string, vid uint64) (*store.Version, error) 
 		return nil, store.Unavailable(err)
 	}
 	if !ok {
-		return nil, store.ErrNotFound
+		// The current version is kept only under the current key (see prepare).
+		cur, err := s.readCurrent(typ, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.VersionID != vid {
+			return nil, store.ErrNotFound
+		}
+		return cur, nil
 	}
 	v := &store.Version{Type: typ, ID: id}
 	if err := decodeVersion(b, v); err != nil {
@@ -211,11 +219,11 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 		return nil, err
 	}
 	defer s.leave()
+	if q.ID != "" {
+		return s.instanceHistory(ctx, q)
+	}
 	var lower, upper []byte
 	switch {
-	case q.ID != "":
-		lower = versionPrefix(q.Type, q.ID)
-		upper = upperBound(lower)
 	case q.Type != "":
 		lower = typePrefix(q.Type)
 		upper = upperBound(lower)
@@ -239,27 +247,16 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var v *store.Version
-		switch {
-		case q.ID != "":
-			v = &store.Version{Type: q.Type, ID: q.ID}
-			if err := decodeVersion(it.Value(), v); err != nil {
-				return nil, store.Unavailable(err)
-			}
-			if q.Before > 0 && v.Seq >= q.Before {
-				continue
-			}
-		default:
-			typ, id, vid, err := parsePointer(it.Value(), q.Type == "")
-			if err != nil {
-				return nil, store.Unavailable(err)
-			}
-			if q.Type != "" {
-				typ = q.Type
-			}
-			if v, err = s.readVersion(typ, id, vid); err != nil {
-				return nil, store.Unavailable(fmt.Errorf("history points at a missing version %s/%s/%d: %w", typ, id, vid, err))
-			}
+		typ, id, vid, err := parsePointer(it.Value(), q.Type == "")
+		if err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if q.Type != "" {
+			typ = q.Type
+		}
+		v, err := s.readVersion(typ, id, vid)
+		if err != nil {
+			return nil, store.Unavailable(fmt.Errorf("history points at a missing version %s/%s/%d: %w", typ, id, vid, err))
 		}
 		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
 			break // lastUpdated never decreases along Seq
@@ -273,6 +270,47 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 		return nil, store.Unavailable(err)
 	}
 	return out, nil
+}
+
+// instanceHistory lists a resource's versions newest first: the current one, then the superseded ones.
+func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error) {
+	cur, err := s.readCurrent(q.Type, q.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Version
+	keep := func(v *store.Version) (stop bool) {
+		if q.Before > 0 && v.Seq >= q.Before {
+			return false
+		}
+		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
+			return true
+		}
+		out = append(out, v)
+		return q.Limit > 0 && len(out) >= q.Limit
+	}
+	if keep(cur) {
+		return out, nil
+	}
+	lower := versionPrefix(q.Type, q.ID)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: versionKey(q.Type, q.ID, cur.VersionID)})
+	if err != nil {
+		return nil, store.Unavailable(err)
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		v := &store.Version{Type: q.Type, ID: q.ID}
+		if err := decodeVersion(it.Value(), v); err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if keep(v) {
+			break
+		}
+	}
+	return out, store.Unavailable(it.Error())
 }
 
 // Commit implements store.Store.
@@ -396,11 +434,14 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		} else {
 			v.Body = tmpls[i].Render(v.VersionID, now)
 		}
-		rec := encodeVersion(v)
-		if err := b.Set(currentKey(op.Type, op.ID), rec, nil); err != nil {
-			return nil, store.Unavailable(err)
+		// A body is written once: the current version lives under the current key only, and moves to
+		// its version key when superseded.
+		if cur != nil {
+			if err := b.Set(versionKey(op.Type, op.ID, cur.VersionID), encodeVersion(cur), nil); err != nil {
+				return nil, store.Unavailable(err)
+			}
 		}
-		if err := b.Set(versionKey(op.Type, op.ID, v.VersionID), rec, nil); err != nil {
+		if err := b.Set(currentKey(op.Type, op.ID), encodeVersion(v), nil); err != nil {
 			return nil, store.Unavailable(err)
 		}
 		if err := b.Set(systemKey(seq), pointer(op.Type, op.ID, v.VersionID), nil); err != nil {

@@ -10,7 +10,7 @@ import (
 // Key layout (types and ids never contain 0x00):
 //
 //	c <type> 00 <id>                  current version record
-//	v <type> 00 <id> 00 <vid:8>       every version record
+//	v <type> 00 <id> 00 <vid:8>       every superseded version record (the current one is under c)
 //	h <seq:8>                         system history: <type> 00 <id> 00 <vid:8>
 //	t <type> 00 <seq:8>               type history:   <id> 00 <vid:8>
 //	i <type> 00 <param> 00 <value> 00 01 <id>   search index entry (value escaped, see escape)
