@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -209,4 +210,37 @@ func TestElementLookup(t *testing.T) {
 	if !IsResourceType("Patient") || IsResourceType("patient") || IsResourceType("Resource") || len(ResourceTypes()) != 146 {
 		t.Errorf("resource types: %d", len(ResourceTypes()))
 	}
+}
+
+// FuzzParseObject: the fast scanner and the careful decoder agree on every input.
+func FuzzParseObject(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[1,{"c":"}"}],"d":"x\"y"}`, `{}`, ` { "a" : true } `, `{"a":1,"a":2}`, `{"\u0061":1}`, `[1]`, `{"a":{"b":[]}}x`, `{"a":"\\"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		slow, slowErr := decodeObject(b)
+		fast, fastErr := ParseObject(b)
+		if (slowErr == nil) != (fastErr == nil) {
+			t.Fatalf("decoder err %v, ParseObject err %v", slowErr, fastErr)
+		}
+		if slowErr != nil {
+			return
+		}
+		if len(slow) != len(fast) {
+			t.Fatalf("%d vs %d members", len(slow), len(fast))
+		}
+		for i := range slow {
+			if slow[i].Name != fast[i].Name || !bytes.Equal(compact(t, slow[i].Value), compact(t, fast[i].Value)) {
+				t.Fatalf("member %d: %q=%s vs %q=%s", i, slow[i].Name, slow[i].Value, fast[i].Name, fast[i].Value)
+			}
+		}
+	})
+}
+
+func compact(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

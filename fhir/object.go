@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Member is one member of a JSON object, with its value's exact bytes.
@@ -19,6 +20,116 @@ type Object []Member
 
 // ParseObject parses a JSON object. Duplicate member names and trailing data are errors.
 func ParseObject(b []byte) (Object, error) {
+	if json.Valid(b) {
+		if obj, ok := scanObject(b); ok {
+			return obj, nil
+		}
+	}
+	return decodeObject(b)
+}
+
+// scanObject splits a valid JSON document's top-level object into members without decoding the values
+// (the fast path of ParseObject); ok is false when b is not an object or has duplicate or escaped member
+// names, which the slower decoder then handles and reports.
+func scanObject(b []byte) (Object, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	obj := make(Object, 0, 16)
+	if i < len(b) && b[i] == '}' {
+		return obj, skipSpace(b, i+1) == len(b)
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return nil, false
+		}
+		end := i + 1
+		for end < len(b) && b[end] != '"' {
+			if b[end] == '\\' {
+				return nil, false // escaped names: let the decoder unescape them
+			}
+			end++
+		}
+		if !utf8.Valid(b[i+1 : end]) {
+			return nil, false
+		}
+		name := string(b[i+1 : end])
+		for _, m := range obj {
+			if m.Name == name {
+				return nil, false
+			}
+		}
+		i = skipSpace(b, end+1)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(b, i+1)
+		start := i
+		i = skipValue(b, i)
+		obj = append(obj, Member{Name: name, Value: json.RawMessage(b[start:i])})
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return obj, skipSpace(b, i+1) == len(b)
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the (valid) JSON value starting at i.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		case ' ', '\n', '\t', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
+// decodeObject is ParseObject's careful path: it reports where and why a document is not an object.
+func decodeObject(b []byte) (Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	tok, err := dec.Token()
