@@ -18,7 +18,7 @@ func (a *authServer) get(t *testing.T, token, path string) result {
 	return a.do(t, "GET", path, nil, "Authorization: Bearer "+token)
 }
 
-func (a *authServer) putConsent(t *testing.T, id, patient, body string) {
+func (a *authServer) putConsent(t testing.TB, id, patient, body string) {
 	t.Helper()
 	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
 	doc := fmt.Sprintf(`{"resourceType":"Consent","id":%q,"status":"active",
@@ -31,7 +31,7 @@ func (a *authServer) putConsent(t *testing.T, id, patient, body string) {
 	}
 }
 
-func (a *authServer) putPatient(t *testing.T, id string) {
+func (a *authServer) putPatient(t testing.TB, id string) {
 	t.Helper()
 	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
 	r := a.do(t, "PUT", "/Patient/"+id, []byte(`{"resourceType":"Patient","id":"`+id+`","name":[{"family":"Test"}]}`), "Authorization: Bearer "+admin)
