@@ -214,7 +214,7 @@ func TestElementLookup(t *testing.T) {
 
 // FuzzParseObject: the fast scanner and the careful decoder agree on every input.
 func FuzzParseObject(f *testing.F) {
-	for _, s := range []string{`{"a":1,"b":[1,{"c":"}"}],"d":"x\"y"}`, `{}`, ` { "a" : true } `, `{"a":1,"a":2}`, `{"\u0061":1}`, `[1]`, `{"a":{"b":[]}}x`, `{"a":"\\"}`} {
+	for _, s := range []string{`{"a" : [1, {"b c":" x\" y "}],\n\t"<&>":"\u2028"}`, `{"a":1,"b":[1,{"c":"}"}],"d":"x\"y"}`, `{}`, ` { "a" : true } `, `{"a":1,"a":2}`, `{"\u0061":1}`, `[1]`, `{"a":{"b":[]}}x`, `{"a":"\\"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -233,6 +233,16 @@ func FuzzParseObject(f *testing.F) {
 			if slow[i].Name != fast[i].Name || !bytes.Equal(compact(t, slow[i].Value), compact(t, fast[i].Value)) {
 				t.Fatalf("member %d: %q=%s vs %q=%s", i, slow[i].Name, slow[i].Value, fast[i].Name, fast[i].Value)
 			}
+		}
+		// Bytes writes compact JSON whatever the input's spacing, names escaped as encoding/json would.
+		if out := fast.Bytes(); !json.Valid(out) || !bytes.Equal(out, compact(t, out)) {
+			t.Fatalf("Bytes is not compact JSON: %s", out)
+		}
+		var a, b2 any
+		json.Unmarshal(b, &a)
+		json.Unmarshal(fast.Bytes(), &b2)
+		if !reflect.DeepEqual(a, b2) {
+			t.Fatalf("Bytes changes the document: %s", fast.Bytes())
 		}
 	})
 }

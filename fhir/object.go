@@ -289,15 +289,43 @@ func (o Object) Bytes() []byte {
 func (o Object) MarshalJSON() ([]byte, error) { return o.Bytes(), nil }
 
 func appendString(dst []byte, s string) []byte {
-	return append(dst, MustJSON(s)...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			return append(dst, MustJSON(s)...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
+// appendCompact appends a JSON value without insignificant whitespace; values that have none (all
+// those this package produces) are copied as they are.
 func appendCompact(dst []byte, v json.RawMessage) []byte {
+	if isCompact(v) {
+		return append(dst, v...)
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, v); err != nil {
 		return append(dst, v...)
 	}
 	return append(dst, buf.Bytes()...)
+}
+
+// isCompact reports whether the JSON text v has no whitespace outside its strings.
+func isCompact(v []byte) bool {
+	inString := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\n' || c == '\r' || c == '\t'):
+			return false
+		}
+	}
+	return true
 }
 
 // MustJSON marshals v, which must be marshalable (a bug otherwise). HTML characters are not escaped

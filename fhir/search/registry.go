@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -203,9 +204,13 @@ func excludedParam(p *Param, why string) *Param {
 	return &Param{Code: p.Code, Type: p.Type, URL: p.URL, Targets: p.Targets, Unsupported: why}
 }
 
-// Params returns every parameter of a resource type, common ones included, sorted by code.
+// Params returns every parameter of a resource type, common ones included, sorted by code. The slice
+// is shared: callers must not modify it.
 func Params(typ string) []*Param {
 	reg()
+	if ps, ok := paramsByType.Load(typ); ok {
+		return ps.([]*Param)
+	}
 	var out []*Param
 	for code, p := range registry.byType[typ] {
 		if why, excluded := typeExclusions[typ][code]; excluded {
@@ -222,8 +227,15 @@ func Params(typ string) []*Param {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	out = slices.Clip(out)
+	if _, known := registry.byType[typ]; known {
+		paramsByType.Store(typ, out) // unknown types are not cached: the map stays bounded
+	}
 	return out
 }
+
+// paramsByType caches Params by resource type.
+var paramsByType sync.Map
 
 // CompartmentParams returns the parameters that make a resource of typ a member of a patient's
 // compartment (none when the type is never a member).
