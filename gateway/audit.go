@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"fhirgate/auth"
@@ -30,24 +31,134 @@ type AuditRecord struct {
 }
 
 // StoreSink appends audit events to the store, as chained AuditEvent resources indexed for search.
+// Concurrent requests' events are committed together (group commit): while one commit is in flight the
+// next requests queue, and the first of them commits the whole queue in one transaction, so that a busy
+// server pays the store's per-commit cost once per group rather than once per request. Each Append still
+// returns only once its own events are durable.
 type StoreSink struct {
-	Store   store.Store
-	Service *rest.Service
+	store   store.Store
+	service *rest.Service
+
+	mu       sync.Mutex
+	queue    []*pendingAudit
+	flushing bool
 }
 
-// Append implements AuditSink: all the events of a request in one commit.
-func (s StoreSink) Append(ctx context.Context, events []AuditRecord) error {
+// maxAuditGroup bounds the events of one group commit.
+const maxAuditGroup = 256
+
+type pendingAudit struct {
+	ctx  context.Context
+	ops  []store.Op
+	done chan error
+}
+
+// NewStoreSink returns a sink that stores events in st, indexed as svc indexes resources.
+func NewStoreSink(st store.Store, svc *rest.Service) *StoreSink {
+	return &StoreSink{store: st, service: svc}
+}
+
+// Append implements AuditSink: all the events of a request in one commit, shared with other requests'.
+func (s *StoreSink) Append(ctx context.Context, events []AuditRecord) error {
 	ops := make([]store.Op, 0, len(events))
 	for _, e := range events {
-		index, err := s.Service.IndexEntries("AuditEvent", e.Body)
+		index, err := s.service.IndexEntries("AuditEvent", e.Body)
 		if err != nil {
 			return err
 		}
 		ops = append(ops, store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Index: index, Method: "POST",
 			IfNoneExist: true, Chain: true})
 	}
-	_, err := s.Store.Commit(ctx, &store.Tx{Ops: ops})
-	return err
+	p := &pendingAudit{ctx: ctx, ops: ops, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, p)
+	if !s.flushing {
+		s.flushing = true
+		s.mu.Unlock()
+		s.flush()
+	} else {
+		s.mu.Unlock()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush commits the queue as one group, then hands the next group to a new flusher so that this
+// request's answer is not held up by later ones.
+func (s *StoreSink) flush() {
+	s.mu.Lock()
+	group, n := s.queue, 0
+	for i, p := range group {
+		if n+len(p.ops) > maxAuditGroup && i > 0 {
+			group = group[:i]
+			break
+		}
+		n += len(p.ops)
+	}
+	s.queue = s.queue[len(group):]
+	s.mu.Unlock()
+
+	s.commit(group)
+
+	s.mu.Lock()
+	if len(s.queue) == 0 {
+		s.flushing = false
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	go s.flush()
+}
+
+// commit stores a group in one transaction. Requests whose deadline has passed are answered without
+// being written; if the group fails, each request is retried alone so that one bad event (an id that
+// exists already) cannot refuse the others.
+func (s *StoreSink) commit(group []*pendingAudit) {
+	live := group[:0:0]
+	var ops []store.Op
+	for _, p := range group {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- err
+			continue
+		}
+		live = append(live, p)
+		ops = append(ops, p.ops...)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := groupContext(live)
+	defer cancel()
+	_, err := s.store.Commit(ctx, &store.Tx{Ops: ops})
+	if err == nil || len(live) == 1 {
+		for _, p := range live {
+			p.done <- err
+		}
+		return
+	}
+	for _, p := range live {
+		_, err := s.store.Commit(p.ctx, &store.Tx{Ops: p.ops})
+		p.done <- err
+	}
+}
+
+// groupContext lives until the latest deadline of the group's requests.
+func groupContext(group []*pendingAudit) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, p := range group {
+		d, ok := p.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(context.Background())
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
 }
 
 // AuditConfig configures the audit trail.

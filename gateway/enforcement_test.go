@@ -72,7 +72,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		t.Fatal(err)
 	}
 	if o.audit == nil {
-		o.audit = &AuditConfig{Sink: StoreSink{Store: st, Service: ts.svc}}
+		o.audit = &AuditConfig{Sink: NewStoreSink(st, ts.svc)}
 	}
 	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},

@@ -50,7 +50,7 @@ func buildAuditStore(t *testing.T, dir string) (ids []string, patientOf map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := gateway.StoreSink{Store: st, Service: svc}
+	sink := gateway.NewStoreSink(st, svc)
 	patientOf = map[string]string{}
 	patients := []string{"Patient/pat-alice", "Patient/pat-bob", "Patient/pat-chloe"}
 	ctx := context.Background()

@@ -186,7 +186,7 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--issuer: %w", err)
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
-	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.StoreSink{Store: st, Service: svc}, FailOpen: cfg.auditFailure == "open"}
+	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.NewStoreSink(st, svc), FailOpen: cfg.auditFailure == "open"}
 	if cfg.auditFailure == "open" {
 		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
 	}
