@@ -22,6 +22,7 @@ import (
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/store/internal/codec"
 )
 
 // Config configures the engine.
@@ -102,11 +103,9 @@ func (s *Store) loadMeta() error {
 	if b, ok, err := s.get(keyChainHead); err != nil {
 		return err
 	} else if ok {
-		if len(b) != 40 {
-			return errors.New("embedded: corrupt audit chain head")
+		if s.chainSeq, s.chainHash, err = codec.DecodeChainHead(b); err != nil {
+			return err
 		}
-		s.chainSeq = binary.BigEndian.Uint64(b[:8])
-		copy(s.chainHash[:], b[8:])
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pSystem}, UpperBound: []byte{pSystem + 1}})
 	if err != nil {
@@ -120,7 +119,7 @@ func (s *Store) loadMeta() error {
 		return errors.New("embedded: corrupt history key")
 	}
 	s.lastSeq = binary.BigEndian.Uint64(it.Key()[1:])
-	typ, id, vid, err := parsePointer(it.Value(), true)
+	typ, id, vid, err := codec.ParsePointer(it.Value(), true)
 	if err != nil {
 		return err
 	}
@@ -175,7 +174,7 @@ func (s *Store) readCurrent(typ, id string) (*store.Version, error) {
 		return nil, store.ErrNotFound
 	}
 	v := &store.Version{Type: typ, ID: id}
-	if err := decodeVersion(b, v); err != nil {
+	if err := codec.DecodeVersion(b, v); err != nil {
 		return nil, store.Unavailable(fmt.Errorf("%s/%s: %w", typ, id, err))
 	}
 	return v, nil
@@ -207,7 +206,7 @@ func (s *Store) readVersion(typ, id string, vid uint64) (*store.Version, error) 
 		return cur, nil
 	}
 	v := &store.Version{Type: typ, ID: id}
-	if err := decodeVersion(b, v); err != nil {
+	if err := codec.DecodeVersion(b, v); err != nil {
 		return nil, store.Unavailable(fmt.Errorf("%s/%s/_history/%d: %w", typ, id, vid, err))
 	}
 	return v, nil
@@ -247,7 +246,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		typ, id, vid, err := parsePointer(it.Value(), q.Type == "")
+		typ, id, vid, err := codec.ParsePointer(it.Value(), q.Type == "")
 		if err != nil {
 			return nil, store.Unavailable(err)
 		}
@@ -303,7 +302,7 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 	defer it.Close()
 	for ok := it.Last(); ok; ok = it.Prev() {
 		v := &store.Version{Type: q.Type, ID: q.ID}
-		if err := decodeVersion(it.Value(), v); err != nil {
+		if err := codec.DecodeVersion(it.Value(), v); err != nil {
 			return nil, store.Unavailable(err)
 		}
 		if keep(v) {
@@ -328,24 +327,16 @@ func (s *Store) Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 }
 
 func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error) {
-	if err := checkDistinct(tx.Ops); err != nil {
+	if err := codec.CheckDistinct(tx.Ops); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	// Parse bodies before taking the lane: inside it, rendering a version is a few appends.
-	tmpls := make([]*fhir.StampTemplate, len(tx.Ops))
-	for i, op := range tx.Ops {
-		if op.Delete {
-			continue
-		}
-		t, err := fhir.NewStampTemplate(op.Body, op.ID)
-		if err != nil {
-			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: fmt.Sprintf("Tx.op[%d]", i),
-				Details: "the resource body is not a JSON object", Err: err}
-		}
-		tmpls[i] = t
+	tmpls, err := codec.Templates(tx.Ops)
+	if err != nil {
+		return nil, err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -371,22 +362,6 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 	return out, nil
 }
 
-func checkDistinct(ops []store.Op) error {
-	seen := make(map[string]bool, len(ops))
-	for i, op := range ops {
-		if op.Type == "" || op.ID == "" {
-			return &fhir.Error{Kind: fhir.KindInternal, Details: fmt.Sprintf("store: op %d has no type or id", i)}
-		}
-		k := op.Type + "/" + op.ID
-		if seen[k] {
-			return &fhir.Error{Kind: fhir.KindInvalid, Code: "duplicate", Expression: fmt.Sprintf("Tx.op[%d]", i),
-				Details: "a transaction may not write the same resource twice", Diagnostics: k}
-		}
-		seen[k] = true
-	}
-	return nil
-}
-
 // prepare runs under commitMu: it checks preconditions and fills the batch.
 func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate, b *pebble.Batch) ([]*store.Version, error) {
 	if tx.Check != nil {
@@ -407,47 +382,28 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		var curVID uint64
-		curDeleted := false
-		if cur != nil {
-			curVID, curDeleted = cur.VersionID, cur.Deleted
+		v, err := codec.Plan(i, op, cur, tmpls[i], seq+1, now)
+		if err != nil {
+			return nil, err
 		}
-		if op.IfMatch != 0 && (cur == nil || curDeleted || curVID != op.IfMatch) {
-			return nil, store.PreconditionFailed(i, op.Type, op.ID, op.IfMatch, curVID, curDeleted)
-		}
-		if op.IfNoneExist && cur != nil {
-			return nil, store.AlreadyExists(i, op.Type, op.ID)
-		}
-		if op.Delete && (cur == nil || curDeleted) {
+		if v == nil {
 			continue // nothing to delete
 		}
-		if op.Chain && (op.Delete || cur != nil) {
-			return nil, &fhir.Error{Kind: fhir.KindNotAllowed, Code: "not-supported", Expression: fmt.Sprintf("Tx.op[%d]", i),
-				Details: "an audit event is written once and never changed"}
-		}
 		seq++
-		v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
-			Created: !op.Delete && (cur == nil || curDeleted)}
-		if op.Delete {
-			v.Deleted = true
-			v.Method = "DELETE"
-		} else {
-			v.Body = tmpls[i].Render(v.VersionID, now)
-		}
 		// A body is written once: the current version lives under the current key only, and moves to
 		// its version key when superseded.
 		if cur != nil {
-			if err := b.Set(versionKey(op.Type, op.ID, cur.VersionID), encodeVersion(cur), nil); err != nil {
+			if err := b.Set(versionKey(op.Type, op.ID, cur.VersionID), codec.EncodeVersion(cur), nil); err != nil {
 				return nil, store.Unavailable(err)
 			}
 		}
-		if err := b.Set(currentKey(op.Type, op.ID), encodeVersion(v), nil); err != nil {
+		if err := b.Set(currentKey(op.Type, op.ID), codec.EncodeVersion(v), nil); err != nil {
 			return nil, store.Unavailable(err)
 		}
-		if err := b.Set(systemKey(seq), pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
+		if err := b.Set(systemKey(seq), codec.Pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
 			return nil, store.Unavailable(err)
 		}
-		if err := b.Set(typeKey(op.Type, seq), pointer("", op.ID, v.VersionID), nil); err != nil {
+		if err := b.Set(typeKey(op.Type, seq), codec.Pointer("", op.ID, v.VersionID), nil); err != nil {
 			return nil, store.Unavailable(err)
 		}
 		if err := s.replaceIndex(b, op, cur == nil); err != nil {
@@ -458,11 +414,10 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 			link := store.ChainRecord{Seq: chainSeq, Type: op.Type, ID: op.ID, VersionID: v.VersionID, Prev: chainHash,
 				Hash: store.ChainHash(chainHash, v.Body)}
 			chainHash = link.Hash
-			if err := b.Set(chainKey(chainSeq), encodeChainRecord(link), nil); err != nil {
+			if err := b.Set(chainKey(chainSeq), codec.EncodeChainLink(link), nil); err != nil {
 				return nil, store.Unavailable(err)
 			}
-			head := binary.BigEndian.AppendUint64(nil, chainSeq)
-			if err := b.Set(keyChainHead, append(head, chainHash[:]...), nil); err != nil {
+			if err := b.Set(keyChainHead, codec.EncodeChainHead(chainSeq, chainHash), nil); err != nil {
 				return nil, store.Unavailable(err)
 			}
 		}
@@ -487,42 +442,16 @@ func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op, isNew bool) error {
 			return err
 		}
 	}
-	next := make([]store.IndexEntry, 0, len(op.Index))
-	if !op.Delete {
-		seen := make(map[string]bool, len(op.Index))
-		for _, e := range op.Index {
-			k := e.Param + "\x00" + string(e.Value)
-			if !seen[k] {
-				seen[k] = true
-				next = append(next, e)
-			}
+	remove, add, next := codec.IndexDiff(old, op)
+	for _, e := range remove {
+		if err := b.Delete(indexKey(op.Type, e.Param, e.Value, op.ID), nil); err != nil {
+			return store.Unavailable(err)
 		}
 	}
-	keep := make(map[string]bool, len(next))
-	for _, e := range next {
-		keep[e.Param+"\x00"+string(e.Value)] = true
-	}
-	had := make(map[string]bool, len(old))
-	for _, e := range old {
-		k := e.Param + "\x00" + string(e.Value)
-		had[k] = true
-		if !keep[k] {
-			if err := b.Delete(indexKey(op.Type, e.Param, e.Value, op.ID), nil); err != nil {
-				return store.Unavailable(err)
-			}
+	for _, e := range add {
+		if err := b.Set(indexKey(op.Type, e.Param, e.Value, op.ID), nil, nil); err != nil {
+			return store.Unavailable(err)
 		}
-	}
-	var list []byte
-	for _, e := range next {
-		if !had[e.Param+"\x00"+string(e.Value)] {
-			if err := b.Set(indexKey(op.Type, e.Param, e.Value, op.ID), nil, nil); err != nil {
-				return store.Unavailable(err)
-			}
-		}
-		list = binary.AppendUvarint(list, uint64(len(e.Param)))
-		list = append(list, e.Param...)
-		list = binary.AppendUvarint(list, uint64(len(e.Value)))
-		list = append(list, e.Value...)
 	}
 	rk := reverseKey(op.Type, op.ID)
 	if len(next) == 0 {
@@ -531,7 +460,7 @@ func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op, isNew bool) error {
 		}
 		return store.Unavailable(b.Delete(rk, nil))
 	}
-	return store.Unavailable(b.Set(rk, list, nil))
+	return store.Unavailable(b.Set(rk, codec.EncodeIndexList(next), nil))
 }
 
 // readIndexList reads a resource's index entries.
@@ -540,30 +469,7 @@ func (s *Store) readIndexList(typ, id string) ([]store.IndexEntry, error) {
 	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	return decodeIndexList(b, "")
-}
-
-// decodeIndexList decodes a resource's list of entries, keeping one parameter's only when param is set.
-func decodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
-	var out []store.IndexEntry
-	for len(b) > 0 {
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n {
-			return nil, store.Unavailable(errors.New("embedded: corrupt index list"))
-		}
-		p := b[w : w+int(n)]
-		b = b[w+int(n):]
-		n, w = binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n {
-			return nil, store.Unavailable(errors.New("embedded: corrupt index list"))
-		}
-		v := b[w : w+int(n)]
-		b = b[w+int(n):]
-		if param == "" || string(p) == param {
-			out = append(out, store.IndexEntry{Param: string(p), Value: append([]byte(nil), v...)})
-		}
-	}
-	return out, nil
+	return codec.DecodeIndexList(b, "")
 }
 
 // IndexScan implements store.Store.
@@ -573,10 +479,10 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 	}
 	defer s.leave()
 	prefix := indexParamPrefix(typ, param)
-	lower := escape(append([]byte(nil), prefix...), lo)
+	lower := codec.Escape(append([]byte(nil), prefix...), lo)
 	upper := upperBound(prefix)
 	if hi != nil {
-		upper = escape(append([]byte(nil), prefix...), hi)
+		upper = codec.Escape(append([]byte(nil), prefix...), hi)
 	}
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
@@ -584,7 +490,7 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		value, id, err := splitIndexKey(it.Key()[len(prefix):])
+		value, id, err := codec.SplitIndexTail(it.Key()[len(prefix):])
 		if err != nil {
 			return store.Unavailable(err)
 		}
@@ -614,7 +520,7 @@ func (s *Store) IndexValues(ctx context.Context, typ, id, param string) ([][]byt
 	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	entries, err := decodeIndexList(b, param)
+	entries, err := codec.DecodeIndexList(b, param)
 	if err != nil {
 		return nil, err
 	}
@@ -639,7 +545,7 @@ func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()
-		if len(v) >= 2 && v[1]&flagDeleted != 0 {
+		if codec.IsDeleted(v) {
 			continue
 		}
 		if !fn(string(it.Key()[len(prefix):])) {
@@ -661,7 +567,7 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		r, err := decodeChainRecord(it.Key(), it.Value())
+		r, err := decodeChainLink(it.Key(), it.Value())
 		if err != nil {
 			return store.Unavailable(err)
 		}
@@ -678,16 +584,12 @@ func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
 		return 0, [32]byte{}, err
 	}
 	defer s.leave()
-	var h [32]byte
 	b, ok, err := s.get(keyChainHead)
 	if err != nil || !ok {
-		return 0, h, store.Unavailable(err)
+		return 0, [32]byte{}, store.Unavailable(err)
 	}
-	if len(b) != 40 {
-		return 0, h, store.Unavailable(errors.New("embedded: corrupt audit chain head"))
-	}
-	copy(h[:], b[8:])
-	return binary.BigEndian.Uint64(b[:8]), h, nil
+	seq, h, err := codec.DecodeChainHead(b)
+	return seq, h, store.Unavailable(err)
 }
 
 // Ping implements store.Store.

@@ -53,16 +53,3 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatalf("after reopen, new version %+v (last seq %d)", vs[0], last.Seq)
 	}
 }
-
-func TestRecordRefusesUnknownFlags(t *testing.T) {
-	v := &store.Version{VersionID: 1, Method: "PUT", Body: []byte(`{}`)}
-	rec := encodeVersion(v)
-	rec[1] |= flagEncrypted
-	if err := decodeVersion(rec, &store.Version{}); err == nil {
-		t.Fatal("a record marked encrypted was decoded as plain")
-	}
-	rec[0] = 9
-	if err := decodeVersion(rec, &store.Version{}); err == nil {
-		t.Fatal("an unknown format was decoded")
-	}
-}

@@ -21,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/store/internal/codec"
 )
 
 // auditEventBody is an AuditEvent as the gateway writes one (abridged), about a patient.
@@ -328,13 +329,13 @@ func TestChainTamper(t *testing.T) {
 		for seq := uint64(tamperEvents); seq >= uint64(k+1); seq-- {
 			rawSet(t, s, chainKey(seq+1), rawGet(t, s, chainKey(seq)))
 		}
-		prev, err := decodeChainRecord(chainKey(uint64(k)), rawGet(t, s, chainKey(uint64(k))))
+		prev, err := decodeChainLink(chainKey(uint64(k)), rawGet(t, s, chainKey(uint64(k))))
 		if err != nil {
 			t.Fatal(err)
 		}
 		link := store.ChainRecord{Seq: uint64(k + 1), Type: "AuditEvent", ID: "spliced", VersionID: 1, Prev: prev.Hash,
 			Hash: store.ChainHash(prev.Hash, stored.Body)}
-		rawSet(t, s, chainKey(uint64(k+1)), encodeChainRecord(link))
+		rawSet(t, s, chainKey(uint64(k+1)), codec.EncodeChainLink(link))
 		rep := verify(t, s)
 		// The first record that was inserted is the spliced one, at position k+1; the record after it
 		// (the original k+1, now k+2) was not touched, only renumbered — and its link, whose prev is the
@@ -369,7 +370,7 @@ func TestChainTamper(t *testing.T) {
 		// A careful truncation: the head moved back to the previous link. The event left outside the
 		// chain gives it away.
 		s := f.openCopy(t)
-		prev, err := decodeChainRecord(chainKey(tamperEvents-1), rawGet(t, s, chainKey(tamperEvents-1)))
+		prev, err := decodeChainLink(chainKey(tamperEvents-1), rawGet(t, s, chainKey(tamperEvents-1)))
 		if err != nil {
 			t.Fatal(err)
 		}

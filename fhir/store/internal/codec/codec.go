@@ -1,0 +1,365 @@
+// Package codec holds the byte formats and commit rules the storage engines share: version records,
+// history pointers, index entry tails, a resource's index list, audit chain links, and the checks every
+// engine applies to a transaction's operations. An engine decides where the bytes go (Pebble keys, Redis
+// keys); the bytes and the rules are the same everywhere.
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/store"
+)
+
+// Value format. Every stored record starts with a format byte, then a flags byte. Format 1 is plain; the
+// flags reserve bits for compression and encryption at rest, so that either can be added later without
+// a migration (old values keep their header and stay readable).
+const (
+	formatV1 byte = 1
+
+	flagDeleted byte = 1 << 0
+	// flagCreated marks a version that brought the resource into existence (first, or after a deletion).
+	flagCreated byte = 1 << 3
+	// flagCompressed and flagEncrypted are reserved: a reader that meets them refuses the value rather
+	// than return garbage.
+	flagCompressed byte = 1 << 1
+	flagEncrypted  byte = 1 << 2
+)
+
+var methods = []string{"", "POST", "PUT", "PATCH", "DELETE"}
+
+func methodCode(m string) byte {
+	for i, s := range methods {
+		if s == m && i > 0 {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+// Errors of corrupt stored bytes.
+var (
+	ErrBadRecord    = errors.New("store: corrupt or unsupported record")
+	ErrBadPointer   = errors.New("store: corrupt history pointer")
+	ErrBadIndexKey  = errors.New("store: corrupt index entry")
+	ErrBadIndexList = errors.New("store: corrupt index list")
+)
+
+// EncodeVersion encodes a version record: header, versionId, lastUpdated (ms), seq, method, body.
+func EncodeVersion(v *store.Version) []byte {
+	buf := make([]byte, 0, 2+3*binary.MaxVarintLen64+1+len(v.Body))
+	flags := byte(0)
+	if v.Deleted {
+		flags |= flagDeleted
+	}
+	if v.Created {
+		flags |= flagCreated
+	}
+	buf = append(buf, formatV1, flags)
+	buf = binary.AppendUvarint(buf, v.VersionID)
+	buf = binary.AppendVarint(buf, v.LastUpdated.UnixMilli())
+	buf = binary.AppendUvarint(buf, v.Seq)
+	buf = append(buf, methodCode(v.Method))
+	return append(buf, v.Body...)
+}
+
+// DecodeVersion decodes a record into v (Type and ID come from where it was found). The body is copied.
+func DecodeVersion(b []byte, v *store.Version) error {
+	if len(b) < 2 || b[0] != formatV1 || b[1]&(flagCompressed|flagEncrypted) != 0 {
+		return ErrBadRecord
+	}
+	v.Deleted = b[1]&flagDeleted != 0
+	v.Created = b[1]&flagCreated != 0
+	b = b[2:]
+	vid, n := binary.Uvarint(b)
+	if n <= 0 {
+		return ErrBadRecord
+	}
+	b = b[n:]
+	ms, n := binary.Varint(b)
+	if n <= 0 {
+		return ErrBadRecord
+	}
+	b = b[n:]
+	seq, n := binary.Uvarint(b)
+	if n <= 0 {
+		return ErrBadRecord
+	}
+	b = b[n:]
+	if len(b) < 1 || int(b[0]) >= len(methods) {
+		return ErrBadRecord
+	}
+	v.VersionID, v.LastUpdated, v.Seq, v.Method = vid, time.UnixMilli(ms).UTC(), seq, methods[b[0]]
+	if v.Deleted {
+		v.Body = nil
+	} else {
+		v.Body = append([]byte(nil), b[1:]...)
+	}
+	return nil
+}
+
+// IsDeleted reports whether a record is a deletion, without decoding it.
+func IsDeleted(record []byte) bool { return len(record) >= 2 && record[1]&flagDeleted != 0 }
+
+// Pointer encodes a history entry: [<type> 00] <id> 00 <vid:8>.
+func Pointer(typ, id string, vid uint64) []byte {
+	p := make([]byte, 0, len(typ)+len(id)+10)
+	if typ != "" {
+		p = append(p, typ...)
+		p = append(p, 0)
+	}
+	p = append(p, id...)
+	p = append(p, 0)
+	return binary.BigEndian.AppendUint64(p, vid)
+}
+
+// ParsePointer decodes a history entry (with its type when withType).
+func ParsePointer(p []byte, withType bool) (typ, id string, vid uint64, err error) {
+	if len(p) < 9 {
+		return "", "", 0, ErrBadPointer
+	}
+	vid = binary.BigEndian.Uint64(p[len(p)-8:])
+	rest := p[:len(p)-9]
+	if withType {
+		i := indexByte(rest, 0)
+		if i < 0 {
+			return "", "", 0, ErrBadPointer
+		}
+		typ, rest = string(rest[:i]), rest[i+1:]
+	}
+	return typ, string(rest), vid, nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Escape appends v with 0x00 written as 00 FF, so that the terminator 00 01 sorts before any
+// continuation and a value is never a prefix of another value's entry.
+func Escape(dst, v []byte) []byte {
+	for _, c := range v {
+		if c == 0 {
+			dst = append(dst, 0, 0xFF)
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// IndexTail is the ordered part of an index entry: <escaped value> 00 01 <id>. Entries sorted byte-wise
+// by their tails are sorted by value, then id.
+func IndexTail(dst, value []byte, id string) []byte {
+	dst = Escape(dst, value)
+	dst = append(dst, 0, 1)
+	return append(dst, id...)
+}
+
+// SplitIndexTail splits an index entry's tail and unescapes the value.
+func SplitIndexTail(k []byte) (value []byte, id string, err error) {
+	value = make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c != 0 {
+			value = append(value, c)
+			continue
+		}
+		if i+1 >= len(k) {
+			break
+		}
+		switch k[i+1] {
+		case 0xFF:
+			value = append(value, 0)
+			i++
+		case 1:
+			return value, string(k[i+2:]), nil
+		default:
+			return nil, "", ErrBadIndexKey
+		}
+	}
+	return nil, "", ErrBadIndexKey
+}
+
+// EncodeIndexList encodes a resource's index entries (param, value pairs, uvarint-length prefixed).
+func EncodeIndexList(entries []store.IndexEntry) []byte {
+	var list []byte
+	for _, e := range entries {
+		list = binary.AppendUvarint(list, uint64(len(e.Param)))
+		list = append(list, e.Param...)
+		list = binary.AppendUvarint(list, uint64(len(e.Value)))
+		list = append(list, e.Value...)
+	}
+	return list
+}
+
+// DecodeIndexList decodes a resource's list of entries, keeping one parameter's only when param is set.
+func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
+	var out []store.IndexEntry
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil, ErrBadIndexList
+		}
+		p := b[w : w+int(n)]
+		b = b[w+int(n):]
+		n, w = binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil, ErrBadIndexList
+		}
+		v := b[w : w+int(n)]
+		b = b[w+int(n):]
+		if param == "" || string(p) == param {
+			out = append(out, store.IndexEntry{Param: string(p), Value: append([]byte(nil), v...)})
+		}
+	}
+	return out, nil
+}
+
+// IndexDiff compares a resource's stored entries with an op's: the entries to remove, the entries to
+// add, and the resource's new list (duplicates dropped, order kept). A deletion has no entries.
+func IndexDiff(old []store.IndexEntry, op *store.Op) (remove, add, next []store.IndexEntry) {
+	next = make([]store.IndexEntry, 0, len(op.Index))
+	if !op.Delete {
+		seen := make(map[string]bool, len(op.Index))
+		for _, e := range op.Index {
+			k := e.Param + "\x00" + string(e.Value)
+			if !seen[k] {
+				seen[k] = true
+				next = append(next, e)
+			}
+		}
+	}
+	keep := make(map[string]bool, len(next))
+	for _, e := range next {
+		keep[e.Param+"\x00"+string(e.Value)] = true
+	}
+	had := make(map[string]bool, len(old))
+	for _, e := range old {
+		k := e.Param + "\x00" + string(e.Value)
+		had[k] = true
+		if !keep[k] {
+			remove = append(remove, e)
+		}
+	}
+	for _, e := range next {
+		if !had[e.Param+"\x00"+string(e.Value)] {
+			add = append(add, e)
+		}
+	}
+	return remove, add, next
+}
+
+// EncodeChainLink encodes a chain link's value: <type> 00 <id> 00 <vid:8> <prev:32> <hash:32> (its
+// position is kept by the engine, beside it).
+func EncodeChainLink(r store.ChainRecord) []byte {
+	v := Pointer(r.Type, r.ID, r.VersionID)
+	v = append(v, r.Prev[:]...)
+	return append(v, r.Hash[:]...)
+}
+
+// DecodeChainLink decodes a link found at position seq.
+func DecodeChainLink(seq uint64, val []byte) (store.ChainRecord, error) {
+	var r store.ChainRecord
+	if len(val) < 64+9 {
+		return r, ErrBadPointer
+	}
+	r.Seq = seq
+	typ, id, vid, err := ParsePointer(val[:len(val)-64], true)
+	if err != nil {
+		return r, err
+	}
+	r.Type, r.ID, r.VersionID = typ, id, vid
+	copy(r.Prev[:], val[len(val)-64:len(val)-32])
+	copy(r.Hash[:], val[len(val)-32:])
+	return r, nil
+}
+
+// EncodeChainHead encodes the chain head: <seq:8> <hash:32>.
+func EncodeChainHead(seq uint64, hash [32]byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, seq), hash[:]...)
+}
+
+// DecodeChainHead decodes the chain head.
+func DecodeChainHead(b []byte) (uint64, [32]byte, error) {
+	var h [32]byte
+	if len(b) != 40 {
+		return 0, h, errors.New("store: corrupt audit chain head")
+	}
+	copy(h[:], b[8:])
+	return binary.BigEndian.Uint64(b[:8]), h, nil
+}
+
+// CheckDistinct refuses a transaction that names no type or id, or writes a resource twice.
+func CheckDistinct(ops []store.Op) error {
+	seen := make(map[string]bool, len(ops))
+	for i, op := range ops {
+		if op.Type == "" || op.ID == "" {
+			return &fhir.Error{Kind: fhir.KindInternal, Details: fmt.Sprintf("store: op %d has no type or id", i)}
+		}
+		k := op.Type + "/" + op.ID
+		if seen[k] {
+			return &fhir.Error{Kind: fhir.KindInvalid, Code: "duplicate", Expression: fmt.Sprintf("Tx.op[%d]", i),
+				Details: "a transaction may not write the same resource twice", Diagnostics: k}
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// Templates parses the bodies of a transaction for stamping, before any lock is taken.
+func Templates(ops []store.Op) ([]*fhir.StampTemplate, error) {
+	tmpls := make([]*fhir.StampTemplate, len(ops))
+	for i, op := range ops {
+		if op.Delete {
+			continue
+		}
+		t, err := fhir.NewStampTemplate(op.Body, op.ID)
+		if err != nil {
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: fmt.Sprintf("Tx.op[%d]", i),
+				Details: "the resource body is not a JSON object", Err: err}
+		}
+		tmpls[i] = t
+	}
+	return tmpls, nil
+}
+
+// Plan decides an op against the resource's current version (nil when it never existed): the new
+// version (nil when a delete has nothing to delete), or the precondition that fails. seq is the new
+// version's sequence number and now its instant; the body is rendered from tmpl.
+func Plan(i int, op *store.Op, cur *store.Version, tmpl *fhir.StampTemplate, seq uint64, now time.Time) (*store.Version, error) {
+	var curVID uint64
+	curDeleted := false
+	if cur != nil {
+		curVID, curDeleted = cur.VersionID, cur.Deleted
+	}
+	if op.IfMatch != 0 && (cur == nil || curDeleted || curVID != op.IfMatch) {
+		return nil, store.PreconditionFailed(i, op.Type, op.ID, op.IfMatch, curVID, curDeleted)
+	}
+	if op.IfNoneExist && cur != nil {
+		return nil, store.AlreadyExists(i, op.Type, op.ID)
+	}
+	if op.Delete && (cur == nil || curDeleted) {
+		return nil, nil // nothing to delete
+	}
+	if op.Chain && (op.Delete || cur != nil) {
+		return nil, &fhir.Error{Kind: fhir.KindNotAllowed, Code: "not-supported", Expression: fmt.Sprintf("Tx.op[%d]", i),
+			Details: "an audit event is written once and never changed"}
+	}
+	v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
+		Created: !op.Delete && (cur == nil || curDeleted)}
+	if op.Delete {
+		v.Deleted = true
+		v.Method = "DELETE"
+	} else {
+		v.Body = tmpl.Render(v.VersionID, now)
+	}
+	return v, nil
+}

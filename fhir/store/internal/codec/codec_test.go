@@ -1,0 +1,102 @@
+package codec
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"fhirgate/fhir/store"
+)
+
+func TestRecordRoundTripAndRefusals(t *testing.T) {
+	v := &store.Version{VersionID: 7, Method: "PATCH", Body: []byte(`{"a":1}`), Seq: 99, Created: true,
+		LastUpdated: time.UnixMilli(1_790_000_000_123).UTC()}
+	rec := EncodeVersion(v)
+	var got store.Version
+	if err := DecodeVersion(rec, &got); err != nil || got.VersionID != 7 || got.Method != "PATCH" || got.Seq != 99 ||
+		!got.Created || got.Deleted || !got.LastUpdated.Equal(v.LastUpdated) || string(got.Body) != `{"a":1}` {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if IsDeleted(rec) || !IsDeleted(EncodeVersion(&store.Version{Deleted: true, Method: "DELETE"})) {
+		t.Fatal("IsDeleted")
+	}
+	enc := slices.Clone(rec)
+	enc[1] |= flagEncrypted
+	if err := DecodeVersion(enc, &store.Version{}); err == nil {
+		t.Fatal("a record marked encrypted was decoded as plain")
+	}
+	enc = slices.Clone(rec)
+	enc[0] = 9
+	if err := DecodeVersion(enc, &store.Version{}); err == nil {
+		t.Fatal("an unknown format was decoded")
+	}
+	for n := range 6 {
+		if err := DecodeVersion(rec[:n], &store.Version{}); err == nil {
+			t.Fatalf("a record cut at %d bytes was decoded", n)
+		}
+	}
+}
+
+// Index tails sort by value, then id, whatever bytes the values hold.
+func TestIndexTailOrder(t *testing.T) {
+	values := [][]byte{[]byte("a"), []byte("a\x00"), []byte("a\x00b"), []byte("a\x01"), []byte("ab"), {}, []byte("\x00")}
+	var tails [][]byte
+	for _, v := range values {
+		for _, id := range []string{"2", "1"} {
+			tails = append(tails, IndexTail(nil, v, id))
+		}
+	}
+	slices.SortFunc(tails, bytes.Compare)
+	var prev []byte
+	prevID := ""
+	for i, tail := range tails {
+		v, id, err := SplitIndexTail(tail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			c := bytes.Compare(prev, v)
+			if c > 0 || c == 0 && prevID >= id {
+				t.Fatalf("%q/%s sorts after %q/%s", prev, prevID, v, id)
+			}
+		}
+		prev, prevID = v, id
+	}
+}
+
+func TestIndexDiff(t *testing.T) {
+	e := func(p, v string) store.IndexEntry { return store.IndexEntry{Param: p, Value: []byte(v)} }
+	old := []store.IndexEntry{e("name", "a"), e("name", "b"), e("gender", "f")}
+	op := &store.Op{Index: []store.IndexEntry{e("name", "b"), e("name", "c"), e("name", "c"), e("gender", "f")}}
+	remove, add, next := IndexDiff(old, op)
+	if len(remove) != 1 || string(remove[0].Value) != "a" || len(add) != 1 || string(add[0].Value) != "c" || len(next) != 3 {
+		t.Fatalf("remove %v add %v next %v", remove, add, next)
+	}
+	list, err := DecodeIndexList(EncodeIndexList(next), "name")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list %v %v", list, err)
+	}
+	remove, add, next = IndexDiff(old, &store.Op{Delete: true, Index: op.Index})
+	if len(remove) != 3 || len(add) != 0 || len(next) != 0 {
+		t.Fatal("a deletion keeps entries")
+	}
+	if _, err := DecodeIndexList([]byte{5, 'a'}, ""); err == nil {
+		t.Fatal("a truncated list was decoded")
+	}
+}
+
+func TestChainLinkAndHead(t *testing.T) {
+	r := store.ChainRecord{Seq: 4, Type: "AuditEvent", ID: "x", VersionID: 1, Prev: [32]byte{1}, Hash: [32]byte{2}}
+	got, err := DecodeChainLink(4, EncodeChainLink(r))
+	if err != nil || got != r {
+		t.Fatalf("%+v %v", got, err)
+	}
+	seq, h, err := DecodeChainHead(EncodeChainHead(9, r.Hash))
+	if err != nil || seq != 9 || h != r.Hash {
+		t.Fatal("head round trip")
+	}
+	if _, _, err := DecodeChainHead([]byte{1}); err == nil {
+		t.Fatal("a short head was decoded")
+	}
+}
