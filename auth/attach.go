@@ -14,7 +14,7 @@ import (
 // AttachConsent sets up consent enforcement on a service: a consent engine that loads a patient's
 // Consents with the search engine, the Consent write rules, and the invalidation of the consent cache on
 // every Consent write (before the write is acknowledged, so a revoked consent stops applying on the very
-// next request).
+// next request), here and, through the store's write counts, in every other process sharing the store.
 func AttachConsent(svc *rest.Service, def consent.Decision) *consent.Engine {
 	eng := consent.NewEngine(func(ctx context.Context, patient string) ([][]byte, error) {
 		vs, err := svc.Engine().Find(ctx, "Consent", url.Values{"patient": {patient}})
@@ -27,6 +27,7 @@ func AttachConsent(svc *rest.Service, def consent.Decision) *consent.Engine {
 		}
 		return out, nil
 	}, def)
+	eng.Changes = func(ctx context.Context) (uint64, error) { return svc.Store().Changes(ctx, "Consent") }
 	svc.AddRule("Consent", consent.Validate)
 	svc.OnCommit(func(ctx context.Context, vs []*store.Version) {
 		for _, v := range vs {

@@ -32,6 +32,7 @@ type Guard struct {
 	actors    []string // the principal's actor references, for consents (computed once)
 	actorsErr error
 	actorsSet bool
+	synced    bool // the consent cache was checked against the store for this request
 }
 
 // Options configure the consent side of guards.
@@ -205,6 +206,9 @@ func (g *Guard) consent(ctx context.Context, v *store.Version, values func(strin
 			g.record(Decision{Resource: v.Ref(), Patient: pat, Result: consent.Result{Decision: consent.NotApplicable, Policies: []string{"right-of-access"}}})
 			continue
 		}
+		if err := g.syncConsent(ctx); err != nil {
+			return consentUnavailable(err)
+		}
 		policies, err := g.opts.Consent.Policies(ctx, pat)
 		if err != nil {
 			return consentUnavailable(err)
@@ -224,6 +228,24 @@ func (g *Guard) consent(ctx context.Context, v *store.Version, values func(strin
 			return g.denied(v, res)
 		}
 	}
+	return nil
+}
+
+// syncConsent checks the consent cache against the store once per request, so that a Consent written
+// through another process sharing the store applies from this request on.
+func (g *Guard) syncConsent(ctx context.Context) error {
+	g.mu.Lock()
+	done := g.synced
+	g.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := g.opts.Consent.Sync(ctx); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.synced = true
+	g.mu.Unlock()
 	return nil
 }
 

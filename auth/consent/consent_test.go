@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -114,5 +115,46 @@ func BenchmarkDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Evaluate([]*Policy{p}, r, Permit, false)
+	}
+}
+
+// TestSyncFollowsAnotherProcess: two engines over one shared store (a shared list of consents and write
+// count). A consent written "through" one is applied by the other once it syncs, on its next request.
+func TestSyncFollowsAnotherProcess(t *testing.T) {
+	var shared [][]byte
+	var writes uint64
+	load := func(context.Context, string) ([][]byte, error) { return shared, nil }
+	changes := func(context.Context) (uint64, error) { return writes, nil }
+	a, b := NewEngine(load, Permit), NewEngine(load, Permit)
+	a.Changes, b.Changes = changes, changes
+	ctx := context.Background()
+	decide := func(e *Engine) Decision {
+		if err := e.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Decide(ctx, "Patient/p", &Request{Actors: []string{"Organization/ins"}, Resource: "Patient/p", Type: "Patient", Now: time.Now()}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Decision
+	}
+	if decide(b) != Permit {
+		t.Fatal("no consent yet")
+	}
+	// Process A stores a denial of the insurer and invalidates its own cache; B only sees the count.
+	shared = append(shared, []byte(`{"resourceType":"Consent","id":"c","status":"active",
+		"scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+		"patient":{"reference":"Patient/p"},"provision":{"type":"permit","provision":[{"type":"deny","actor":[{`+ircp+`,"reference":{"reference":"Organization/ins"}}]}]}}`))
+	a.ConsentWritten("Consent/c", "Patient/p")
+	// Without the store's count moving, B has no way to know (the premise of the test).
+	if r, _ := b.Decide(ctx, "Patient/p", &Request{Actors: []string{"Organization/ins"}, Resource: "Patient/p", Type: "Patient", Now: time.Now()}, false); r.Decision != Permit {
+		t.Fatal("B reloaded without being told")
+	}
+	writes++
+	if decide(b) != Deny {
+		t.Fatal("B still applies its stale cache after syncing")
+	}
+	if decide(a) != Deny {
+		t.Fatal("A does not apply its own write")
 	}
 }

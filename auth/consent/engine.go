@@ -16,11 +16,38 @@ type Engine struct {
 	// Default is the decision when no Consent applies: Permit (opt-out) or Deny (opt-in).
 	Default Decision
 
+	// Changes, when set, returns the store's count of Consent writes, which Sync compares with the count
+	// the cache was filled under: when the store is shared by several processes, a Consent written through
+	// another process empties this one's cache on its next request.
+	Changes func(ctx context.Context) (uint64, error)
+
 	mu    sync.Mutex
 	cache map[string][]*Policy
 	gen   map[string]uint64 // per patient, bumped by Invalidate
 	owner map[string]string // Consent/id -> the patient it was last seen about
 	max   int
+	seen  uint64 // the Changes count the cache holds
+	epoch uint64 // bumped when Sync empties the cache
+}
+
+// Sync empties the cache if a Consent was written since it was filled (see Changes). Callers call it
+// once per request, before the request's first decision.
+func (e *Engine) Sync(ctx context.Context) error {
+	if e.Changes == nil {
+		return nil
+	}
+	n, err := e.Changes(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if n != e.seen {
+		e.cache = map[string][]*Policy{}
+		e.seen = n
+		e.epoch++
+	}
+	e.mu.Unlock()
+	return nil
 }
 
 // NewEngine returns an Engine loading consents with load.
@@ -35,7 +62,7 @@ func (e *Engine) Policies(ctx context.Context, patient string) ([]*Policy, error
 		e.mu.Unlock()
 		return p, nil
 	}
-	gen := e.gen[patient]
+	gen, epoch := e.gen[patient], e.epoch
 	e.mu.Unlock()
 
 	bodies, err := e.load(ctx, patient)
@@ -62,7 +89,7 @@ func (e *Engine) Policies(ctx context.Context, patient string) ([]*Policy, error
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.gen[patient] == gen { // no Consent of this patient was written while loading
+	if e.gen[patient] == gen && e.epoch == epoch { // no Consent of this patient was written while loading
 		if len(e.cache) >= e.max {
 			for k := range e.cache {
 				delete(e.cache, k)

@@ -176,6 +176,9 @@ func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
 // Engine returns the search engine (guards evaluate granular scopes with it).
 func (s *Service) Engine() *search.Engine { return s.engine }
 
+// Store returns the store the service writes to.
+func (s *Service) Store() store.Store { return s.store }
+
 // Config returns the service's configuration (with defaults applied).
 func (s *Service) Config() Config { return s.cfg }
 

@@ -16,7 +16,6 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
-	"fhirgate/fhir/store/embedded"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -54,24 +53,21 @@ type datasetResult struct {
 	err  error
 }
 
-// dataset returns a service over a store holding the named dataset, loaded once per test binary.
-func dataset(t *testing.T, name string) *rest.Service {
+// dataset returns a service over a store of the engine ("embedded" or "redis") holding the named
+// dataset, loaded once per test binary.
+func dataset(t *testing.T, engine, name string) *rest.Service {
 	t.Helper()
-	v, _ := datasetsOnce.LoadOrStore(name, &datasetResult{})
+	v, _ := datasetsOnce.LoadOrStore(engine+"/"+name, &datasetResult{})
 	d := v.(*datasetResult)
-	d.once.Do(func() { d.svc, d.err = loadDataset(t, name) })
+	d.once.Do(func() { d.svc, d.err = loadDataset(t, engine, name) })
 	if d.err != nil {
 		t.Fatalf("loading dataset %s: %v", name, d.err)
 	}
 	return d.svc
 }
 
-func loadDataset(t *testing.T, name string) (*rest.Service, error) {
-	dir, err := os.MkdirTemp("", "fhirgate-corpus-"+name)
-	if err != nil {
-		return nil, err
-	}
-	st, err := embedded.Open(embedded.Config{Dir: dir})
+func loadDataset(t *testing.T, engine, name string) (*rest.Service, error) {
+	st, err := openEngine(t, engine, "corpus-"+name)
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +224,16 @@ func runCase(t *testing.T, svc *rest.Service, c corpusCase) (status int, matches
 }
 
 // TestSearchCorpus runs the hand-written search corpus (testdata/corpus) against the official examples
-// and the Synthea bundles.
-func TestSearchCorpus(t *testing.T) {
+// and the Synthea bundles, on the embedded engine.
+func TestSearchCorpus(t *testing.T) { runCorpus(t, "embedded") }
+
+// TestSearchCorpusRedis runs the same corpus on the Redis engine: search works identically.
+func TestSearchCorpusRedis(t *testing.T) {
+	sharedtest.RedisURL(t)
+	runCorpus(t, "redis")
+}
+
+func runCorpus(t *testing.T, engine string) {
 	cases := loadCorpus(t)
 	if len(cases) == 0 {
 		t.Skip("no corpus cases")
@@ -238,7 +242,7 @@ func TestSearchCorpus(t *testing.T) {
 	for _, c := range cases {
 		c := c
 		t.Run(c.file+"/"+c.Name, func(t *testing.T) {
-			svc := dataset(t, c.Dataset)
+			svc := dataset(t, engine, c.Dataset)
 			status, matches, includes, total, body := runCase(t, svc, c)
 			want := c.Status
 			if want == 0 {

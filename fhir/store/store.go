@@ -111,6 +111,10 @@ type Store interface {
 	// ScanIDs calls fn, in id order, with the id of every resource of typ that currently exists (not
 	// deleted), until fn returns false.
 	ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error
+	// Changes returns a count that grows whenever a resource of typ is written; every process sharing
+	// the store sees every other's writes in it before they are acknowledged. Caches of data derived from
+	// resources (parsed Consents) compare it to know whether they are still valid.
+	Changes(ctx context.Context, typ string) (uint64, error)
 	// ChainRecords and ChainHead expose the audit chain.
 	Chain
 	// Ping reports whether the store can serve requests.

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -49,6 +50,7 @@ type Store struct {
 	lastClock time.Time
 	chainSeq  uint64 // the audit chain head, kept in the lane
 	chainHash [32]byte
+	changes   sync.Map // type -> *atomic.Uint64: writes of the type since Open (one process owns the files)
 
 	closeMu sync.RWMutex // held shared by operations, exclusively by Close
 	closed  bool
@@ -355,6 +357,7 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 		s.commitMu.Unlock()
 		return nil, store.Unavailable(err)
 	}
+	s.counted(out)
 	s.commitMu.Unlock()
 	if err := b.SyncWait(); err != nil {
 		return nil, store.Unavailable(err)
@@ -430,6 +433,24 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 	}
 	s.chainSeq, s.chainHash = chainSeq, chainHash
 	return out, nil
+}
+
+// counted bumps the write counts of the types a commit wrote, before it is acknowledged.
+func (s *Store) counted(vs []*store.Version) {
+	for _, v := range vs {
+		if v != nil {
+			n, _ := s.changes.LoadOrStore(v.Type, new(atomic.Uint64))
+			n.(*atomic.Uint64).Add(1)
+		}
+	}
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(ctx context.Context, typ string) (uint64, error) {
+	if n, ok := s.changes.Load(typ); ok {
+		return n.(*atomic.Uint64).Load(), nil
+	}
+	return 0, nil
 }
 
 // replaceIndex replaces the resource's index entries by the op's: entries that disappear are deleted,

@@ -35,6 +35,8 @@ func Run(t *testing.T, open Factory) {
 		{"TransactionIsAtomic", testTransactionAtomic},
 		{"DuplicateInTransaction", testDuplicateInTransaction},
 		{"CheckAbortsTransaction", testCheckAborts},
+		{"CheckIsSerializable", testCheckSerializable},
+		{"ChangesCountWrites", testChanges},
 		{"HistoryLevelsAndPaging", testHistory},
 		{"HistorySince", testHistorySince},
 		{"ConcurrentIfMatchOneWins", testConcurrentIfMatch},
@@ -280,6 +282,68 @@ func testCheckAborts(t *testing.T, s store.Store) {
 	}}
 	if _, err := s.Commit(ctx, commit2); err != nil || !saw {
 		t.Fatalf("check did not see an earlier commit (err %v)", err)
+	}
+}
+
+// testCheckSerializable: concurrent conditional creates (a check that nothing matches, then a create)
+// leave exactly one resource, as If-None-Exist requires.
+func testCheckSerializable(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var created atomic.Int32
+	for w := 0; w < 8; w++ {
+		wg.Go(func() {
+			_, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{put("Patient", fmt.Sprintf("only-%d", w), "")},
+				Check: func(ctx context.Context) error {
+					n := 0
+					if err := s.ScanIDs(ctx, "Patient", func(string) bool { n++; return true }); err != nil {
+						return err
+					}
+					if n > 0 {
+						return errExists
+					}
+					return nil
+				}})
+			if err == nil {
+				created.Add(1)
+			} else if !errors.Is(err, errExists) {
+				t.Errorf("commit: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	s.ScanIDs(ctx, "Patient", func(string) bool { n++; return true })
+	if created.Load() != 1 || n != 1 {
+		t.Fatalf("%d conditional creates succeeded, %d patients exist; want 1", created.Load(), n)
+	}
+}
+
+var errExists = errors.New("a match exists")
+
+// testChanges: the write count of a type moves with every committed version of that type only.
+func testChanges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	count := func(typ string) uint64 {
+		n, err := s.Changes(ctx, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	c0, p0 := count("Consent"), count("Patient")
+	commit(t, s, put("Consent", "k", `"status":"active"`))
+	c1 := count("Consent")
+	if c1 <= c0 || count("Patient") != p0 {
+		t.Fatalf("after a Consent write: Consent %d -> %d, Patient %d -> %d", c0, c1, p0, count("Patient"))
+	}
+	s.Commit(ctx, &store.Tx{Ops: []store.Op{{Type: "Consent", ID: "k", Body: body("Consent", "k", ""), Method: "PUT", IfMatch: 9}}})
+	if count("Consent") != c1 {
+		t.Fatal("a refused commit moved the count")
+	}
+	commit(t, s, store.Op{Type: "Consent", ID: "k", Delete: true})
+	if count("Consent") <= c1 {
+		t.Fatal("a deletion did not move the count")
 	}
 }
 
