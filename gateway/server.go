@@ -40,6 +40,8 @@ type Config struct {
 	DevIssuer http.Handler
 	// Audit configures the audit trail (nil: no audit trail, for tests of the REST layer only).
 	Audit *AuditConfig
+	// StoreInfo describes the store in /readyz (engine, durability, warnings).
+	StoreInfo map[string]string
 }
 
 // Pinger reports whether the store can serve (readiness).
@@ -149,11 +151,16 @@ func basePath(baseURL string) string {
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
+	out := map[string]any{"status": "ready", "store": "ok"}
+	for k, v := range s.cfg.StoreInfo {
+		out["store_"+k] = v
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		return c.JSON(503, map[string]string{"status": "unavailable", "store": "unreachable"})
+		out["status"], out["store"] = "unavailable", "unreachable"
+		return c.JSON(503, out)
 	}
-	return c.JSON(200, map[string]string{"status": "ready", "store": "ok"})
+	return c.JSON(200, out)
 }
 
 // fhirHandler serves every FHIR route.

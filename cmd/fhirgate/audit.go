@@ -35,11 +35,11 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 func auditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeURL := fs.String("store", "file:./data", "store: file:DIR")
+	storeURL := fs.String("store", "file:./data", storeFlagUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(*storeURL, newLogger("text", io.Discard), nil)
+	st, _, err := openStore(*storeURL, storeOptions{log: newLogger("text", io.Discard), readOnly: true})
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func auditVerify(args []string, stdout, stderr io.Writer) error {
 func auditExport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeURL := fs.String("store", "file:./data", "store: file:DIR")
+	storeURL := fs.String("store", "file:./data", storeFlagUsage)
 	since := fs.String("since", "", "export events recorded at or after this instant (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)")
 	patient := fs.String("patient", "", "only the events about this patient (id or Patient/id)")
 	if err := parseFlags(fs, args); err != nil {
@@ -83,7 +83,7 @@ func auditExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--since: %v", err)}
 	}
-	st, err := openStore(*storeURL, newLogger("text", io.Discard), nil)
+	st, _, err := openStore(*storeURL, storeOptions{log: newLogger("text", io.Discard), readOnly: true})
 	if err != nil {
 		return err
 	}

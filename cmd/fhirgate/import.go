@@ -34,7 +34,8 @@ import (
 func importCmd(args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	storeURL := fset.String("store", "file:./data", "store: file:DIR")
+	storeURL := fset.String("store", "file:./data", storeFlagUsage)
+	acceptDataLoss := fset.Bool("redis-accept-data-loss", false, "import into a Redis whose persistence can lose acknowledged writes")
 	baseURL := fset.String("base-url", "http://localhost:8080/fhir", "base URL the resources will be served under")
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0)*2, "files loaded concurrently")
 	progress := fset.Bool("progress", true, "show a progress line when stderr is a terminal")
@@ -56,7 +57,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("no .json or .ndjson files found")}
 	}
 	log := newLogger("text", io.Discard)
-	st, err := openStore(*storeURL, log, nil)
+	st, _, err := openStore(*storeURL, storeOptions{log: log, acceptDataLoss: *acceptDataLoss})
 	if err != nil {
 		return err
 	}

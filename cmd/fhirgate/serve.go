@@ -27,6 +27,7 @@ import (
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/store/redis"
 	"fhirgate/gateway"
 	"fhirgate/population"
 )
@@ -37,7 +38,7 @@ type serveConfig struct {
 	auditRetention                                       string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
-	dev, demoData                                        bool
+	dev, demoData, acceptDataLoss                        bool
 	maxBody                                              byteSize
 }
 
@@ -45,7 +46,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{maxBody: 16 << 20}
 	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
 	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080/fhir", "public base URL used in links, Location and fullUrl")
-	fs.StringVar(&c.storeURL, "store", "file:./data", "store: file:DIR (embedded engine, files in DIR)")
+	fs.StringVar(&c.storeURL, "store", "file:./data", storeFlagUsage)
+	fs.BoolVar(&c.acceptDataLoss, "redis-accept-data-loss", false, "run on a Redis whose persistence can lose acknowledged writes (anything but appendonly yes + appendfsync always); logged at start and shown in /readyz")
 	fs.StringVar(&c.issuer, "issuer", "", "OIDC issuer URL (discovery and JWKS); required unless --dev")
 	fs.StringVar(&c.audience, "audience", "", "expected aud of access tokens (default: the base URL)")
 	fs.BoolVar(&c.dev, "dev", false, "development mode: open API unless --issuer, demo data, loud warning in the log")
@@ -116,19 +118,49 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-// openStore opens the store named by a --store URL.
-func openStore(raw string, log *slog.Logger, observe func(time.Duration, int, error)) (*embedded.Store, error) {
+// storeOptions are how a command opens its store.
+type storeOptions struct {
+	log     *slog.Logger
+	observe func(time.Duration, int, error)
+	// acceptDataLoss lets a Redis store run on persistence settings that can lose acknowledged writes.
+	acceptDataLoss bool
+	// readOnly: the command only reads (audit verify, export); Redis persistence is not its concern.
+	readOnly bool
+}
+
+// storeFlagUsage documents --store for every command.
+const storeFlagUsage = "store: file:DIR (embedded engine, files in DIR) or redis://[user:pass@]host:port/db[?prefix=P] (rediss:// for TLS; shared by several processes)"
+
+// openStore opens the store named by a --store URL, and describes its durability for /readyz.
+func openStore(raw string, o storeOptions) (store.Store, map[string]string, error) {
 	switch {
 	case strings.HasPrefix(raw, "file:"):
 		dir := strings.TrimPrefix(raw, "file:")
 		if dir == "" {
-			return nil, usageError{errors.New("--store file: needs a directory, e.g. file:./data")}
+			return nil, nil, usageError{errors.New("--store file: needs a directory, e.g. file:./data")}
 		}
-		return embedded.Open(embedded.Config{Dir: dir, Logger: log, CommitObserver: observe})
+		st, err := embedded.Open(embedded.Config{Dir: dir, Logger: o.log, CommitObserver: o.observe})
+		return st, map[string]string{"engine": "embedded", "durability": "every commit is synced to disk before it is acknowledged"}, err
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"):
-		return nil, usageError{errors.New("--store redis:// is not available in this build yet; use file:DIR")}
+		if _, _, err := redis.ParseURL(raw); err != nil {
+			return nil, nil, usageError{fmt.Errorf("--store: %w", err)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		st, err := redis.Open(ctx, redis.Config{URL: raw, Logger: o.log, CommitObserver: o.observe, AcceptDataLoss: o.acceptDataLoss || o.readOnly})
+		if errors.Is(err, redis.ErrUnsafePersistence) {
+			return nil, nil, fmt.Errorf("--store: %w (see docs/redis.md; --redis-accept-data-loss runs anyway, at that risk)", err)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--store: %w", err)
+		}
+		info := map[string]string{"engine": "redis", "durability": st.Durability().String()}
+		if st.Durability().Accepted {
+			info["warning"] = "the Redis server can lose acknowledged writes (--redis-accept-data-loss)"
+		}
+		return st, info, nil
 	}
-	return nil, usageError{fmt.Errorf("--store %q: expected file:DIR", raw)}
+	return nil, nil, usageError{fmt.Errorf("--store %q: expected file:DIR or redis://host:port/db", raw)}
 }
 
 func serve(args []string, stderr io.Writer) error {
@@ -148,7 +180,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 
 	metrics := gateway.NewMetrics(nil)
-	st, err := openStore(cfg.storeURL, log, metrics.ObserveCommit)
+	st, storeInfo, err := openStore(cfg.storeURL, storeOptions{log: log, observe: metrics.ObserveCommit, acceptDataLoss: cfg.acceptDataLoss})
 	if err != nil {
 		return err
 	}
@@ -161,7 +193,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version}
+	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version, StoreInfo: storeInfo}
 	if cfg.corsOrigins != "" {
 		for _, o := range strings.Split(cfg.corsOrigins, ",") {
 			if o = strings.TrimSpace(o); o != "" {

@@ -126,7 +126,11 @@ func (s *Service) versionValues(ctx context.Context, v *store.Version, current b
 // admit asks the request's guard whether a version may leave, and notes (in the request's ledger) the
 // patients it is about, or its refusal.
 func (s *Service) admit(ctx context.Context, req *Request, v *store.Version, current bool) error {
-	values := s.versionValues(ctx, v, current)
+	return s.admitValues(ctx, req, v, s.versionValues(ctx, v, current))
+}
+
+// admitValues is admit with the version's index values at hand.
+func (s *Service) admitValues(ctx context.Context, req *Request, v *store.Version, values func(string) [][]byte) error {
 	err := guardFrom(ctx).Admit(ctx, req, v, values)
 	patients := notePatients(ctx, v.Type, v.ID, values)
 	if err != nil {
@@ -171,8 +175,11 @@ func (s *Service) admitExisting(ctx context.Context, req *Request, typ, id strin
 
 // searchFilter admits search results through the guard.
 func (s *Service) searchFilter(req *Request) search.Filter {
-	return func(ctx context.Context, v *store.Version) bool {
-		return s.admit(ctx, req, v, true) == nil
+	return func(ctx context.Context, v *store.Version, values func(string) [][]byte) bool {
+		if values == nil {
+			return s.admit(ctx, req, v, true) == nil
+		}
+		return s.admitValues(ctx, req, v, values) == nil
 	}
 }
 

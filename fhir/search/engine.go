@@ -46,7 +46,7 @@ func NewEngine(st store.Store, cfg Config) *Engine {
 
 // Filter decides whether a resource may be part of a result (authorization); nil admits everything.
 // Filtered resources are simply absent: they are not counted and leave no trace in paging.
-type Filter func(ctx context.Context, v *store.Version) bool
+type Filter func(ctx context.Context, v *store.Version, values func(param string) [][]byte) bool
 
 // Hit is one resource of a result.
 type Hit struct {
@@ -169,72 +169,76 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 	if err != nil {
 		return nil, err
 	}
+	// Candidates are checked in batches: their index lists, then the versions of those that pass, each in
+	// one store call (one round trip on a networked engine).
+	needValues := len(sortKeys) > 0 || filter != nil
+	for i, cc := range cs {
+		if i != driver && cc.updated == nil {
+			needValues = true
+		}
+	}
 	var hits []*Hit
-	for _, id := range candidates {
+	for start := 0; start < len(candidates); start += matchBatch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// A candidate's values are read per parameter, only for the clauses that need them.
-		cache := map[string][][]byte{}
-		var readErr error
-		values := func(param string) [][]byte {
-			if v, ok := cache[param]; ok {
-				return v
-			}
-			v, err := e.st.IndexValues(ctx, typ, id, param)
-			if err != nil && readErr == nil {
-				readErr = err
-			}
-			cache[param] = v
-			return v
-		}
-		ok := true
-		for i, cc := range cs {
-			if i == driver || cc.updated != nil {
-				continue // the driver matched; _lastUpdated is checked on the version below
-			}
-			if !cc.accepts(id, values) {
-				ok = false
-				break
+		ids := candidates[start:min(start+matchBatch, len(candidates))]
+		var lists [][]store.IndexEntry
+		if needValues {
+			var err error
+			if lists, err = e.st.IndexEntriesMany(ctx, typ, ids); err != nil {
+				return nil, err
 			}
 		}
-		if readErr != nil {
-			return nil, readErr
+		var pass []string
+		var passValues []func(string) [][]byte
+		for k, id := range ids {
+			var values func(string) [][]byte
+			if lists != nil {
+				values = EntriesValues(lists[k])
+			}
+			ok := true
+			for i, cc := range cs {
+				if i == driver || cc.updated != nil {
+					continue // the driver matched; _lastUpdated is checked on the version below
+				}
+				if !cc.accepts(id, values) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				pass = append(pass, id)
+				passValues = append(passValues, values)
+			}
 		}
-		if !ok {
-			continue
-		}
-		v, err := e.st.Read(ctx, typ, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
+		vs, err := e.st.ReadMany(ctx, typ, pass)
 		if err != nil {
 			return nil, err
 		}
-		if v.Deleted {
-			continue
-		}
-		if !e.updatedOK(cs, v) {
-			continue
-		}
-		if filter != nil && !filter(ctx, v) {
-			continue
-		}
-		h := &Hit{Version: v}
-		if len(sortKeys) > 0 {
-			h.sortKey = sortKeyOf(typ, sortKeys, v, values)
-			if readErr != nil {
-				return nil, readErr
+		for k, v := range vs {
+			if v == nil || v.Deleted || !e.updatedOK(cs, v) {
+				continue
 			}
-		}
-		hits = append(hits, h)
-		if len(hits) > e.maxHits {
-			return nil, &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly",
-				Details: fmt.Sprintf("the search matches more than %d resources; narrow it", e.maxHits)}
+			if filter != nil && !filter(ctx, v, passValues[k]) {
+				continue
+			}
+			h := &Hit{Version: v}
+			if len(sortKeys) > 0 {
+				h.sortKey = sortKeyOf(typ, sortKeys, v, passValues[k])
+			}
+			hits = append(hits, h)
+			if len(hits) > e.maxHits {
+				return nil, &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly",
+					Details: fmt.Sprintf("the search matches more than %d resources; narrow it", e.maxHits)}
+			}
 		}
 	}
 	return hits, nil
 }
+
+// matchBatch is how many candidates a search checks per store call.
+const matchBatch = 128
 
 // accepts checks a candidate against the clause, reading the candidate's values of the parameters the
 // clause's specs name.
@@ -621,7 +625,7 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 			if v == nil || v.Deleted || seen[v.Ref()] || len(out) >= 10*e.maxHits/100+1000 {
 				return
 			}
-			if filter != nil && !filter(ctx, v) {
+			if filter != nil && !filter(ctx, v, nil) {
 				return
 			}
 			seen[v.Ref()] = true
@@ -751,26 +755,25 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 			}
 		}
 	}
-	keep := func(ctx context.Context, v *store.Version) bool {
+	keep := func(ctx context.Context, v *store.Version, values func(string) [][]byte) bool {
 		if !o.Since.IsZero() && v.LastUpdated.Before(o.Since) {
 			return false
 		}
 		if o.HasStart || o.HasEnd {
-			entries, err := e.st.IndexEntries(ctx, v.Type, v.ID)
-			if err != nil {
-				return false
+			if values == nil {
+				values = e.StoredValues(ctx, v.Type, v.ID)
 			}
-			for _, en := range entries {
-				if en.Param != "date" || len(en.Value) != 17 || en.Value[0] != kLow {
+			for _, val := range values("date") {
+				if len(val) != 17 || val[0] != kLow {
 					continue
 				}
-				lo, hi := decTime(en.Value[1:9]), decTime(en.Value[9:17])
+				lo, hi := decTime(val[1:9]), decTime(val[9:17])
 				if (o.HasEnd && lo > o.End) || (o.HasStart && hi < o.Start) {
 					return false
 				}
 			}
 		}
-		return filter == nil || filter(ctx, v)
+		return filter == nil || filter(ctx, v, values)
 	}
 	var hits []*Hit
 	seenType := map[string]bool{}
@@ -842,7 +845,7 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 			if err != nil {
 				return nil, err
 			}
-			if v.Deleted || (filter != nil && !filter(ctx, v)) {
+			if v.Deleted || (filter != nil && !filter(ctx, v, nil)) {
 				continue
 			}
 			res.Includes = append(res.Includes, v)

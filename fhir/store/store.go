@@ -93,6 +93,9 @@ type Store interface {
 	// Read returns the current version of a resource (a deleted resource's current version has
 	// Deleted set), or ErrNotFound when it never existed.
 	Read(ctx context.Context, typ, id string) (*Version, error)
+	// ReadMany returns the current versions of several resources of typ, nil where a resource never
+	// existed: searches read their candidates in batches (one round trip on a networked engine).
+	ReadMany(ctx context.Context, typ string, ids []string) ([]*Version, error)
 	// ReadVersion returns one version, or ErrNotFound.
 	ReadVersion(ctx context.Context, typ, id string, versionID uint64) (*Version, error)
 	// History returns versions newest first (by Seq).
@@ -106,6 +109,8 @@ type Store interface {
 	IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error
 	// IndexEntries returns the index entries of a resource's current version (none once deleted).
 	IndexEntries(ctx context.Context, typ, id string) ([]IndexEntry, error)
+	// IndexEntriesMany returns the index entries of several resources' current versions.
+	IndexEntriesMany(ctx context.Context, typ string, ids []string) ([][]IndexEntry, error)
 	// IndexValues returns the index values of one parameter of a resource's current version.
 	IndexValues(ctx context.Context, typ, id, param string) ([][]byte, error)
 	// ScanIDs calls fn, in id order, with the id of every resource of typ that currently exists (not

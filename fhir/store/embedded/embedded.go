@@ -167,6 +167,23 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error
 	return s.readCurrent(typ, id)
 }
 
+// ReadMany implements store.Store.
+func (s *Store) ReadMany(ctx context.Context, typ string, ids []string) ([]*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	out := make([]*store.Version, len(ids))
+	for i, id := range ids {
+		v, err := s.readCurrent(typ, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (s *Store) readCurrent(typ, id string) (*store.Version, error) {
 	b, ok, err := s.get(currentKey(typ, id))
 	if err != nil {
@@ -529,6 +546,23 @@ func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.Index
 	}
 	defer s.leave()
 	return s.readIndexList(typ, id)
+}
+
+// IndexEntriesMany implements store.Store.
+func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) ([][]store.IndexEntry, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	out := make([][]store.IndexEntry, len(ids))
+	for i, id := range ids {
+		entries, err := s.readIndexList(typ, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = entries
+	}
+	return out, nil
 }
 
 // IndexValues implements store.Store.

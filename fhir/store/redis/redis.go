@@ -269,6 +269,34 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error
 	return decode(typ, id, b)
 }
 
+// ReadMany implements store.Store: one MGET.
+func (s *Store) ReadMany(ctx context.Context, typ string, ids []string) ([]*store.Version, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	out := make([]*store.Version, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.currentKey(typ, id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, unavailable(ctx, err)
+	}
+	for i, v := range vals {
+		if b, ok := v.(string); ok {
+			if out[i], err = decode(typ, ids[i], []byte(b)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 func decode(typ, id string, b []byte) (*store.Version, error) {
 	v := &store.Version{Type: typ, ID: id}
 	if err := codec.DecodeVersion(b, v); err != nil {
@@ -793,6 +821,34 @@ func (s *Store) indexList(ctx context.Context, typ, id, param string) ([]store.I
 	}
 	entries, err := codec.DecodeIndexList(b, param)
 	return entries, store.Unavailable(err)
+}
+
+// IndexEntriesMany implements store.Store: one MGET.
+func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) ([][]store.IndexEntry, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	out := make([][]store.IndexEntry, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.reverseKey(typ, id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, unavailable(ctx, err)
+	}
+	for i, v := range vals {
+		if b, ok := v.(string); ok {
+			if out[i], err = codec.DecodeIndexList([]byte(b), ""); err != nil {
+				return nil, store.Unavailable(err)
+			}
+		}
+	}
+	return out, nil
 }
 
 // IndexValues implements store.Store.

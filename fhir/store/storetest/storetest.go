@@ -42,6 +42,7 @@ func Run(t *testing.T, open Factory) {
 		{"ConcurrentIfMatchOneWins", testConcurrentIfMatch},
 		{"ConcurrentWritersAllLand", testConcurrentWriters},
 		{"NotFound", testNotFound},
+		{"BatchReads", testBatchReads},
 		{"IndexFollowsTheCurrentVersion", testIndex},
 		{"IndexScanRangesAndOrder", testIndexScan},
 		{"ScanIDsSkipsDeleted", testScanIDs},
@@ -162,6 +163,10 @@ func testUpdateKeepsVersions(t *testing.T, s store.Store) {
 func versions(vs []*store.Version) []string {
 	var out []string
 	for _, v := range vs {
+		if v == nil {
+			out = append(out, "nil")
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s/%d(seq %d)", v.Ref(), v.VersionID, v.Seq))
 	}
 	return out
@@ -344,6 +349,39 @@ func testChanges(t *testing.T, s store.Store) {
 	commit(t, s, store.Op{Type: "Consent", ID: "k", Delete: true})
 	if count("Consent") <= c1 {
 		t.Fatal("a deletion did not move the count")
+	}
+}
+
+// testBatchReads: ReadMany and IndexEntriesMany answer like their single forms, in order, with nil for
+// what does not exist and the deletion for what was deleted.
+func testBatchReads(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	commit(t, s, store.Op{Type: "Patient", ID: "b1", Method: "PUT", Body: body("Patient", "b1", ""),
+		Index: []store.IndexEntry{{Param: "name", Value: []byte("ann")}}})
+	commit(t, s, store.Op{Type: "Patient", ID: "b2", Method: "PUT", Body: body("Patient", "b2", ""),
+		Index: []store.IndexEntry{{Param: "name", Value: []byte("bob")}, {Param: "gender", Value: []byte("m")}}})
+	commit(t, s, store.Op{Type: "Patient", ID: "b2", Method: "PUT", Body: body("Patient", "b2", `"active":true`),
+		Index: []store.IndexEntry{{Param: "name", Value: []byte("bob")}}})
+	commit(t, s, put("Patient", "b3", ""))
+	commit(t, s, store.Op{Type: "Patient", ID: "b3", Delete: true})
+	ids := []string{"b2", "nope", "b1", "b3"}
+	vs, err := s.ReadMany(ctx, "Patient", ids)
+	if err != nil || len(vs) != 4 {
+		t.Fatalf("ReadMany: %v %v", vs, err)
+	}
+	if vs[0] == nil || vs[0].ID != "b2" || vs[0].VersionID != 2 || vs[1] != nil || vs[2] == nil || vs[2].ID != "b1" ||
+		vs[3] == nil || !vs[3].Deleted {
+		t.Fatalf("ReadMany = %v", versions(vs))
+	}
+	es, err := s.IndexEntriesMany(ctx, "Patient", ids)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("IndexEntriesMany: %v %v", es, err)
+	}
+	if len(es[0]) != 1 || string(es[0][0].Value) != "bob" || es[1] != nil || len(es[2]) != 1 || len(es[3]) != 0 {
+		t.Fatalf("IndexEntriesMany = %v", es)
+	}
+	if vs, err := s.ReadMany(ctx, "Patient", nil); err != nil || len(vs) != 0 {
+		t.Fatal("ReadMany of nothing")
 	}
 }
 
