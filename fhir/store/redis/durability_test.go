@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -103,5 +104,16 @@ func TestOpenRefusesEverysec(t *testing.T) {
 	defer st.Close()
 	if d := st.Durability(); d.Safe || !d.Accepted {
 		t.Fatalf("durability %+v", d)
+	}
+}
+
+// TestOpenRefusesCluster: a Redis Cluster node is refused with the reason, not run into CROSSSLOT errors.
+func TestOpenRefusesCluster(t *testing.T) {
+	dir := t.TempDir()
+	srv := sharedtest.StartRedis(t, dir, 0, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
+		"--appendonly", "yes", "--appendfsync", "always")
+	_, err := Open(context.Background(), Config{URL: srv.URL(), Logger: quiet, AcceptDataLoss: true})
+	if !errors.Is(err, ErrCluster) {
+		t.Fatalf("opened a cluster node: %v", err)
 	}
 }

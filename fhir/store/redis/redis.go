@@ -91,6 +91,10 @@ func (d Durability) String() string {
 	}
 }
 
+// ErrCluster is returned by Open on a Redis Cluster node: a commit's keys span hash slots, which one
+// MULTI/EXEC cannot (see docs/redis.md).
+var ErrCluster = errors.New("redis: Redis Cluster is not supported yet (a transaction's keys span hash slots); use a single primary, see docs/redis.md")
+
 // ErrUnsafePersistence is returned by Open when the server can lose acknowledged writes.
 var ErrUnsafePersistence = errors.New("redis: the server can lose acknowledged writes")
 
@@ -120,6 +124,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis: cannot reach %s: %w", opts.Addr, err)
+	}
+	if info, err := rdb.Info(ctx, "cluster").Result(); err == nil && strings.Contains(info, "cluster_enabled:1") {
+		rdb.Close()
+		return nil, ErrCluster
 	}
 	d, err := readDurability(ctx, rdb)
 	if err != nil {
