@@ -24,10 +24,20 @@ type AuditSink interface {
 	Append(ctx context.Context, events []AuditRecord) error
 }
 
-// AuditRecord is one AuditEvent to store.
+// AuditRecord is one AuditEvent to store, with what the patient notices need to know of it.
 type AuditRecord struct {
 	ID   string
 	Body []byte
+
+	// Patient is the patient the event is about ("" for none); User the requesting user ("Practitioner/1",
+	// "" for a backend service).
+	Patient, User string
+	// Accessed is true when the patient's data was served (not only refused).
+	Accessed bool
+	// BreakTheGlass is true when consent was overridden by break-the-glass.
+	BreakTheGlass bool
+	// Recorded is the event's recorded instant (ms precision, as stored).
+	Recorded time.Time
 }
 
 // StoreSink appends audit events to the store, as chained AuditEvent resources indexed for search.
@@ -182,6 +192,8 @@ type auditor struct {
 	baseURL string
 	site    string
 	log     *slog.Logger
+	// stored, when set, is told of the events once they are stored (patient notices).
+	stored func([]AuditRecord)
 }
 
 func newAuditor(cfg AuditConfig, baseURL string, log *slog.Logger) *auditor {
@@ -256,6 +268,9 @@ func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.E
 		}
 		a.log.Error("audit failure: refusing the response (--audit-failure closed)", "events", len(events), "err", err)
 		return nil, &fhir.Error{Kind: fhir.KindUnavailable, Code: "transient", Details: "the access could not be recorded in the audit trail, so no data is served", Err: err}
+	}
+	if a.stored != nil {
+		a.stored(events)
 	}
 	return refs, nil
 }
@@ -345,7 +360,13 @@ func (a *auditor) events(in *interaction) []AuditRecord {
 		}
 		sort.Strings(policies)
 		id := a.cfg.NewID()
-		out = append(out, AuditRecord{ID: id, Body: a.event(id, in, p, g.data, g.refused, policies, g.decision)})
+		recorded := a.cfg.Now().UTC().Truncate(time.Millisecond)
+		rec := AuditRecord{ID: id, Body: a.event(id, in, p, g.data, g.refused, policies, g.decision, recorded),
+			Patient: p, Accessed: len(g.data) > 0, BreakTheGlass: g.decision == consent.PermitBreakTheGlass, Recorded: recorded}
+		if in.principal != nil {
+			rec.User = in.principal.User
+		}
+		out = append(out, rec)
 	}
 	return out
 }
@@ -474,7 +495,7 @@ type aeMeta struct {
 }
 
 // event builds one BALP AuditEvent.
-func (a *auditor) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision) []byte {
+func (a *auditor) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision, recorded time.Time) []byte {
 	interaction, action, kind := "unknown", "E", "Query"
 	if in.req != nil {
 		interaction = string(in.req.Interaction)
@@ -499,7 +520,7 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		Type:     aeCoding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
 		Subtype:  []aeCoding{{System: "http://hl7.org/fhir/restful-interaction", Code: interaction}},
 		Action:   action,
-		Recorded: fhir.FormatInstant(a.cfg.Now()),
+		Recorded: fhir.FormatInstant(recorded),
 		Outcome:  "0",
 		Source: aeSource{Site: a.site, Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate " + a.baseURL},
 			Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}},

@@ -26,6 +26,7 @@ import (
 type authServer struct {
 	*testServer
 	issuer *devissuer.Issuer
+	srv    *Server
 }
 
 // authOptions vary the consent configuration of an authServer.
@@ -33,6 +34,7 @@ type authOptions struct {
 	consentDefault consent.Decision // default permit
 	denyStatus     int              // default 404
 	audit          *AuditConfig     // default: the store
+	notify         *NotifyConfig    // default: no notices
 }
 
 func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
@@ -74,7 +76,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if o.audit == nil {
 		o.audit = &AuditConfig{Sink: NewStoreSink(st, ts.svc)}
 	}
-	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit,
+	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit, Notify: o.notify,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
 		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
 			Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}, nil)
@@ -82,7 +84,8 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		t.Fatal(err)
 	}
 	ts.Server.Config.Handler = srv.Handler()
-	return &authServer{testServer: ts, issuer: iss}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	return &authServer{testServer: ts, issuer: iss, srv: srv}
 }
 
 // mint returns a signed access token; user is "" or a fhirUser reference; purposes are v3 ActReason codes.

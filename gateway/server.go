@@ -42,6 +42,9 @@ type Config struct {
 	Audit *AuditConfig
 	// StoreInfo describes the store in /readyz (engine, durability, warnings).
 	StoreInfo map[string]string
+	// Notify, with Audit, turns professionals' first accesses and break-the-glass accesses into notices
+	// to the patient (nil: no notices).
+	Notify *NotifyConfig
 }
 
 // Pinger reports whether the store can serve (readiness).
@@ -59,6 +62,7 @@ type Policy interface {
 type Server struct {
 	cfg     Config
 	audit   *auditor
+	notify  *notifier
 	echo    *echo.Echo
 	svc     *rest.Service
 	store   Pinger
@@ -94,6 +98,10 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 			return nil, errors.New("gateway: an audit configuration needs a sink")
 		}
 		s.audit = newAuditor(*cfg.Audit, cfg.BaseURL, cfg.Logger)
+		if cfg.Notify != nil {
+			s.notify = newNotifier(*cfg.Notify, svc, cfg.Logger)
+			s.audit.stored = s.notify.consider
+		}
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -131,6 +139,14 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	s.echo = e
 	return s, nil
+}
+
+// Close finishes the server's background work (the patient notices queued), waiting at most until ctx
+// ends. Call it after the HTTP server has stopped taking requests.
+func (s *Server) Close(ctx context.Context) {
+	if s.notify != nil {
+		s.notify.close(ctx)
+	}
 }
 
 // Handler returns the server as an http.Handler.

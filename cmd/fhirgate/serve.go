@@ -35,6 +35,7 @@ import (
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
 	corsOrigins, consentDefault, auditFailure            string
+	notifyWebhook                                        string
 	auditRetention                                       string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
@@ -58,6 +59,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
 	fs.StringVar(&c.auditFailure, "audit-failure", "closed", "when an access cannot be recorded: closed (503, no data) or open (serve and log the failure)")
 	fs.StringVar(&c.auditRetention, "audit-retention", "forever", "how long audit events are kept: forever (the only policy: audit events are never deleted)")
+	fs.StringVar(&c.notifyWebhook, "notify-webhook", "", "URL told (POST, JSON without clinical content) of every patient notice: a professional's first access, a break-the-glass access")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -104,6 +106,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.auditRetention != "forever" {
 		return usageError{errors.New("--audit-retention: audit events are kept forever; no deletion policy is supported")}
+	}
+	if c.notifyWebhook != "" {
+		if u, err := url.Parse(c.notifyWebhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError{fmt.Errorf("--notify-webhook %q is not an absolute http(s) URL", c.notifyWebhook)}
+		}
 	}
 	if c.corsOrigins == "" && c.dev {
 		c.corsOrigins = "*"
@@ -219,6 +226,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
 	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.NewStoreSink(st, svc), FailOpen: cfg.auditFailure == "open"}
+	gcfg.Notify = &gateway.NotifyConfig{Webhook: cfg.notifyWebhook}
 	if cfg.auditFailure == "open" {
 		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
 	}
@@ -265,6 +273,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
+	srv.Close(shutdownCtx) // the patient notices still queued
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

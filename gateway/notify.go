@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
+)
+
+// NotifyConfig configures the patients' notices: a Communication to the patient the first time a
+// professional accesses their record, and on every break-the-glass access; optionally a webhook call
+// that carries no clinical content.
+type NotifyConfig struct {
+	// Webhook, when set, receives a POST (JSON: event, patient, communication, sent) for every notice.
+	Webhook string
+	// Client calls the webhook (a client with a 5 s timeout when nil).
+	Client *http.Client
+	// Queue is how many notices may wait for the worker (default 10,000); beyond it they are dropped
+	// with an error in the log, never holding a request.
+	Queue int
+}
+
+// Notice kinds, in Communication.topic and .category, and in the webhook's event.
+const (
+	NoticeFirstAccess   = "first-access"
+	NoticeBreakTheGlass = "break-the-glass"
+)
+
+// noticeTopicSystem codes Communication.topic for fhirgate's notices.
+const noticeTopicSystem = "https://fhirgate.dev/CodeSystem/patient-notice"
+
+// notifier turns audit records into notices, off the request path, once the events are stored.
+type notifier struct {
+	cfg   NotifyConfig
+	svc   *rest.Service
+	log   *slog.Logger
+	queue chan AuditRecord
+
+	mu     sync.Mutex
+	seen   map[string]bool // "Patient/p|Practitioner/x": known not to be a first access any more
+	closed bool
+	done   chan struct{}
+}
+
+// maxSeen bounds the memory of known pairs; beyond it the memory starts again (the store answers).
+const maxSeen = 200_000
+
+func newNotifier(cfg NotifyConfig, svc *rest.Service, log *slog.Logger) *notifier {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 10_000
+	}
+	n := &notifier{cfg: cfg, svc: svc, log: log.With("component", "notify"), queue: make(chan AuditRecord, cfg.Queue),
+		seen: map[string]bool{}, done: make(chan struct{})}
+	go n.run()
+	return n
+}
+
+// consider queues the records that may call for a notice: a professional's successful access to a
+// patient's data.
+func (n *notifier) consider(recs []AuditRecord) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	for _, r := range recs {
+		if !r.Accessed || !strings.HasPrefix(r.Patient, "Patient/") || !isProfessional(r.User) {
+			continue
+		}
+		if !r.BreakTheGlass && n.seen[r.Patient+"|"+r.User] {
+			continue
+		}
+		select {
+		case n.queue <- r:
+		default:
+			n.log.Error("notice queue full: a patient notice is dropped", "patient", r.Patient, "event", r.ID)
+		}
+	}
+}
+
+// isProfessional: the users whose accesses patients are told of (not the patient, not a relative).
+func isProfessional(user string) bool {
+	return strings.HasPrefix(user, "Practitioner/") || strings.HasPrefix(user, "PractitionerRole/")
+}
+
+// close stops taking notices and waits (up to the context) for the queued ones.
+func (n *notifier) close(ctx context.Context) {
+	n.mu.Lock()
+	if !n.closed {
+		n.closed = true
+		close(n.queue)
+	}
+	n.mu.Unlock()
+	select {
+	case <-n.done:
+	case <-ctx.Done():
+	}
+}
+
+func (n *notifier) run() {
+	defer close(n.done)
+	for r := range n.queue {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.handle(ctx, r); err != nil {
+			n.log.Error("patient notice failed", "patient", r.Patient, "event", r.ID, "err", err)
+		}
+		cancel()
+	}
+}
+
+func (n *notifier) handle(ctx context.Context, r AuditRecord) error {
+	ctx = rest.WithGuard(ctx, rest.AllowAll{})
+	if r.BreakTheGlass {
+		if err := n.notify(ctx, r, NoticeBreakTheGlass, "btg-"+r.ID); err != nil {
+			return err
+		}
+	}
+	pair := r.Patient + "|" + r.User
+	n.mu.Lock()
+	known := n.seen[pair]
+	n.mu.Unlock()
+	if known {
+		return nil
+	}
+	first, err := n.firstAccess(ctx, r)
+	if err != nil {
+		return err
+	}
+	if first {
+		sum := sha256.Sum256([]byte(pair))
+		if err := n.notify(ctx, r, NoticeFirstAccess, "first-"+hex.EncodeToString(sum[:16])); err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	if len(n.seen) >= maxSeen {
+		n.seen = map[string]bool{}
+	}
+	n.seen[pair] = true
+	n.mu.Unlock()
+	return nil
+}
+
+// firstAccess reports whether the record's event is the professional's first successful access to the
+// patient's data: no earlier event of theirs about the patient (the same instant: the smaller id is
+// earlier), so that of two concurrent first accesses exactly one is first.
+func (n *notifier) firstAccess(ctx context.Context, r AuditRecord) (bool, error) {
+	vs, err := n.svc.Engine().Find(ctx, "AuditEvent", url.Values{
+		"patient": {r.Patient}, "agent": {r.User}, "outcome": {"0"},
+		"date": {"le" + fhir.FormatInstant(r.Recorded)},
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, v := range vs {
+		if v.ID == r.ID {
+			continue
+		}
+		var ev struct {
+			Recorded string `json:"recorded"`
+		}
+		if json.Unmarshal(v.Body, &ev) != nil {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ev.Recorded)
+		if err != nil {
+			continue
+		}
+		if t.Before(r.Recorded) || t.Equal(r.Recorded) && v.ID < r.ID {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// notify writes the notice's Communication once (its id is the notice's: a retry or another process
+// finds it there) and calls the webhook when it was new.
+func (n *notifier) notify(ctx context.Context, r AuditRecord, kind, id string) error {
+	body, err := noticeCommunication(id, kind, r)
+	if err != nil {
+		return err
+	}
+	index, err := n.svc.IndexEntries("Communication", body)
+	if err != nil {
+		return err
+	}
+	_, err = n.svc.Store().Commit(ctx, &store.Tx{Ops: []store.Op{{Type: "Communication", ID: id, Body: body, Index: index,
+		Method: "PUT", IfNoneExist: true}}})
+	if fhir.KindOf(err) == fhir.KindConflict {
+		return nil // noticed already
+	}
+	if err != nil {
+		return err
+	}
+	n.log.Info("patient notice", "kind", kind, "patient", r.Patient, "communication", "Communication/"+id)
+	if n.cfg.Webhook != "" {
+		go n.callWebhook(kind, r.Patient, "Communication/"+id, r.Recorded)
+	}
+	return nil
+}
+
+// callWebhook tells the webhook of a notice, without clinical content: the kind, the patient's
+// reference, the Communication to read, the instant.
+func (n *notifier) callWebhook(kind, patient, communication string, sent time.Time) {
+	payload, _ := json.Marshal(map[string]string{"event": kind, "patient": patient, "communication": communication,
+		"sent": fhir.FormatInstant(sent)})
+	req, err := http.NewRequest(http.MethodPost, n.cfg.Webhook, bytes.NewReader(payload))
+	if err != nil {
+		n.log.Error("notice webhook", "err", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.cfg.Client.Do(req)
+	if err != nil {
+		n.log.Error("notice webhook failed", "err", err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		n.log.Error("notice webhook refused the notice", "status", resp.StatusCode)
+	}
+}
+
+// noticeCommunication is the notice to the patient: who accessed (the professional, in sender is the
+// server that noticed), the AuditEvent it is about, and a plain text for readers that know nothing of
+// fhirgate. received stays empty until the patient has seen it.
+func noticeCommunication(id, kind string, r AuditRecord) ([]byte, error) {
+	text := map[string]string{
+		NoticeFirstAccess:   "First access to your record by " + r.User + ".",
+		NoticeBreakTheGlass: "Emergency (break-the-glass) access to your record by " + r.User + ".",
+	}[kind]
+	if text == "" {
+		return nil, errors.New("notify: unknown notice kind " + kind)
+	}
+	priority := "routine"
+	if kind == NoticeBreakTheGlass {
+		priority = "urgent"
+	}
+	type ref struct {
+		Reference string `json:"reference"`
+	}
+	type coding struct {
+		System  string `json:"system"`
+		Code    string `json:"code"`
+		Display string `json:"display,omitempty"`
+	}
+	type concept struct {
+		Coding []coding `json:"coding"`
+		Text   string   `json:"text,omitempty"`
+	}
+	c := struct {
+		ResourceType string    `json:"resourceType"`
+		ID           string    `json:"id"`
+		Status       string    `json:"status"`
+		Category     []concept `json:"category"`
+		Priority     string    `json:"priority"`
+		Subject      ref       `json:"subject"`
+		Topic        concept   `json:"topic"`
+		About        []ref     `json:"about"`
+		Sent         string    `json:"sent"`
+		Recipient    []ref     `json:"recipient"`
+		Sender       ref       `json:"sender"`
+		ReasonCode   []concept `json:"reasonCode,omitempty"`
+		Payload      []struct {
+			ContentString string `json:"contentString"`
+		} `json:"payload"`
+	}{
+		ResourceType: "Communication", ID: id, Status: "completed",
+		// The kind is a category too, since R4 cannot search Communication.topic.
+		Category: []concept{{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/communication-category", Code: "notification"}}},
+			{Coding: []coding{{System: noticeTopicSystem, Code: kind}}}},
+		Priority: priority, Subject: ref{r.Patient},
+		Topic: concept{Coding: []coding{{System: noticeTopicSystem, Code: kind}}},
+		About: []ref{{"AuditEvent/" + r.ID}, {r.User}}, Sent: fhir.FormatInstant(r.Recorded),
+		Recipient: []ref{{r.Patient}}, Sender: ref{"Device/fhirgate"},
+	}
+	if kind == NoticeBreakTheGlass {
+		c.ReasonCode = []concept{{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}}}}
+	}
+	c.Payload = append(c.Payload, struct {
+		ContentString string `json:"contentString"`
+	}{text})
+	return json.Marshal(c)
+}
