@@ -411,6 +411,7 @@ const (
 	dcm           = "http://dicom.nema.org/resources/ontology/DCM"
 	participation = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 	actReason     = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+	roleClass     = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
 	entityType    = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 	objectRole    = "http://terminology.hl7.org/CodeSystem/object-role"
 	balpProfile   = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
@@ -579,6 +580,13 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		user := aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: participation, Code: userType}}}, Requestor: true}
 		if p.User != "" {
 			user.Who = &aeReference{Reference: p.User, Identifier: &aeIdentifier{System: p.Issuer, Value: p.Subject}}
+			// The kind of user, searchable (agent-role): the patient themself, or a professional.
+			switch {
+			case strings.HasPrefix(p.User, "Patient/"):
+				user.Role = []aeConcept{{Coding: []aeCoding{{System: roleClass, Code: "PAT", Display: "patient"}}}}
+			case strings.HasPrefix(p.User, "Practitioner/"), strings.HasPrefix(p.User, "PractitionerRole/"):
+				user.Role = []aeConcept{{Coding: []aeCoding{{System: roleClass, Code: "PROV", Display: "healthcare provider"}}}}
+			}
 		} else {
 			user.Who = &aeReference{Identifier: &aeIdentifier{System: p.Issuer, Value: p.Subject}}
 		}
@@ -593,7 +601,7 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		ev.Agent = append(ev.Agent, user)
 		// On whose behalf: the user's organizations (NEN 7513, EHDS).
 		for _, org := range p.Organizations {
-			ev.Agent = append(ev.Agent, aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", Code: "PROV", Display: "healthcare provider"}}},
+			ev.Agent = append(ev.Agent, aeAgent{Type: &aeConcept{Coding: []aeCoding{{System: roleClass, Code: "PROV", Display: "healthcare provider"}}},
 				Who: &aeReference{Reference: org}})
 		}
 	}

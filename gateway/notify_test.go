@@ -89,7 +89,7 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 		t.Fatalf("%d first-access notices for Dr Martin's three accesses, want 1", len(vs))
 	}
 	var c struct {
-		Subject   struct{ Reference string } `json:"subject"`
+		Subject   struct{ Reference string }   `json:"subject"`
 		Recipient []struct{ Reference string } `json:"recipient"`
 		About     []struct{ Reference string } `json:"about"`
 		Received  string                       `json:"received"`

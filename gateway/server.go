@@ -42,6 +42,8 @@ type Config struct {
 	Audit *AuditConfig
 	// StoreInfo describes the store in /readyz (engine, durability, warnings).
 	StoreInfo map[string]string
+	// Portal, when set, serves the patient's pages under /portal/.
+	Portal http.Handler
 	// Notify, with Audit, turns professionals' first accesses and break-the-glass accesses into notices
 	// to the patient (nil: no notices).
 	Notify *NotifyConfig
@@ -131,6 +133,10 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	}
 	if cfg.DevIssuer != nil {
 		e.Any("/dev-issuer/*", echo.WrapHandler(http.StripPrefix("/dev-issuer", cfg.DevIssuer)))
+	}
+	if cfg.Portal != nil {
+		e.Any("/portal", echo.WrapHandler(cfg.Portal))
+		e.Any("/portal/*", echo.WrapHandler(cfg.Portal))
 	}
 	e.Any(base, s.fhirHandler)
 	e.Any(base+"/*", s.fhirHandler)

@@ -30,12 +30,13 @@ import (
 	"fhirgate/fhir/store/redis"
 	"fhirgate/gateway"
 	"fhirgate/population"
+	"fhirgate/portal"
 )
 
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
 	corsOrigins, consentDefault, auditFailure            string
-	notifyWebhook                                        string
+	notifyWebhook, portalClientID                        string
 	auditRetention                                       string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
@@ -60,6 +61,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.auditFailure, "audit-failure", "closed", "when an access cannot be recorded: closed (503, no data) or open (serve and log the failure)")
 	fs.StringVar(&c.auditRetention, "audit-retention", "forever", "how long audit events are kept: forever (the only policy: audit events are never deleted)")
 	fs.StringVar(&c.notifyWebhook, "notify-webhook", "", "URL told (POST, JSON without clinical content) of every patient notice: a professional's first access, a break-the-glass access")
+	fs.StringVar(&c.portalClientID, "portal-client-id", "fhirgate-portal", "client id of the patient's pages (/portal/) at the OIDC provider (a public client; redirect URI <server>/portal/)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -227,6 +229,15 @@ func serve(args []string, stderr io.Writer) error {
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
 	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.NewStoreSink(st, svc), FailOpen: cfg.auditFailure == "open"}
 	gcfg.Notify = &gateway.NotifyConfig{Webhook: cfg.notifyWebhook}
+	if gcfg.SMART.AuthorizationEndpoint != "" && gcfg.SMART.TokenEndpoint != "" {
+		gcfg.Portal, err = portal.Handler(portal.Config{FHIRBase: cfg.baseURL, ClientID: cfg.portalClientID,
+			AuthorizationEndpoint: gcfg.SMART.AuthorizationEndpoint, TokenEndpoint: gcfg.SMART.TokenEndpoint})
+		if err != nil {
+			return err
+		}
+	} else {
+		log.Warn("the OIDC provider publishes no authorization or token endpoint: the patient's pages (/portal/) are off")
+	}
 	if cfg.auditFailure == "open" {
 		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
 	}
