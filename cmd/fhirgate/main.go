@@ -8,6 +8,7 @@
 //	fhirgate import [flags] PATH...  load Bundles and NDJSON files into a store
 //	fhirgate token --scope S ...     print a development server's access token
 //	fhirgate audit verify|export     verify the audit chain; export audit events as NDJSON
+//	fhirgate bench populate|run      load a synthetic population; drive measured load
 //	fhirgate version                 print the version
 //
 // Every flag can also be set with an environment variable FHIRGATE_<NAME> (upper case, dashes as
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = tokenCmd(args[1:], stdout, stderr)
 	case "audit":
 		err = auditCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fhirgate", version)
 		return 0
@@ -80,6 +83,8 @@ Usage:
   fhirgate token --scope S [...]    print an access token from a --dev server's development issuer
   fhirgate audit verify [--store]   check that the audit trail has not been altered
   fhirgate audit export --since D   stream audit events as NDJSON (--patient ID for one patient)
+  fhirgate bench populate [flags]   load a deterministic synthetic population through the API
+  fhirgate bench run [flags]        drive a workload (read, search, create, transaction, mixed) and report
   fhirgate version                  print the version
 
 Every flag can be set with an environment variable FHIRGATE_<NAME>, e.g. FHIRGATE_MAX_BODY.
@@ -92,10 +97,12 @@ type usageError struct{ error }
 // parseFlags parses args, then fills every flag not given on the command line from FHIRGATE_<NAME>.
 // A mistake is reported in one line by run; -h prints the flags.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	out := fs.Output()
+	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // printed once below, not also by Parse
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	fs.Usage = usage
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.Usage()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -36,7 +37,7 @@ import (
 type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
 	corsOrigins, consentDefault, auditFailure            string
-	notifyWebhook, portalClientID                        string
+	notifyWebhook, portalClientID, debugAddr             string
 	auditRetention                                       string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
@@ -62,6 +63,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.auditRetention, "audit-retention", "forever", "how long audit events are kept: forever (the only policy: audit events are never deleted)")
 	fs.StringVar(&c.notifyWebhook, "notify-webhook", "", "URL told (POST, JSON without clinical content) of every patient notice: a professional's first access, a break-the-glass access")
 	fs.StringVar(&c.portalClientID, "portal-client-id", "fhirgate-portal", "client id of the patient's pages (/portal/) at the OIDC provider (a public client; redirect URI <server>/portal/)")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060; off by default)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -265,6 +267,11 @@ func serve(args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.debugAddr != "" {
+		if err := serveDebug(cfg.debugAddr, log); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -377,4 +384,26 @@ Try it (tokens from the development issuer at %[1]s/dev-issuer):
   curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/Patient/pat-alice/$everything'
 
 `, server, cfg.baseURL)
+}
+
+// serveDebug serves Go's profiles (net/http/pprof) on addr, which must be a loopback address: profiles
+// show the program's internals and hold no access control of their own.
+func serveDebug(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return usageError{fmt.Errorf("--debug-addr %q: want a loopback address and port, e.g. 127.0.0.1:6060", addr)}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	log.Info("profiles served", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return nil
 }
