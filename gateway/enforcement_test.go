@@ -35,6 +35,9 @@ type authOptions struct {
 	denyStatus     int              // default 404
 	audit          *AuditConfig     // default: the store
 	notify         *NotifyConfig    // default: no notices
+	noAudit        bool             // no audit trail at all (benchmark baselines)
+	noConsent      bool             // no consent enforcement (benchmark baselines)
+	open           bool             // no token verification: OpenPolicy (benchmark baselines)
 }
 
 func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
@@ -73,13 +76,23 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.audit == nil {
+	if o.audit == nil && !o.noAudit {
 		o.audit = &AuditConfig{Sink: NewStoreSink(st, ts.svc)}
+	}
+	if o.noAudit {
+		o.audit = nil
+	}
+	if o.noConsent {
+		consents = nil
+	}
+	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
+		Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}
+	if o.open {
+		policy = OpenPolicy{}
 	}
 	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit, Notify: o.notify,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
-		ts.svc, st, TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
-			Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}, nil)
+		ts.svc, st, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
