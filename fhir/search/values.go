@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -48,12 +50,82 @@ const (
 
 // normalize folds a string for string search: lower case, accents removed, spaces collapsed.
 func normalize(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
+	if isASCII(s) {
+		return foldASCII(s) // decomposition and composition leave ASCII as it is, without marks
+	}
+	t := accentFolders.Get().(transform.Transformer)
+	out, _, err := transform.String(t, s) // resets t first
+	accentFolders.Put(t)
 	if err != nil {
 		out = s
 	}
 	return strings.Join(strings.Fields(strings.ToLower(out)), " ")
+}
+
+// accentFolders pools the transformers that remove accents (decompose, drop the nonspacing marks,
+// recompose): building one allocates large buffers, and a transformer is not safe for concurrent use.
+var accentFolders = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldASCII lower-cases an ASCII string and collapses its runs of white space (as strings.Fields
+// sees it) into single spaces, trimming both ends: what normalize does to ASCII, in one pass. It
+// returns s itself when s is already folded.
+func foldASCII(s string) string {
+	if asciiFolded(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if asciiSpace(c) {
+			space = len(b) > 0
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// asciiFolded reports whether an ASCII string has no upper-case letter, no white space other than
+// single inner spaces, and so is its own fold.
+func asciiFolded(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return false
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i+1] == ' ' {
+				return false
+			}
+		case asciiSpace(c):
+			return false
+		}
+	}
+	return true
+}
+
+// asciiSpace reports the ASCII white space of strings.Fields.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func key(kind byte, parts ...string) []byte {
