@@ -52,18 +52,28 @@ type scope struct {
 // empty result.
 func (e *Expr) Evaluate(resource any) ([]Node, error) {
 	root := rootNode(resource)
-	return e.run(root, root)
+	return e.eval(root, root)
 }
 
 // EvaluateNode evaluates the expression with context (a node returned by an earlier evaluation, e.g.
 // of a composite search parameter) as %context and $this, and resource as %resource (used by
 // %resource and to resolve contained references).
 func (e *Expr) EvaluateNode(resource any, context Node) ([]Node, error) {
-	return e.run(rootNode(resource), context)
+	return e.eval(rootNode(resource), context)
+}
+
+// eval evaluates the expression by its plan when it has one, or else by the general evaluator.
+func (e *Expr) eval(root, context Node) ([]Node, error) {
+	if e.plan != nil {
+		c := evalCtx{root: root, context: context}
+		return e.plan.run(&c)
+	}
+	return e.run(root, context)
 }
 
 func rootNode(v any) Node { return Node{Value: v, Type: shapeType(v), Index: -1} }
 
+// run evaluates the expression with the general evaluator.
 func (e *Expr) run(root, context Node) ([]Node, error) {
 	c := &evalCtx{root: root, context: context}
 	var this []Node
