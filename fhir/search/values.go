@@ -143,20 +143,26 @@ func key(kind byte, parts ...string) []byte {
 
 // Order-preserving encodings of instants (ms) and numbers.
 
-func encTime(ms int64) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(ms)^(1<<63))
+func encTime(ms int64) []byte { return appendTime(nil, ms) }
+
+// appendTime appends the order-preserving encoding of an instant (ms) to b.
+func appendTime(b []byte, ms int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(ms)^(1<<63))
 }
 
 func decTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
 
-func encFloat(f float64) []byte {
+func encFloat(f float64) []byte { return appendFloat(nil, f) }
+
+// appendFloat appends the order-preserving encoding of a number to b.
+func appendFloat(b []byte, f float64) []byte {
 	bits := math.Float64bits(f)
 	if f < 0 || (f == 0 && math.Signbit(f)) {
 		bits = ^bits
 	} else {
 		bits |= 1 << 63
 	}
-	return binary.BigEndian.AppendUint64(nil, bits)
+	return binary.BigEndian.AppendUint64(b, bits)
 }
 
 func decFloat(b []byte) float64 {
@@ -169,11 +175,12 @@ func decFloat(b []byte) float64 {
 	return math.Float64frombits(bits)
 }
 
-// rangeKeys returns the two entries of a [lo, hi] range: ordered by low and ordered by high.
-func rangeKeys(lo, hi []byte) [][]byte {
-	l := append(append([]byte{kLow}, lo...), hi...)
-	h := append(append([]byte{kHigh}, hi...), lo...)
-	return [][]byte{l, h}
+// appendRangeKeys appends the two entries of a [lo, hi] range, with enc the encoding of its bounds
+// (appendTime or appendFloat): ordered by low, then ordered by high.
+func appendRangeKeys[T any](keys [][]byte, enc func([]byte, T) []byte, lo, hi T) [][]byte {
+	l := enc(enc(append(make([]byte, 0, 17), kLow), lo), hi)
+	h := enc(enc(append(make([]byte, 0, 17), kHigh), hi), lo)
+	return append(keys, l, h)
 }
 
 // Time ranges are inclusive, in milliseconds.
