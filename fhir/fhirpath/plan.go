@@ -170,9 +170,12 @@ func (p *plan) run(c *evalCtx) ([]Node, error) {
 	b.keys.reset()
 	deduped := false
 	for i, steps := range p.branches {
-		res, err := c.runSteps(b, steps)
-		if err != nil {
-			return nil, err
+		var res []Node
+		if c.mayMatch(steps) {
+			var err error
+			if res, err = c.runSteps(b, steps); err != nil {
+				return nil, err
+			}
 		}
 		if i == 0 {
 			b.acc = append(b.acc, res...)
@@ -211,6 +214,20 @@ func dedupInto(out []Node, keys *keySet, in []Node) []Node {
 	return out
 }
 
+// mayMatch reports whether a branch can find anything: false when it starts with a type name that
+// the context is not of (Observation.code on a Patient), which yields nothing and counts no node.
+func (c *evalCtx) mayMatch(steps []step) bool {
+	if len(steps) == 0 || steps[0].kind != stepTypeName {
+		return true
+	}
+	return typeNameMatches(steps[0].name, c.context.Type)
+}
+
+// typeNameMatches reports whether a node of type typ is selected by a leading type name.
+func typeNameMatches(name, typ string) bool {
+	return typ == name || ((name == "Resource" || name == "DomainResource") && typeSpec{name: name}.matches(typ))
+}
+
 // runSteps evaluates one branch from $this; the result is in b.cur, valid until the next call.
 func (c *evalCtx) runSteps(b *planBuffers, steps []step) ([]Node, error) {
 	b.cur = b.cur[:0]
@@ -231,9 +248,8 @@ func (c *evalCtx) runSteps(b *planBuffers, steps []step) ([]Node, error) {
 func (c *evalCtx) runStep(out, in []Node, s step) ([]Node, error) {
 	switch s.kind {
 	case stepTypeName:
-		ts := typeSpec{name: s.name}
 		for _, n := range in {
-			if n.Type == s.name || ((s.name == "Resource" || s.name == "DomainResource") && ts.matches(n.Type)) {
+			if typeNameMatches(s.name, n.Type) {
 				out = append(out, n)
 			}
 		}
