@@ -113,15 +113,29 @@ func ParseReference(ref string) (typ, id string) {
 	if i := strings.IndexAny(ref, "?#"); i >= 0 {
 		ref = ref[:i]
 	}
-	segs := strings.Split(ref, "/")
-	if n := len(segs); n >= 4 && segs[n-2] == "_history" {
-		segs = segs[:n-2]
-	}
-	n := len(segs)
-	if n < 2 || !IsResourceType(segs[n-2]) || !validID(segs[n-1]) {
+	rest, id, ok := cutLastSegment(ref)
+	if !ok {
 		return "", ""
 	}
-	return segs[n-2], segs[n-1]
+	// ".../Type/id/_history/v": at least four segments, the last but one "_history"
+	if before, seg, ok := cutLastSegment(rest); ok && seg == "_history" && strings.Contains(before, "/") {
+		rest, id, _ = cutLastSegment(before)
+	}
+	_, typ, _ = cutLastSegment(rest)
+	if !IsResourceType(typ) || !validID(id) {
+		return "", ""
+	}
+	return typ, id
+}
+
+// cutLastSegment splits a path at its last "/": the path before it and the last segment. Without a
+// "/", the segment is the whole path and ok is false.
+func cutLastSegment(path string) (before, last string, ok bool) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path, false
+	}
+	return path[:i], path[i+1:], true
 }
 
 // validID reports whether s is a FHIR id: 1 to 64 of A-Z a-z 0-9 - and '.'.
