@@ -161,7 +161,7 @@ func tokenKeys(keys [][]byte, v any) [][]byte {
 				}
 			}
 			if text := str(t, "text"); text != "" {
-				keys = append(keys, key(kText, normalize(text)))
+				keys = append(keys, normalizedKey(kText, text))
 			}
 			return keys
 		}
@@ -174,7 +174,7 @@ func tokenKeys(keys [][]byte, v any) [][]byte {
 					}
 				}
 				if text := str(typ, "text"); text != "" {
-					keys = append(keys, key(kText, normalize(text)))
+					keys = append(keys, normalizedKey(kText, text))
 				}
 			}
 			return keys
@@ -197,7 +197,7 @@ func codingKeys(keys [][]byte, system, code, display string) [][]byte {
 		keys = append(keys, key(kSystem, system))
 	}
 	if display != "" {
-		keys = append(keys, key(kText, normalize(display)))
+		keys = append(keys, normalizedKey(kText, display))
 	}
 	return keys
 }
@@ -241,7 +241,7 @@ func stringKeys(keys [][]byte, v any) [][]byte {
 // stringKey appends the keys of one string, unless it is blank: normalized and as written.
 func stringKey(keys [][]byte, s string) [][]byte {
 	if s = strings.TrimSpace(s); s != "" {
-		keys = append(keys, key(kString, normalize(s)), key(kExact, s))
+		keys = append(keys, normalizedKey(kString, s), key(kExact, s))
 	}
 	return keys
 }

@@ -84,12 +84,25 @@ func foldASCII(s string) string {
 	if asciiFolded(s) {
 		return s
 	}
-	b := make([]byte, 0, len(s))
+	return string(appendFoldASCII(make([]byte, 0, len(s)), s))
+}
+
+// normalizedKey returns key(kind, normalize(s)), building it in one allocation for ASCII strings.
+func normalizedKey(kind byte, s string) []byte {
+	if isASCII(s) {
+		return appendFoldASCII(append(make([]byte, 0, 1+len(s)), kind), s)
+	}
+	return key(kind, normalize(s))
+}
+
+// appendFoldASCII appends to b the fold of an ASCII string (see foldASCII).
+func appendFoldASCII(b []byte, s string) []byte {
+	start := len(b)
 	space := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if asciiSpace(c) {
-			space = len(b) > 0
+			space = len(b) > start
 			continue
 		}
 		if space {
@@ -101,7 +114,7 @@ func foldASCII(s string) string {
 		}
 		b = append(b, c)
 	}
-	return string(b)
+	return b
 }
 
 // asciiFolded reports whether an ASCII string has no upper-case letter, no white space other than

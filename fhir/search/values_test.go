@@ -21,8 +21,8 @@ func normalizeReference(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(out)), " ")
 }
 
-// FuzzNormalize checks that normalize (with its ASCII fast path and pooled transformers) folds every
-// string exactly as its definition does.
+// FuzzNormalize checks that normalize (with its ASCII fast path and pooled transformers) and
+// normalizedKey fold every string exactly as the definition of normalize does.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		"", " ", "a", "A", "Heart rate", "  Heart   Rate ", "heart rate", "a\tb", "a\nb", "a\vb\fc\rd",
@@ -33,8 +33,12 @@ func FuzzNormalize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := normalize(s), normalizeReference(s); got != want {
+		want := normalizeReference(s)
+		if got := normalize(s); got != want {
 			t.Errorf("normalize(%q) = %q, want %q", s, got, want)
+		}
+		if got := normalizedKey(kText, s); string(got) != string(key(kText, want)) {
+			t.Errorf("normalizedKey(kText, %q) = %q, want %q", s, got, key(kText, want))
 		}
 	})
 }
