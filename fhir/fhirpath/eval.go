@@ -40,6 +40,7 @@ type evalCtx struct {
 	root     Node // %resource
 	context  Node // %context
 	produced int
+	prepared *Prepared // the prepared resource (plans only), or nil
 }
 
 type scope struct {
@@ -223,6 +224,12 @@ func objectOf(n Node) map[string]any {
 // child appends the children of n called name, handling choice elements (name + type suffix) and the
 // "_name" sibling objects of primitives.
 func child(out []Node, n Node, name string) []Node {
+	return childIndexed(out, n, name, nil)
+}
+
+// childIndexed is child with, when idx is not nil, the choice index of n's object, which spares
+// looking through all its members for a choice element.
+func childIndexed(out []Node, n Node, name string, idx choiceIndex) []Node {
 	obj := objectOf(n)
 	if obj == nil {
 		return out
@@ -234,20 +241,55 @@ func child(out []Node, n Node, name string) []Node {
 		return emit(out, obj, name, name, "", nil, ev)
 	}
 	var keys []string
-	for k, v := range obj {
-		if len(k) > len(name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z' && strings.HasPrefix(k, name) {
-			if typ, ok := choiceSuffixes[k[len(name):]]; ok && shapeFits(v, typ) {
+	if idx != nil {
+		keys = idx[name] // sorted
+	} else {
+		for k := range obj {
+			if isChoiceKey(k, name) {
 				keys = append(keys, k)
 			}
 		}
-	}
-	if len(keys) > 1 {
-		sort.Strings(keys)
+		if len(keys) > 1 {
+			sort.Strings(keys)
+		}
 	}
 	for _, k := range keys {
-		out = emit(out, obj, k, name, choiceSuffixes[k[len(name):]], obj[k], obj["_"+k])
+		typ := choiceSuffixes[k[len(name):]]
+		if v := obj[k]; shapeFits(v, typ) {
+			out = emit(out, obj, k, name, typ, v, obj["_"+k])
+		}
 	}
 	return out
+}
+
+// isChoiceKey reports whether the JSON key k is the choice element name with a type suffix.
+func isChoiceKey(k, name string) bool {
+	if len(k) <= len(name) || k[len(name)] < 'A' || k[len(name)] > 'Z' || !strings.HasPrefix(k, name) {
+		return false
+	}
+	_, ok := choiceSuffixes[k[len(name):]]
+	return ok
+}
+
+// choiceIndex lists, for each element name, the keys of one JSON object that are that choice element
+// with a type suffix, sorted: "value" -> ["valueQuantity"]. A key may be listed under several names
+// ("effectiveDateTime" under "effective" and "effectiveDate").
+type choiceIndex map[string][]string
+
+// indexChoices returns the choice index of an object (empty, not nil, when it has no choice keys).
+func indexChoices(obj map[string]any) choiceIndex {
+	idx := choiceIndex{}
+	for k := range obj {
+		for i := 0; i < len(k); i++ {
+			if isChoiceKey(k, k[:i]) {
+				idx[k[:i]] = append(idx[k[:i]], k)
+			}
+		}
+	}
+	for _, keys := range idx {
+		sort.Strings(keys)
+	}
+	return idx
 }
 
 // emit appends the node(s) for the value v found at parent[key]; arrays are flattened. typ is the FHIR

@@ -256,7 +256,7 @@ func (c *evalCtx) runStep(out, in []Node, s step) ([]Node, error) {
 		return out, c.count(len(out), s.a)
 	case stepChild:
 		for _, n := range in {
-			out = child(out, n, s.name)
+			out = childIndexed(out, n, s.name, c.prepared.choicesOf(n))
 		}
 		return out, c.count(len(out), s.a)
 	case stepOfType:

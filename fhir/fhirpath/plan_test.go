@@ -10,13 +10,28 @@ import (
 	"testing"
 )
 
-// evalBoth evaluates a compiled expression by its plan and by the general evaluator, and reports any
-// difference between the two results (nodes, their order and locations, nil-ness, errors).
+// evalBoth evaluates a compiled expression by its plan, with and without a prepared resource, and by
+// the general evaluator, and reports any difference between the results (nodes, their order and
+// locations, nil-ness, errors).
 func evalBoth(e *Expr, resource any, context Node) (string, bool) {
 	root := rootNode(resource)
+	slow, serr := e.run(root, context)
 	c := evalCtx{root: root, context: context}
 	fast, ferr := e.plan.run(&c)
-	slow, serr := e.run(root, context)
+	if d, ok := sameResults(fast, ferr, slow, serr); !ok {
+		return d, false
+	}
+	p := Prepare(resource)
+	c = evalCtx{root: p.root, context: context, prepared: p}
+	fast, ferr = e.plan.run(&c)
+	if d, ok := sameResults(fast, ferr, slow, serr); !ok {
+		return "prepared: " + d, false
+	}
+	return "", true
+}
+
+// sameResults compares a plan's result with the general evaluator's.
+func sameResults(fast []Node, ferr error, slow []Node, serr error) (string, bool) {
 	if fmt.Sprint(ferr) != fmt.Sprint(serr) {
 		return fmt.Sprintf("error %v, general evaluator %v", ferr, serr), false
 	}
@@ -92,7 +107,8 @@ func TestPlanInline(t *testing.T) {
 			"subject": {"reference": "#"}, "performer": [{"reference": "#g"}, {"reference": "#nope"}, "Patient/1", 3, null,
 			{"type": "http://hl7.org/fhir/StructureDefinition/Patient"}, {"reference": "Patient/1|2", "type": "Group"}],
 			"focus": [[{"reference": "Patient/2"}], [[{"reference": "Patient/3"}]]],
-			"valueQuantity": {"value": 1}, "valueString": "s", "valueFoo": {"x": 1},
+			"valueQuantity": {"value": 1}, "valueString": "s", "valueFoo": {"x": 1}, "valueBoolean": {"x": 1},
+			"effectiveDateTime": "2020", "effectiveTime": "10:00", "_effectiveInstant": {"id": "i"}, "Quantity": {"value": 3},
 			"note": [{"text": "a"}, {"text": "a"}, {"text": 1.0}, {"text": 1.00}, {"text": true}, {"text": true}],
 			"_status": {"id": "s1"}, "identifier": [{"_value": [null, {"id": "v"}]}],
 			"category": [{"coding": [{"code": "a"}]}, {"coding": [{"code": "a"}]}],
@@ -117,6 +133,7 @@ func TestPlanInline(t *testing.T) {
 		"Resource | Observation", "Observation | Observation.component", "Patient.link.other.where(resolve() is Patient)",
 		"code", "value.as(Quantity) | value.as(Range)", "subject | subject", "Observation.nothing | Observation.nothing",
 		"Observation.subject | Observation.nothing", "Observation.nothing | Observation.subject",
+		"Observation.effective", "Observation.effectiveDate", "Observation.effective.as(time)",
 	}
 	for _, src := range exprs {
 		e := MustCompile(src)

@@ -27,12 +27,13 @@ func NewIndexer(baseURL string) *Indexer {
 func (x *Indexer) Entries(typ string, res map[string]any) ([]store.IndexEntry, error) {
 	var out []store.IndexEntry
 	var keys [][]byte // the keys of one parameter, reused from one to the next
+	r := fhirpath.Prepare(res)
 	for _, p := range Params(typ) {
 		if !p.Indexed {
 			continue
 		}
 		var err error
-		keys, err = x.paramKeys(keys[:0], p, res)
+		keys, err = x.paramKeys(keys[:0], p, r)
 		if err != nil {
 			return nil, fmt.Errorf("search parameter %s: %w", p.Code, err)
 		}
@@ -75,18 +76,18 @@ func containsValue(entries []store.IndexEntry, k []byte) bool {
 	return false
 }
 
-// paramKeys appends to keys the index keys of a parameter's values in res.
-func (x *Indexer) paramKeys(keys [][]byte, p *Param, res map[string]any) ([][]byte, error) {
+// paramKeys appends to keys the index keys of a parameter's values in the resource r.
+func (x *Indexer) paramKeys(keys [][]byte, p *Param, r *fhirpath.Prepared) ([][]byte, error) {
 	e, err := p.expr()
 	if err != nil || e == nil {
 		return keys, err
 	}
-	nodes, err := e.Evaluate(res)
+	nodes, err := e.EvaluatePrepared(r)
 	if err != nil {
 		return keys, err
 	}
 	if p.Type == Composite {
-		return x.compositeKeys(keys, p, res, nodes)
+		return x.compositeKeys(keys, p, r, nodes)
 	}
 	for _, n := range nodes {
 		keys = x.nodeKeys(keys, p, n.Value)
@@ -444,12 +445,12 @@ func quantityKey(kind byte, unit []string, a, b float64) []byte {
 
 // compositeKeys appends to keys each combination of the components' values found under the same
 // element.
-func (x *Indexer) compositeKeys(keys [][]byte, p *Param, res map[string]any, nodes []fhirpath.Node) ([][]byte, error) {
+func (x *Indexer) compositeKeys(keys [][]byte, p *Param, r *fhirpath.Prepared, nodes []fhirpath.Node) ([][]byte, error) {
 	var parts [][]byte
 	for _, n := range nodes {
 		combos := [][]byte{{kComposite}}
 		for ci, c := range p.Components {
-			found, err := c.compiled.EvaluateNode(res, n)
+			found, err := c.compiled.EvaluateNodePrepared(r, n)
 			if err != nil {
 				return keys, err
 			}
