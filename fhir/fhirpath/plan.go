@@ -105,6 +105,7 @@ func resolveIsCriterion(a *ast) (resolve *ast, typ typeSpec, ok bool) {
 type planBuffers struct {
 	cur, next, acc []Node
 	keys           keySet // de-duplication keys of acc, once the union has de-duplicated it
+	used           int    // the most nodes any of cur, next and acc has held: what release clears
 }
 
 // keySet is a set of strings: a list while small, a map beyond.
@@ -155,9 +156,10 @@ func (b *planBuffers) release() {
 	if cap(b.cur) > maxPooledNodes || cap(b.next) > maxPooledNodes || cap(b.acc) > maxPooledNodes {
 		return
 	}
-	clear(b.cur[:cap(b.cur)]) // drop the references into the resource
-	clear(b.next[:cap(b.next)])
-	clear(b.acc[:cap(b.acc)])
+	for _, buf := range [...][]Node{b.cur, b.next, b.acc} { // drop the references into the resource
+		clear(buf[:min(b.used, cap(buf))])
+	}
+	b.used = 0
 	b.keys.reset()
 	planBufferPool.Put(b)
 }
@@ -165,7 +167,16 @@ func (b *planBuffers) release() {
 // run evaluates the plan with c's %resource and %context, $this being the context.
 func (p *plan) run(c *evalCtx) ([]Node, error) {
 	b := planBufferPool.Get().(*planBuffers)
-	defer b.release()
+	res, err := p.runIn(c, b)
+	if err != nil {
+		return nil, err // b may hold more than it has recorded: leave it to the collector
+	}
+	b.release()
+	return res, nil
+}
+
+// runIn evaluates the plan with the buffers b, recording in b.used how much of them it filled.
+func (p *plan) runIn(c *evalCtx, b *planBuffers) ([]Node, error) {
 	b.acc = b.acc[:0]
 	b.keys.reset()
 	deduped := false
@@ -177,14 +188,12 @@ func (p *plan) run(c *evalCtx) ([]Node, error) {
 				return nil, err
 			}
 		}
-		if i == 0 {
+		if i == 0 || len(b.acc)+len(res) <= 1 { // as union: no de-duplication, no counting
 			b.acc = append(b.acc, res...)
+			b.used = max(b.used, len(b.acc))
 			continue
 		}
-		if len(b.acc)+len(res) <= 1 { // as union: no de-duplication, no counting
-			b.acc = append(b.acc, res...)
-			continue
-		}
+		b.used = max(b.used, len(b.acc)+len(res))
 		if !deduped {
 			b.acc = dedupInto(b.acc[:0], &b.keys, b.acc)
 			deduped = true
@@ -233,6 +242,7 @@ func (c *evalCtx) runSteps(b *planBuffers, steps []step) ([]Node, error) {
 	b.cur = b.cur[:0]
 	if c.context.Value != nil || c.context.ext != nil {
 		b.cur = append(b.cur, c.context)
+		b.used = max(b.used, 1)
 	}
 	for _, s := range steps {
 		out, err := c.runStep(b.next[:0], b.cur, s)
@@ -240,6 +250,7 @@ func (c *evalCtx) runSteps(b *planBuffers, steps []step) ([]Node, error) {
 			return nil, err
 		}
 		b.cur, b.next = out, b.cur
+		b.used = max(b.used, len(out))
 	}
 	return b.cur, nil
 }
