@@ -486,6 +486,9 @@ func dedupKey(n Node) string {
 		}
 		return "n" + neg + d.digits + "e" + strconv.FormatInt(d.exp, 10)
 	}
+	if b, ok := appendJSON([]byte{'o'}, n.Value); ok {
+		return string(b)
+	}
 	b, err := json.Marshal(n.Value)
 	if err != nil {
 		return fmt.Sprintf("p%p", &n)
