@@ -25,10 +25,11 @@ func NewIndexer(baseURL string) *Indexer {
 
 // Entries returns the index entries of a resource of type typ, decoded from JSON (UseNumber).
 func (x *Indexer) Entries(typ string, res map[string]any) ([]store.IndexEntry, error) {
-	var out []store.IndexEntry
-	var keys [][]byte // the keys of one parameter, reused from one to the next
+	params := Params(typ)
+	out := make([]store.IndexEntry, 0, len(params)) // about one entry per parameter, or more
+	keys := make([][]byte, 0, 16)                   // the keys of one parameter, reused from one to the next
 	r := fhirpath.Prepare(res)
-	for _, p := range Params(typ) {
+	for _, p := range params {
 		if !p.Indexed {
 			continue
 		}
