@@ -27,6 +27,10 @@
 // form; dates compare as strings; resolve() never fetches anything (see the resolve() notes on
 // ParseReference); memberOf() compiles but fails with ErrNotSupported when evaluated.
 //
+// Most search parameter expressions (unions of paths with type filters and where(resolve() is T))
+// are evaluated by a plan that walks the resource without the general evaluator's intermediate
+// collections; its results are the same, node for node.
+//
 // Compile never panics and bounds the expression length (MaxExpressionLength) and nesting depth
 // (MaxDepth); evaluation bounds the number of nodes it produces (MaxNodes).
 package fhirpath

@@ -40,6 +40,7 @@ type evalCtx struct {
 	root     Node // %resource
 	context  Node // %context
 	produced int
+	prepared *Prepared // the prepared resource (plans only), or nil
 }
 
 type scope struct {
@@ -52,18 +53,28 @@ type scope struct {
 // empty result.
 func (e *Expr) Evaluate(resource any) ([]Node, error) {
 	root := rootNode(resource)
-	return e.run(root, root)
+	return e.eval(root, root)
 }
 
 // EvaluateNode evaluates the expression with context (a node returned by an earlier evaluation, e.g.
 // of a composite search parameter) as %context and $this, and resource as %resource (used by
 // %resource and to resolve contained references).
 func (e *Expr) EvaluateNode(resource any, context Node) ([]Node, error) {
-	return e.run(rootNode(resource), context)
+	return e.eval(rootNode(resource), context)
+}
+
+// eval evaluates the expression by its plan when it has one, or else by the general evaluator.
+func (e *Expr) eval(root, context Node) ([]Node, error) {
+	if e.plan != nil {
+		c := evalCtx{root: root, context: context}
+		return e.plan.run(&c)
+	}
+	return e.run(root, context)
 }
 
 func rootNode(v any) Node { return Node{Value: v, Type: shapeType(v), Index: -1} }
 
+// run evaluates the expression with the general evaluator.
 func (e *Expr) run(root, context Node) ([]Node, error) {
 	c := &evalCtx{root: root, context: context}
 	var this []Node
@@ -213,6 +224,12 @@ func objectOf(n Node) map[string]any {
 // child appends the children of n called name, handling choice elements (name + type suffix) and the
 // "_name" sibling objects of primitives.
 func child(out []Node, n Node, name string) []Node {
+	return childIndexed(out, n, name, nil)
+}
+
+// childIndexed is child with, when idx is not nil, the choice index of n's object, which spares
+// looking through all its members for a choice element.
+func childIndexed(out []Node, n Node, name string, idx choiceIndex) []Node {
 	obj := objectOf(n)
 	if obj == nil {
 		return out
@@ -224,20 +241,55 @@ func child(out []Node, n Node, name string) []Node {
 		return emit(out, obj, name, name, "", nil, ev)
 	}
 	var keys []string
-	for k, v := range obj {
-		if len(k) > len(name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z' && strings.HasPrefix(k, name) {
-			if typ, ok := choiceSuffixes[k[len(name):]]; ok && shapeFits(v, typ) {
+	if idx != nil {
+		keys = idx[name] // sorted
+	} else {
+		for k := range obj {
+			if isChoiceKey(k, name) {
 				keys = append(keys, k)
 			}
 		}
-	}
-	if len(keys) > 1 {
-		sort.Strings(keys)
+		if len(keys) > 1 {
+			sort.Strings(keys)
+		}
 	}
 	for _, k := range keys {
-		out = emit(out, obj, k, name, choiceSuffixes[k[len(name):]], obj[k], obj["_"+k])
+		typ := choiceSuffixes[k[len(name):]]
+		if v := obj[k]; shapeFits(v, typ) {
+			out = emit(out, obj, k, name, typ, v, obj["_"+k])
+		}
 	}
 	return out
+}
+
+// isChoiceKey reports whether the JSON key k is the choice element name with a type suffix.
+func isChoiceKey(k, name string) bool {
+	if len(k) <= len(name) || k[len(name)] < 'A' || k[len(name)] > 'Z' || !strings.HasPrefix(k, name) {
+		return false
+	}
+	_, ok := choiceSuffixes[k[len(name):]]
+	return ok
+}
+
+// choiceIndex lists, for each element name, the keys of one JSON object that are that choice element
+// with a type suffix, sorted: "value" -> ["valueQuantity"]. A key may be listed under several names
+// ("effectiveDateTime" under "effective" and "effectiveDate").
+type choiceIndex map[string][]string
+
+// indexChoices returns the choice index of an object (empty, not nil, when it has no choice keys).
+func indexChoices(obj map[string]any) choiceIndex {
+	idx := choiceIndex{}
+	for k := range obj {
+		for i := 0; i < len(k); i++ {
+			if isChoiceKey(k, k[:i]) {
+				idx[k[:i]] = append(idx[k[:i]], k)
+			}
+		}
+	}
+	for _, keys := range idx {
+		sort.Strings(keys)
+	}
+	return idx
 }
 
 // emit appends the node(s) for the value v found at parent[key]; arrays are flattened. typ is the FHIR
@@ -433,6 +485,9 @@ func dedupKey(n Node) string {
 			neg = "-"
 		}
 		return "n" + neg + d.digits + "e" + strconv.FormatInt(d.exp, 10)
+	}
+	if b, ok := appendJSON([]byte{'o'}, n.Value); ok {
+		return string(b)
 	}
 	b, err := json.Marshal(n.Value)
 	if err != nil {

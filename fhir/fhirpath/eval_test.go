@@ -374,13 +374,55 @@ func TestParseReference(t *testing.T) {
 		{"Patient/", "", ""},
 		{"Patient/a b", "", ""},
 		{"123", "", ""},
+		{"Patient/_history/4", "", ""},
+		{"Patient/123/_history", "", ""},
+		{"a/Patient/123/_history/", "Patient", "123"},
+		{"_history/Patient/123", "Patient", "123"},
+		{"/Patient/123/_history/4/", "", ""},
+		{"Patient//_history/4", "", ""},
 	}
 	for _, tc := range tests {
 		typ, id := ParseReference(tc.ref)
 		if typ != tc.typ || id != tc.id {
 			t.Errorf("ParseReference(%q) = %q, %q; want %q, %q", tc.ref, typ, id, tc.typ, tc.id)
 		}
+		if typ, id := parseReferenceBySegments(tc.ref); typ != tc.typ || id != tc.id {
+			t.Errorf("parseReferenceBySegments(%q) = %q, %q; want %q, %q", tc.ref, typ, id, tc.typ, tc.id)
+		}
 	}
+}
+
+// parseReferenceBySegments is the definition of ParseReference, on the list of the path's segments.
+func parseReferenceBySegments(ref string) (typ, id string) {
+	if i := strings.IndexByte(ref, '|'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.IndexAny(ref, "?#"); i >= 0 {
+		ref = ref[:i]
+	}
+	segs := strings.Split(ref, "/")
+	if n := len(segs); n >= 4 && segs[n-2] == "_history" {
+		segs = segs[:n-2]
+	}
+	n := len(segs)
+	if n < 2 || !IsResourceType(segs[n-2]) || !validID(segs[n-1]) {
+		return "", ""
+	}
+	return segs[n-2], segs[n-1]
+}
+
+// FuzzParseReference checks ParseReference against its definition on arbitrary references.
+func FuzzParseReference(f *testing.F) {
+	for _, s := range []string{"Patient/1", "http://x/Patient/1/_history/2", "a/_history/Patient/1", "Patient/1|2", "//", "_history/_history/Patient/1/_history/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		typ, id := ParseReference(ref)
+		wtyp, wid := parseReferenceBySegments(ref)
+		if typ != wtyp || id != wid {
+			t.Errorf("ParseReference(%q) = %q, %q; want %q, %q", ref, typ, id, wtyp, wid)
+		}
+	})
 }
 
 func TestChoiceType(t *testing.T) {

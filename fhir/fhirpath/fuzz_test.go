@@ -29,10 +29,13 @@ var fuzzSeeds = []string{
 	"((((a))))[0][1]",
 	"a.b.c.d.e.f.g",
 	"x is System.String or x as FHIR.Quantity",
+	"Observation.performer.where(resolve() is Resource) | Observation.note.text | Observation.note.text",
+	"Observation.identifier.value.extension | (Observation.value as Quantity).unit | subject.ofType(Reference)",
 }
 
-// FuzzCompile checks that Compile never panics or hangs, that its errors are *SyntaxError, and that
-// compiled expressions evaluate on a small resource without panicking.
+// FuzzCompile checks that Compile never panics or hangs, that its errors are *SyntaxError, that
+// compiled expressions evaluate on a small resource without panicking, and that expressions with a plan
+// evaluate by it exactly as by the general evaluator.
 func FuzzCompile(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
@@ -69,6 +72,11 @@ func FuzzCompile(f *testing.F) {
 			var ee *EvalError
 			if !errors.As(err, &ee) {
 				t.Fatalf("Evaluate(%q) error %T is not an *EvalError", src, err)
+			}
+		}
+		if e.plan != nil {
+			if d, ok := evalBoth(e, doc, rootNode(doc)); !ok {
+				t.Fatalf("%q: plan: %s", src, d)
 			}
 		}
 	})

@@ -67,6 +67,7 @@ type parser struct {
 type Expr struct {
 	src  string
 	root *ast
+	plan *plan // the fast evaluation of common shapes, or nil
 }
 
 // String returns the source text of the expression.
@@ -92,7 +93,7 @@ func Compile(expr string) (*Expr, error) {
 	if t := ps.peek(); t.kind != tEOF {
 		return nil, syntaxErr(t.pos, "unexpected "+t.describe())
 	}
-	return &Expr{src: expr, root: root}, nil
+	return &Expr{src: expr, root: root, plan: compilePlan(root)}, nil
 }
 
 // MustCompile is like Compile but panics on error; for expressions fixed in code.

@@ -14,14 +14,8 @@ import "strings"
 func fnResolve(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	var out []Node
 	for _, n := range in {
-		var ref, refType string
-		switch v := n.Value.(type) {
-		case map[string]any:
-			ref, _ = v["reference"].(string)
-			refType, _ = v["type"].(string)
-		case string:
-			ref = v
-		default:
+		ref, refType, ok := referenceOf(n)
+		if !ok {
 			continue
 		}
 		if r, ok := c.resolveRef(ref, refType); ok {
@@ -31,38 +25,81 @@ func fnResolve(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	return out, c.count(len(out), a)
 }
 
-func (c *evalCtx) resolveRef(ref, refType string) (Node, bool) {
-	if strings.HasPrefix(ref, "#") {
-		root, ok := c.root.Value.(map[string]any)
-		if !ok {
-			return Node{}, false
-		}
-		id := ref[1:]
-		if id == "" {
-			return c.root, true
-		}
-		contained, _ := root["contained"].([]any)
-		for i, r := range contained {
-			if m, ok := r.(map[string]any); ok {
-				if mid, _ := m["id"].(string); mid == id {
-					return Node{Value: m, Type: shapeType(m), Parent: root, Key: "contained", Name: "contained", Index: i}, true
-				}
-			}
-		}
-		return Node{}, false
+// referenceOf returns the reference text and Reference.type of a node resolve() can resolve: a
+// Reference, or a string (canonical, uri).
+func referenceOf(n Node) (ref, refType string, ok bool) {
+	switch v := n.Value.(type) {
+	case map[string]any:
+		ref, _ = v["reference"].(string)
+		refType, _ = v["type"].(string)
+		return ref, refType, true
+	case string:
+		return v, "", true
 	}
-	typ, id := ParseReference(ref)
+	return "", "", false
+}
+
+func (c *evalCtx) resolveRef(ref, refType string) (Node, bool) {
+	if local, n, ok := c.resolveLocal(ref); local {
+		return n, ok
+	}
+	typ, id := resolveExternal(ref, refType)
 	if typ == "" {
-		typ = typeFromURI(refType)
-		if typ == "" {
-			return Node{}, false
-		}
+		return Node{}, false
 	}
 	v := map[string]any{"resourceType": typ}
 	if id != "" {
 		v["id"] = id
 	}
 	return Node{Value: v, Type: typ, Index: -1}, true
+}
+
+// resolvedType returns the type of the node resolve() finds for n, without building it.
+func (c *evalCtx) resolvedType(n Node) (string, bool) {
+	ref, refType, ok := referenceOf(n)
+	if !ok {
+		return "", false
+	}
+	if local, r, ok := c.resolveLocal(ref); local {
+		return r.Type, ok
+	}
+	typ, _ := resolveExternal(ref, refType)
+	return typ, typ != ""
+}
+
+// resolveLocal resolves a "#id" reference (local) against the contained resources of %resource ("#"
+// alone is %resource itself).
+func (c *evalCtx) resolveLocal(ref string) (local bool, n Node, ok bool) {
+	if !strings.HasPrefix(ref, "#") {
+		return false, Node{}, false
+	}
+	root, isMap := c.root.Value.(map[string]any)
+	if !isMap {
+		return true, Node{}, false
+	}
+	id := ref[1:]
+	if id == "" {
+		return true, c.root, true
+	}
+	contained, _ := root["contained"].([]any)
+	for i, r := range contained {
+		if m, isMap := r.(map[string]any); isMap {
+			if mid, _ := m["id"].(string); mid == id {
+				return true, Node{Value: m, Type: shapeType(m), Parent: root, Key: "contained", Name: "contained", Index: i}, true
+			}
+		}
+	}
+	return true, Node{}, false
+}
+
+// resolveExternal returns the type and id a non-local reference names: from its text, or else the type
+// of Reference.type (with no id). The type is "" when neither names one.
+func resolveExternal(ref, refType string) (typ, id string) {
+	typ, id = ParseReference(ref)
+	if typ == "" {
+		typ = typeFromURI(refType)
+	}
+	return typ, id
 }
 
 // ParseReference extracts the resource type and id from a literal reference: "Patient/123",
@@ -76,15 +113,29 @@ func ParseReference(ref string) (typ, id string) {
 	if i := strings.IndexAny(ref, "?#"); i >= 0 {
 		ref = ref[:i]
 	}
-	segs := strings.Split(ref, "/")
-	if n := len(segs); n >= 4 && segs[n-2] == "_history" {
-		segs = segs[:n-2]
-	}
-	n := len(segs)
-	if n < 2 || !IsResourceType(segs[n-2]) || !validID(segs[n-1]) {
+	rest, id, ok := cutLastSegment(ref)
+	if !ok {
 		return "", ""
 	}
-	return segs[n-2], segs[n-1]
+	// ".../Type/id/_history/v": at least four segments, the last but one "_history"
+	if before, seg, ok := cutLastSegment(rest); ok && seg == "_history" && strings.Contains(before, "/") {
+		rest, id, _ = cutLastSegment(before)
+	}
+	_, typ, _ = cutLastSegment(rest)
+	if !IsResourceType(typ) || !validID(id) {
+		return "", ""
+	}
+	return typ, id
+}
+
+// cutLastSegment splits a path at its last "/": the path before it and the last segment. Without a
+// "/", the segment is the whole path and ok is false.
+func cutLastSegment(path string) (before, last string, ok bool) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path, false
+	}
+	return path[:i], path[i+1:], true
 }
 
 // validID reports whether s is a FHIR id: 1 to 64 of A-Z a-z 0-9 - and '.'.

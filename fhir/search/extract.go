@@ -1,8 +1,10 @@
 package search
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"fhirgate/fhir/fhirpath"
@@ -23,90 +25,120 @@ func NewIndexer(baseURL string) *Indexer {
 
 // Entries returns the index entries of a resource of type typ, decoded from JSON (UseNumber).
 func (x *Indexer) Entries(typ string, res map[string]any) ([]store.IndexEntry, error) {
-	var out []store.IndexEntry
-	for _, p := range Params(typ) {
+	params := Params(typ)
+	out := make([]store.IndexEntry, 0, len(params)) // about one entry per parameter, or more
+	keys := make([][]byte, 0, 16)                   // the keys of one parameter, reused from one to the next
+	r := fhirpath.Prepare(res)
+	for _, p := range params {
 		if !p.Indexed {
 			continue
 		}
-		keys, err := x.paramKeys(p, res)
+		var err error
+		keys, err = x.paramKeys(keys[:0], p, r)
 		if err != nil {
 			return nil, fmt.Errorf("search parameter %s: %w", p.Code, err)
 		}
-		if len(keys) == 0 {
-			continue
-		}
-		seen := make(map[string]bool, len(keys))
-		for _, k := range keys {
-			if !seen[string(k)] {
-				seen[string(k)] = true
-				out = append(out, store.IndexEntry{Param: p.Code, Value: k})
-			}
-		}
+		out = appendEntries(out, p.Code, keys)
 	}
 	return out, nil
 }
 
-func (x *Indexer) paramKeys(p *Param, res map[string]any) ([][]byte, error) {
+// smallKeyCount is the number of keys up to which appendEntries finds duplicates by comparing them
+// all rather than with a map.
+const smallKeyCount = 32
+
+// appendEntries appends an entry for each distinct key of a parameter, in order.
+func appendEntries(out []store.IndexEntry, code string, keys [][]byte) []store.IndexEntry {
+	if len(keys) > smallKeyCount {
+		seen := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				out = append(out, store.IndexEntry{Param: code, Value: k})
+			}
+		}
+		return out
+	}
+	start := len(out)
+	for _, k := range keys {
+		if !containsValue(out[start:], k) {
+			out = append(out, store.IndexEntry{Param: code, Value: k})
+		}
+	}
+	return out
+}
+
+func containsValue(entries []store.IndexEntry, k []byte) bool {
+	for _, e := range entries {
+		if bytes.Equal(e.Value, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// paramKeys appends to keys the index keys of a parameter's values in the resource r.
+func (x *Indexer) paramKeys(keys [][]byte, p *Param, r *fhirpath.Prepared) ([][]byte, error) {
 	e, err := p.expr()
 	if err != nil || e == nil {
-		return nil, err
+		return keys, err
 	}
-	nodes, err := e.Evaluate(res)
+	nodes, err := e.EvaluatePrepared(r)
 	if err != nil {
-		return nil, err
+		return keys, err
 	}
 	if p.Type == Composite {
-		return x.compositeKeys(p, res, nodes)
+		return x.compositeKeys(keys, p, r, nodes)
 	}
-	var keys [][]byte
 	for _, n := range nodes {
-		keys = append(keys, x.nodeKeys(p, n.Value)...)
+		keys = x.nodeKeys(keys, p, n.Value)
 	}
 	return keys, nil
 }
 
-// nodeKeys encodes one value found by a parameter's expression.
-func (x *Indexer) nodeKeys(p *Param, v any) [][]byte {
+// nodeKeys appends to keys the encodings of one value found by a parameter's expression.
+func (x *Indexer) nodeKeys(keys [][]byte, p *Param, v any) [][]byte {
 	switch p.Type {
 	case Token:
-		return tokenKeys(v)
+		return tokenKeys(keys, v)
 	case String:
-		return stringKeys(v)
+		return stringKeys(keys, v)
 	case Reference:
-		return x.referenceKeys(v)
+		return x.referenceKeys(keys, v)
 	case Date:
-		return dateKeys(v)
+		return dateKeys(keys, v)
 	case Number:
-		return numberKeys(v)
+		return numberKeys(keys, v)
 	case Quantity:
-		return quantityKeys(v)
+		return quantityKeys(keys, v)
 	case URI:
 		if s, ok := v.(string); ok {
-			return [][]byte{key(kURL, s)}
+			return append(keys, key(kURL, s))
 		}
 	case Special:
-		return geoKeys(v)
+		return geoKeys(keys, v)
 	}
-	return nil
+	return keys
 }
 
 // geoKeys encodes a Location.position (latitude, longitude) for near.
-func geoKeys(v any) [][]byte {
+func geoKeys(keys [][]byte, v any) [][]byte {
 	t, ok := v.(map[string]any)
 	if !ok {
-		return nil
+		return keys
 	}
 	lat, lok := t["latitude"].(json.Number)
 	lon, gok := t["longitude"].(json.Number)
 	if !lok || !gok {
-		return nil
+		return keys
 	}
 	la, ok1 := decimalValue(lat.String())
 	lo, ok2 := decimalValue(lon.String())
 	if !ok1 || !ok2 {
-		return nil
+		return keys
 	}
-	return [][]byte{append(append([]byte{kGeo}, encFloat(la)...), encFloat(lo)...)}
+	k := make([]byte, 0, 17)
+	return append(keys, appendFloat(appendFloat(append(k, kGeo), la), lo))
 }
 
 func str(m map[string]any, k string) string {
@@ -114,30 +146,29 @@ func str(m map[string]any, k string) string {
 	return s
 }
 
-func tokenKeys(v any) [][]byte {
+func tokenKeys(keys [][]byte, v any) [][]byte {
 	switch t := v.(type) {
 	case string:
-		return [][]byte{key(kCode, t), key(kNoSys, t)}
+		return append(keys, key(kCode, t), key(kNoSys, t))
 	case bool:
-		s := fmt.Sprint(t)
-		return [][]byte{key(kCode, s), key(kNoSys, s)}
+		s := strconv.FormatBool(t)
+		return append(keys, key(kCode, s), key(kNoSys, s))
 	case json.Number:
-		return [][]byte{key(kCode, t.String()), key(kNoSys, t.String())}
+		return append(keys, key(kCode, t.String()), key(kNoSys, t.String()))
 	case map[string]any:
-		var keys [][]byte
 		if codings, ok := t["coding"].([]any); ok || t["text"] != nil {
 			for _, c := range codings {
 				if cm, ok := c.(map[string]any); ok {
-					keys = append(keys, codingKeys(str(cm, "system"), str(cm, "code"), str(cm, "display"))...)
+					keys = codingKeys(keys, str(cm, "system"), str(cm, "code"), str(cm, "display"))
 				}
 			}
 			if text := str(t, "text"); text != "" {
-				keys = append(keys, key(kText, normalize(text)))
+				keys = append(keys, normalizedKey(kText, text))
 			}
 			return keys
 		}
 		if value, ok := t["value"].(string); ok { // Identifier, ContactPoint
-			keys = append(keys, codingKeys(str(t, "system"), value, "")...)
+			keys = codingKeys(keys, str(t, "system"), value, "")
 			if typ, ok := t["type"].(map[string]any); ok {
 				for _, c := range asList(typ["coding"]) {
 					if cm, ok := c.(map[string]any); ok && str(cm, "code") != "" {
@@ -145,20 +176,19 @@ func tokenKeys(v any) [][]byte {
 					}
 				}
 				if text := str(typ, "text"); text != "" {
-					keys = append(keys, key(kText, normalize(text)))
+					keys = append(keys, normalizedKey(kText, text))
 				}
 			}
 			return keys
 		}
 		if _, ok := t["code"]; ok || t["system"] != nil { // Coding
-			return codingKeys(str(t, "system"), str(t, "code"), str(t, "display"))
+			return codingKeys(keys, str(t, "system"), str(t, "code"), str(t, "display"))
 		}
 	}
-	return nil
+	return keys
 }
 
-func codingKeys(system, code, display string) [][]byte {
-	var keys [][]byte
+func codingKeys(keys [][]byte, system, code, display string) [][]byte {
 	if code != "" {
 		keys = append(keys, key(kCode, code), key(kSysCode, system, "|", code))
 		if system == "" {
@@ -169,7 +199,7 @@ func codingKeys(system, code, display string) [][]byte {
 		keys = append(keys, key(kSystem, system))
 	}
 	if display != "" {
-		keys = append(keys, key(kText, normalize(display)))
+		keys = append(keys, normalizedKey(kText, display))
 	}
 	return keys
 }
@@ -184,22 +214,25 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-func stringKeys(v any) [][]byte {
-	var keys [][]byte
-	add := func(s string) {
-		if s = strings.TrimSpace(s); s != "" {
-			keys = append(keys, key(kString, normalize(s)), key(kExact, s))
-		}
-	}
+// stringParts are the members of HumanName and Address (and of other types) that string parameters
+// index, in order.
+var stringParts = []string{"family", "given", "prefix", "suffix", "text", "line", "city", "district", "state", "postalCode", "country"}
+
+func stringKeys(keys [][]byte, v any) [][]byte {
 	switch t := v.(type) {
 	case string:
-		add(t)
+		return stringKey(keys, t)
 	case map[string]any:
 		// HumanName and Address: every string part; other types: their string members.
-		for _, k := range []string{"family", "given", "prefix", "suffix", "text", "line", "city", "district", "state", "postalCode", "country"} {
-			for _, part := range asList(t[k]) {
-				if s, ok := part.(string); ok {
-					add(s)
+		for _, k := range stringParts {
+			switch part := t[k].(type) {
+			case string:
+				keys = stringKey(keys, part)
+			case []any:
+				for _, p := range part {
+					if s, ok := p.(string); ok {
+						keys = stringKey(keys, s)
+					}
 				}
 			}
 		}
@@ -207,10 +240,18 @@ func stringKeys(v any) [][]byte {
 	return keys
 }
 
-func (x *Indexer) referenceKeys(v any) [][]byte {
+// stringKey appends the keys of one string, unless it is blank: normalized and as written.
+func stringKey(keys [][]byte, s string) [][]byte {
+	if s = strings.TrimSpace(s); s != "" {
+		keys = append(keys, normalizedKey(kString, s), key(kExact, s))
+	}
+	return keys
+}
+
+func (x *Indexer) referenceKeys(keys [][]byte, v any) [][]byte {
 	switch t := v.(type) {
 	case string: // canonical or uri
-		keys := [][]byte{key(kURL, t)}
+		keys = append(keys, key(kURL, t))
 		if base, _, ok := strings.Cut(t, "|"); ok {
 			keys = append(keys, key(kURL, base))
 		}
@@ -218,49 +259,47 @@ func (x *Indexer) referenceKeys(v any) [][]byte {
 	case map[string]any:
 		if rt, ok := t["resourceType"].(string); ok { // a resource (Bundle.entry[0].resource)
 			if id := str(t, "id"); id != "" {
-				return [][]byte{key(kRef, rt, "/", id), key(kRefID, id)}
+				return append(keys, key(kRef, rt, "/", id), key(kRefID, id))
 			}
-			return nil
+			return keys
 		}
-		var keys [][]byte
 		if ref := str(t, "reference"); ref != "" {
-			keys = append(keys, x.refKeys(ref)...)
+			keys = x.refKeys(keys, ref)
 		}
 		if ident, ok := t["identifier"].(map[string]any); ok {
 			if value := str(ident, "value"); value != "" {
 				keys = append(keys, key(kRefIdent, str(ident, "system"), "|", value), key(kRefIdentV, value))
 			}
 		}
-		return keys
 	}
-	return nil
+	return keys
 }
 
 // refKeys encodes a literal reference: "Type/id" (also absolute on this server, or versioned) as a
 // reference with its id; other absolute URLs and URNs as URLs; contained references are not indexed.
-func (x *Indexer) refKeys(ref string) [][]byte {
+func (x *Indexer) refKeys(keys [][]byte, ref string) [][]byte {
 	if strings.HasPrefix(ref, "#") {
-		return nil
+		return keys
 	}
 	if rel, ok := strings.CutPrefix(ref, x.baseURL); ok {
 		ref = rel
 	}
 	if strings.Contains(ref, ":") {
-		return [][]byte{key(kURL, ref)}
+		return append(keys, key(kURL, ref))
 	}
 	typ, id := fhirpath.ParseReference(ref)
 	if typ == "" {
-		return nil
+		return keys
 	}
-	return [][]byte{key(kRef, typ, "/", id), key(kRefID, id)}
+	return append(keys, key(kRef, typ, "/", id), key(kRefID, id))
 }
 
-func dateKeys(v any) [][]byte {
+func dateKeys(keys [][]byte, v any) [][]byte {
 	lo, hi, ok := dateBounds(v)
 	if !ok {
-		return nil
+		return keys
 	}
-	return rangeKeys(encTime(lo), encTime(hi))
+	return appendRangeKeys(keys, appendTime, lo, hi)
 }
 
 // dateBounds returns the instants a date-like value covers.
@@ -309,19 +348,19 @@ func dateBounds(v any) (lo, hi int64, ok bool) {
 	return 0, 0, false
 }
 
-func numberKeys(v any) [][]byte {
+func numberKeys(keys [][]byte, v any) [][]byte {
 	switch t := v.(type) {
 	case json.Number:
 		if f, ok := decimalValue(t.String()); ok {
-			return rangeKeys(encFloat(f), encFloat(f))
+			return appendRangeKeys(keys, appendFloat, f, f)
 		}
 	case map[string]any: // Range
 		lo, hi, ok := rangeValues(t)
 		if ok {
-			return rangeKeys(encFloat(lo), encFloat(hi))
+			return appendRangeKeys(keys, appendFloat, lo, hi)
 		}
 	}
-	return nil
+	return keys
 }
 
 func rangeValues(t map[string]any) (lo, hi float64, ok bool) {
@@ -346,17 +385,17 @@ func rangeValues(t map[string]any) (lo, hi float64, ok bool) {
 
 // quantityKeys encodes a Quantity (or Money, or Range) under each unit key it can be searched by:
 // "" (value only), system|code, |code and ~unit.
-func quantityKeys(v any) [][]byte {
+func quantityKeys(keys [][]byte, v any) [][]byte {
 	t, ok := v.(map[string]any)
 	if !ok {
-		return nil
+		return keys
 	}
 	var lo, hi float64
 	units := t
 	if n, ok := t["value"].(json.Number); ok {
 		f, ok := decimalValue(n.String())
 		if !ok {
-			return nil
+			return keys
 		}
 		lo, hi = f, f
 	} else if l, h, ok := rangeValues(t); ok {
@@ -367,54 +406,61 @@ func quantityKeys(v any) [][]byte {
 			units = high
 		}
 	} else {
-		return nil
+		return keys
 	}
-	unitKeys := []string{""}
 	system, code, unit := str(units, "system"), str(units, "code"), str(units, "unit")
 	if cur := str(units, "currency"); cur != "" { // Money
 		system, code = "urn:iso:std:iso:4217", cur
 	}
+	keys = quantityKeyPair(keys, lo, hi)
 	if code != "" {
-		unitKeys = append(unitKeys, "|"+code)
+		keys = quantityKeyPair(keys, lo, hi, "|", code)
 		if system != "" {
-			unitKeys = append(unitKeys, system+"|"+code)
+			keys = quantityKeyPair(keys, lo, hi, system, "|", code)
 		}
 	}
 	if unit != "" {
-		unitKeys = append(unitKeys, "~"+unit)
-	}
-	var keys [][]byte
-	for _, u := range unitKeys {
-		keys = append(keys, quantityKey(kQLow, u, lo, hi), quantityKey(kQHigh, u, hi, lo))
+		keys = quantityKeyPair(keys, lo, hi, "~", unit)
 	}
 	return keys
 }
 
-func quantityKey(kind byte, unit string, a, b float64) []byte {
-	k := key(kind, unit)
-	k = append(k, 0)
-	k = append(k, encFloat(a)...)
-	return append(k, encFloat(b)...)
+// quantityKeyPair appends the two keys of a quantity range under one unit key (the concatenation of
+// unit): ordered by low and ordered by high.
+func quantityKeyPair(keys [][]byte, lo, hi float64, unit ...string) [][]byte {
+	return append(keys, quantityKey(kQLow, unit, lo, hi), quantityKey(kQHigh, unit, hi, lo))
 }
 
-// compositeKeys encodes each combination of the components' values found under the same element.
-func (x *Indexer) compositeKeys(p *Param, res map[string]any, nodes []fhirpath.Node) ([][]byte, error) {
-	var out [][]byte
+func quantityKey(kind byte, unit []string, a, b float64) []byte {
+	n := 1 + 1 + 16
+	for _, u := range unit {
+		n += len(u)
+	}
+	k := append(make([]byte, 0, n), kind)
+	for _, u := range unit {
+		k = append(k, u...)
+	}
+	k = append(k, 0)
+	return appendFloat(appendFloat(k, a), b)
+}
+
+// compositeKeys appends to keys each combination of the components' values found under the same
+// element.
+func (x *Indexer) compositeKeys(keys [][]byte, p *Param, r *fhirpath.Prepared, nodes []fhirpath.Node) ([][]byte, error) {
+	var parts [][]byte
 	for _, n := range nodes {
 		combos := [][]byte{{kComposite}}
 		for ci, c := range p.Components {
-			found, err := c.compiled.EvaluateNode(res, n)
+			found, err := c.compiled.EvaluateNodePrepared(r, n)
 			if err != nil {
-				return nil, err
+				return keys, err
 			}
-			var parts [][]byte
+			parts = parts[:0]
 			for _, f := range found {
-				for _, k := range x.nodeKeys(c.Param, f.Value) {
-					if ci < len(p.Components)-1 && !exactKind(k[0]) {
-						continue
-					}
-					parts = append(parts, k)
-				}
+				parts = x.nodeKeys(parts, c.Param, f.Value)
+			}
+			if ci < len(p.Components)-1 {
+				parts = keepExact(parts)
 			}
 			var next [][]byte
 			for _, prefix := range combos {
@@ -431,9 +477,20 @@ func (x *Indexer) compositeKeys(p *Param, res map[string]any, nodes []fhirpath.N
 				break
 			}
 		}
-		out = append(out, combos...)
+		keys = append(keys, combos...)
 	}
-	return out, nil
+	return keys, nil
+}
+
+// keepExact keeps, in place, the keys whose kind a leading composite component may use.
+func keepExact(keys [][]byte) [][]byte {
+	kept := keys[:0]
+	for _, k := range keys {
+		if exactKind(k[0]) {
+			kept = append(kept, k)
+		}
+	}
+	return kept
 }
 
 // exactKind reports the kinds that leading composite components may use (exact matches).

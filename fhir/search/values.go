@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -48,12 +50,95 @@ const (
 
 // normalize folds a string for string search: lower case, accents removed, spaces collapsed.
 func normalize(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
+	if isASCII(s) {
+		return foldASCII(s) // decomposition and composition leave ASCII as it is, without marks
+	}
+	t := accentFolders.Get().(transform.Transformer)
+	out, _, err := transform.String(t, s) // resets t first
+	accentFolders.Put(t)
 	if err != nil {
 		out = s
 	}
 	return strings.Join(strings.Fields(strings.ToLower(out)), " ")
+}
+
+// accentFolders pools the transformers that remove accents (decompose, drop the nonspacing marks,
+// recompose): building one allocates large buffers, and a transformer is not safe for concurrent use.
+var accentFolders = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldASCII lower-cases an ASCII string and collapses its runs of white space (as strings.Fields
+// sees it) into single spaces, trimming both ends: what normalize does to ASCII, in one pass. It
+// returns s itself when s is already folded.
+func foldASCII(s string) string {
+	if asciiFolded(s) {
+		return s
+	}
+	return string(appendFoldASCII(make([]byte, 0, len(s)), s))
+}
+
+// normalizedKey returns key(kind, normalize(s)), building it in one allocation for ASCII strings.
+func normalizedKey(kind byte, s string) []byte {
+	if isASCII(s) {
+		return appendFoldASCII(append(make([]byte, 0, 1+len(s)), kind), s)
+	}
+	return key(kind, normalize(s))
+}
+
+// appendFoldASCII appends to b the fold of an ASCII string (see foldASCII).
+func appendFoldASCII(b []byte, s string) []byte {
+	start := len(b)
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if asciiSpace(c) {
+			space = len(b) > start
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// asciiFolded reports whether an ASCII string has no upper-case letter, no white space other than
+// single inner spaces, and so is its own fold.
+func asciiFolded(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return false
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i+1] == ' ' {
+				return false
+			}
+		case asciiSpace(c):
+			return false
+		}
+	}
+	return true
+}
+
+// asciiSpace reports the ASCII white space of strings.Fields.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func key(kind byte, parts ...string) []byte {
@@ -71,20 +156,26 @@ func key(kind byte, parts ...string) []byte {
 
 // Order-preserving encodings of instants (ms) and numbers.
 
-func encTime(ms int64) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(ms)^(1<<63))
+func encTime(ms int64) []byte { return appendTime(nil, ms) }
+
+// appendTime appends the order-preserving encoding of an instant (ms) to b.
+func appendTime(b []byte, ms int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(ms)^(1<<63))
 }
 
 func decTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
 
-func encFloat(f float64) []byte {
+func encFloat(f float64) []byte { return appendFloat(nil, f) }
+
+// appendFloat appends the order-preserving encoding of a number to b.
+func appendFloat(b []byte, f float64) []byte {
 	bits := math.Float64bits(f)
 	if f < 0 || (f == 0 && math.Signbit(f)) {
 		bits = ^bits
 	} else {
 		bits |= 1 << 63
 	}
-	return binary.BigEndian.AppendUint64(nil, bits)
+	return binary.BigEndian.AppendUint64(b, bits)
 }
 
 func decFloat(b []byte) float64 {
@@ -97,11 +188,12 @@ func decFloat(b []byte) float64 {
 	return math.Float64frombits(bits)
 }
 
-// rangeKeys returns the two entries of a [lo, hi] range: ordered by low and ordered by high.
-func rangeKeys(lo, hi []byte) [][]byte {
-	l := append(append([]byte{kLow}, lo...), hi...)
-	h := append(append([]byte{kHigh}, hi...), lo...)
-	return [][]byte{l, h}
+// appendRangeKeys appends the two entries of a [lo, hi] range, with enc the encoding of its bounds
+// (appendTime or appendFloat): ordered by low, then ordered by high.
+func appendRangeKeys[T any](keys [][]byte, enc func([]byte, T) []byte, lo, hi T) [][]byte {
+	l := enc(enc(append(make([]byte, 0, 17), kLow), lo), hi)
+	h := enc(enc(append(make([]byte, 0, 17), kHigh), hi), lo)
+	return append(keys, l, h)
 }
 
 // Time ranges are inclusive, in milliseconds.
