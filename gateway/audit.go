@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fhirgate/auth"
@@ -23,6 +24,17 @@ import (
 type AuditSink interface {
 	Append(ctx context.Context, events []AuditRecord) error
 }
+
+// ProgressReporter is implemented by sinks that queue requests behind one another (StoreSink): Progress
+// counts the commits completed so far. While it moves, a queued request is waiting on a store that works,
+// not on one that hangs, so its deadline starts again (see AuditConfig.Deadline).
+type ProgressReporter interface {
+	Progress() uint64
+}
+
+// maxAuditWait bounds the wait of one request for its audit record even while the store makes progress:
+// past it, the server is overloaded and sheds the request with a 503.
+const maxAuditWait = 30 * time.Second
 
 // AuditRecord is one AuditEvent to store, with what the patient notices need to know of it.
 type AuditRecord struct {
@@ -52,7 +64,11 @@ type StoreSink struct {
 	mu       sync.Mutex
 	queue    []*pendingAudit
 	flushing bool
+	commits  atomic.Uint64
 }
+
+// Progress implements ProgressReporter: the group commits completed.
+func (s *StoreSink) Progress() uint64 { return s.commits.Load() }
 
 // maxAuditGroup bounds the events of one group commit.
 const maxAuditGroup = 256
@@ -144,6 +160,9 @@ func (s *StoreSink) commit(group []*pendingAudit) {
 	ctx, cancel := groupContext(live)
 	defer cancel()
 	_, err := s.store.Commit(ctx, &store.Tx{Ops: ops})
+	if err == nil {
+		s.commits.Add(1)
+	}
 	if err == nil || len(live) == 1 {
 		for _, p := range live {
 			p.done <- err
@@ -152,6 +171,9 @@ func (s *StoreSink) commit(group []*pendingAudit) {
 	}
 	for _, p := range live {
 		_, err := s.store.Commit(p.ctx, &store.Tx{Ops: p.ops})
+		if err == nil {
+			s.commits.Add(1)
+		}
 		p.done <- err
 	}
 }
@@ -171,6 +193,41 @@ func groupContext(group []*pendingAudit) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.Background(), latest)
 }
 
+// append stores events within the deadline. The write outlives the request's cancellation. A request
+// queued behind others' commits (ProgressReporter) has its deadline restarted whenever a commit completes,
+// up to maxAuditWait: under load it waits for a store that works, while a store that hangs still gives a
+// 503 within the deadline. When the wait is abandoned, the queued events are dropped unwritten.
+func (a *auditor) append(ctx context.Context, events []AuditRecord) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxAuditWait)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.cfg.Sink.Append(wctx, events) }()
+	progress, _ := a.cfg.Sink.(ProgressReporter)
+	var last uint64
+	if progress != nil {
+		last = progress.Progress()
+	}
+	timer := time.NewTimer(a.cfg.Deadline)
+	defer timer.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-wctx.Done():
+			return fmt.Errorf("the audit store did not record the access within %s under load", maxAuditWait)
+		case <-timer.C:
+			if progress != nil {
+				if p := progress.Progress(); p != last {
+					last = p
+					timer.Reset(a.cfg.Deadline)
+					continue
+				}
+			}
+			return fmt.Errorf("the audit store did not answer within %s", a.cfg.Deadline)
+		}
+	}
+}
+
 // AuditConfig configures the audit trail.
 type AuditConfig struct {
 	// Sink stores the events (required).
@@ -178,8 +235,9 @@ type AuditConfig struct {
 	// FailOpen serves the response when its events cannot be stored (logging the failure loudly);
 	// otherwise (fail closed, the default) the response is a 503 without patient data.
 	FailOpen bool
-	// Deadline bounds the time an audit write may take (default 2 s): a store that hangs gives a 503
-	// within it, never a hung request.
+	// Deadline bounds the time an audit write may take without the store making progress (default
+	// 2 s): a store that hangs gives a 503 within it, never a hung request. A request queued behind other
+	// requests' group commits keeps waiting while those complete, up to 30 s in all.
 	Deadline time.Duration
 	// Now and NewID are the clock and the id maker (tests fix them).
 	Now   func() time.Time
@@ -250,17 +308,7 @@ func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.E
 	for i, e := range events {
 		refs[i] = "AuditEvent/" + e.ID
 	}
-	// The write outlives the request's cancellation, but not the deadline.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Deadline)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.cfg.Sink.Append(wctx, events) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-wctx.Done():
-		err = fmt.Errorf("the audit store did not answer within %s", a.cfg.Deadline)
-	}
+	err := a.append(ctx, events)
 	if err != nil {
 		if a.cfg.FailOpen {
 			a.log.Error("AUDIT FAILURE: serving without an audit record (--audit-failure open)", "events", len(events), "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -113,3 +114,57 @@ func TestEveryResponseNamesItsAuditEvents(t *testing.T) {
 type discardSink struct{}
 
 func (discardSink) Append(context.Context, []AuditRecord) error { return nil }
+
+// queuedSink stores one request at a time, each taking a while, and reports its progress like
+// StoreSink: a store that works, under load.
+type queuedSink struct {
+	mu    sync.Mutex
+	took  time.Duration
+	done  atomic.Uint64
+	stuck atomic.Bool // stop making progress
+}
+
+func (q *queuedSink) Append(ctx context.Context, events []AuditRecord) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stuck.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	time.Sleep(q.took)
+	q.done.Add(1)
+	return nil
+}
+
+func (q *queuedSink) Progress() uint64 { return q.done.Load() }
+
+// TestAuditDeadlineUnderLoad: requests queued behind others' audit commits wait past the deadline while
+// the store keeps completing commits (load is not a hang), and get their 503 within the deadline once
+// it stops.
+func TestAuditDeadlineUnderLoad(t *testing.T) {
+	sink := &queuedSink{took: 100 * time.Millisecond}
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &AuditConfig{Sink: sink, Deadline: 250 * time.Millisecond}})
+	tok := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
+	const n = 12 // the last waits about 1.2 s, well past the deadline
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { statuses <- a.get(t, tok, "/Patient/pat-alice").status })
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("a request queued behind working commits got %d", s)
+		}
+	}
+	if sink.done.Load() != n {
+		t.Fatalf("%d commits for %d requests", sink.done.Load(), n)
+	}
+	sink.stuck.Store(true)
+	start := time.Now()
+	a.get(t, tok, "/Patient/pat-alice").wantStatus(t, 503)
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("a store that stopped making progress answered after %s", elapsed)
+	}
+}
