@@ -43,12 +43,18 @@ func Patients(typ, id string, values func(param string) [][]byte) []string {
 }
 
 // EntriesValues returns a values function over index entries not yet stored (a write being checked).
+// A filter asks for a few parameters of a list of a few dozen entries: a scan per question costs less
+// than building a map of them all.
 func EntriesValues(entries []store.IndexEntry) func(param string) [][]byte {
-	byParam := map[string][][]byte{}
-	for _, e := range entries {
-		byParam[e.Param] = append(byParam[e.Param], e.Value)
+	return func(param string) [][]byte {
+		var out [][]byte
+		for _, e := range entries {
+			if e.Param == param {
+				out = append(out, e.Value)
+			}
+		}
+		return out
 	}
-	return func(param string) [][]byte { return byParam[param] }
 }
 
 // StoredValues returns a values function over a stored resource's index.

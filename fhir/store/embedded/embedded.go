@@ -8,6 +8,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -555,14 +556,42 @@ func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) 
 	}
 	defer s.leave()
 	out := make([][]store.IndexEntry, len(ids))
+	if len(ids) < 4 {
+		for i, id := range ids {
+			entries, err := s.readIndexList(typ, id)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = entries
+		}
+		return out, nil
+	}
+	// One iterator for the batch: ids come from index scans mostly in order, and seeking forward from
+	// the previous position reuses the blocks a fresh lookup would find again.
+	prefix := reverseKey(typ, "")
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return nil, store.Unavailable(err)
+	}
+	defer it.Close()
+	key := prefix
 	for i, id := range ids {
-		entries, err := s.readIndexList(typ, id)
+		key = append(key[:len(prefix)], id...)
+		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+			if err := it.Error(); err != nil {
+				return nil, store.Unavailable(err)
+			}
+			continue // deleted since it was found: no entries
+		}
+		v, err := it.ValueAndErr()
 		if err != nil {
+			return nil, store.Unavailable(err)
+		}
+		if out[i], err = codec.DecodeIndexList(v, ""); err != nil {
 			return nil, err
 		}
-		out[i] = entries
 	}
-	return out, nil
+	return out, it.Error()
 }
 
 // IndexValues implements store.Store.

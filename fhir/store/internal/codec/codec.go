@@ -201,8 +201,14 @@ func EncodeIndexList(entries []store.IndexEntry) []byte {
 }
 
 // DecodeIndexList decodes a resource's list of entries, keeping one parameter's only when param is set.
+// The values share one copy of b, and consecutive entries of one parameter share its name.
 func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
 	var out []store.IndexEntry
+	if param == "" {
+		out = make([]store.IndexEntry, 0, len(b)/24+1)
+	}
+	b = append([]byte(nil), b...)
+	last := ""
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
@@ -216,9 +222,13 @@ func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
 		}
 		v := b[w : w+int(n)]
 		b = b[w+int(n):]
-		if param == "" || string(p) == param {
-			out = append(out, store.IndexEntry{Param: string(p), Value: append([]byte(nil), v...)})
+		if param != "" && string(p) != param {
+			continue
 		}
+		if string(p) != last {
+			last = string(p)
+		}
+		out = append(out, store.IndexEntry{Param: last, Value: v[:len(v):len(v)]})
 	}
 	return out, nil
 }
