@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"fhirgate/population"
 )
@@ -165,9 +166,14 @@ func outcomeText(body []byte) string {
 	return clip(strings.TrimSpace(string(body)), 200)
 }
 
+// clip makes s one line of at most n bytes (and an ellipsis), cut between characters.
 func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
