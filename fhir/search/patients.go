@@ -58,15 +58,19 @@ func EntriesValues(entries []store.IndexEntry) func(param string) [][]byte {
 }
 
 // StoredValues returns a values function over a stored resource's index.
+// The resource's whole index list is read once, on the first question: the compartment and consent
+// checks ask several parameters of each resource.
 func (e *Engine) StoredValues(ctx context.Context, typ, id string) func(param string) [][]byte {
-	cache := map[string][][]byte{}
+	var values func(string) [][]byte
 	return func(param string) [][]byte {
-		if v, ok := cache[param]; ok {
-			return v
+		if values == nil {
+			lists, err := e.st.IndexEntriesMany(ctx, typ, []string{id})
+			if err != nil || len(lists) != 1 {
+				return nil // an unreadable index gives no values, so nothing is admitted on them
+			}
+			values = EntriesValues(lists[0])
 		}
-		v, _ := e.st.IndexValues(ctx, typ, id, param)
-		cache[param] = v
-		return v
+		return values(param)
 	}
 }
 
