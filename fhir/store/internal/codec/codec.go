@@ -239,13 +239,17 @@ func IndexDiff(old []store.IndexEntry, op *store.Op) (remove, add, next []store.
 	next = make([]store.IndexEntry, 0, len(op.Index))
 	if !op.Delete {
 		seen := make(map[string]bool, len(op.Index))
+		var k []byte
 		for _, e := range op.Index {
-			k := e.Param + "\x00" + string(e.Value)
-			if !seen[k] {
-				seen[k] = true
+			k = append(append(append(k[:0], e.Param...), 0), e.Value...)
+			if !seen[string(k)] {
+				seen[string(k)] = true
 				next = append(next, e)
 			}
 		}
+	}
+	if len(old) == 0 { // a new resource (most writes, every audit event): everything is added
+		return nil, next, next
 	}
 	keep := make(map[string]bool, len(next))
 	for _, e := range next {
