@@ -41,6 +41,8 @@ type Options struct {
 	Consent *consent.Engine
 	// DenyStatus is the status of a direct read refused by consent: 404 (existence hidden) or 403.
 	DenyStatus int
+	// Actors caches practitioners' roles between requests (nil: looked up on every request).
+	Actors *Actors
 }
 
 // Decision is one consent decision taken for the request.
@@ -352,16 +354,16 @@ func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
 	}
 	actors = append(actors, g.p.Organizations...)
 	if strings.HasPrefix(g.p.User, "Practitioner/") {
-		var roles []*store.Version
-		roles, err = g.engine.Find(ctx, "PractitionerRole", url.Values{"practitioner": {g.p.User}})
-		for _, role := range roles {
-			actors = append(actors, role.Ref())
+		var pr practitionerRoles
+		if g.opts.Actors != nil {
+			pr, err = g.opts.Actors.roles(ctx, g.p.User)
+		} else {
+			pr, err = lookupRoles(ctx, g.engine, g.p.User)
+		}
+		for i, role := range pr.roles {
+			actors = append(actors, role)
 			if len(g.p.Organizations) == 0 {
-				for _, org := range g.engine.StoredValues(ctx, role.Type, role.ID)("organization") {
-					if len(org) > 1 && org[0] == 'r' {
-						actors = append(actors, string(org[1:]))
-					}
-				}
+				actors = append(actors, pr.orgs[i]...)
 			}
 		}
 	}

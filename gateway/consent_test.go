@@ -272,3 +272,25 @@ func TestConsentWritesAreValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestRoleChangeAppliesAtOnce: a practitioner's roles are cached between requests, and a role written
+// (here: Dr Martin joining the insurer, whom Alice's consent refuses) applies on the very next request;
+// ending it restores access.
+func TestRoleChangeAppliesAtOnce(t *testing.T) {
+	a := newAuthServer(t)
+	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin", "TREAT")
+	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	for range 2 { // the second read is served from the cache
+		a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 200)
+	}
+	role := `{"resourceType":"PractitionerRole","id":"role-martin-ins","active":true,
+		"practitioner":{"reference":"Practitioner/prac-martin"},"organization":{"reference":"Organization/org-insurer"}}`
+	if r := a.do(t, "PUT", "/PractitionerRole/role-martin-ins", []byte(role), "Authorization: Bearer "+admin); r.status != 201 {
+		t.Fatalf("PUT PractitionerRole: %d %s", r.status, r.body)
+	}
+	a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 404)
+	if r := a.do(t, "DELETE", "/PractitionerRole/role-martin-ins", nil, "Authorization: Bearer "+admin); r.status != 200 && r.status != 204 {
+		t.Fatalf("DELETE PractitionerRole: %d %s", r.status, r.body)
+	}
+	a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 200)
+}

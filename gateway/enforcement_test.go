@@ -86,7 +86,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		consents = nil
 	}
 	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
-		Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus}}
+		Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc)}}
 	if o.open {
 		policy = OpenPolicy{}
 	}

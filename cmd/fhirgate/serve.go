@@ -247,7 +247,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
 	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine(),
-		Options: auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus}}
+		Options: auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus, Actors: auth.NewActors(svc)}}
 	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
 	if err != nil {
 		return err
