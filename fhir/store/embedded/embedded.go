@@ -300,19 +300,9 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	var out []*store.Version
-	keep := func(v *store.Version) (stop bool) {
-		if q.Before > 0 && v.Seq >= q.Before {
-			return false
-		}
-		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
-			return true
-		}
-		out = append(out, v)
-		return q.Limit > 0 && len(out) >= q.Limit
-	}
-	if keep(cur) {
-		return out, nil
+	page := codec.NewHistoryPage(q)
+	if page.Keep(cur) {
+		return page.Versions, nil
 	}
 	lower := versionPrefix(q.Type, q.ID)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: versionKey(q.Type, q.ID, cur.VersionID)})
@@ -325,11 +315,11 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 		if err := codec.DecodeVersion(it.Value(), v); err != nil {
 			return nil, store.Unavailable(err)
 		}
-		if keep(v) {
+		if page.Keep(v) {
 			break
 		}
 	}
-	return out, store.Unavailable(it.Error())
+	return page.Versions, store.Unavailable(it.Error())
 }
 
 // Commit implements store.Store.

@@ -438,17 +438,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 
 // instanceHistory lists a resource's versions newest first: the current one, then the superseded ones.
 func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error) {
-	var out []*store.Version
-	keep := func(v *store.Version) (stop bool) {
-		if q.Before > 0 && v.Seq >= q.Before {
-			return false
-		}
-		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
-			return true
-		}
-		out = append(out, v)
-		return q.Limit > 0 && len(out) >= q.Limit
-	}
+	page := codec.NewHistoryPage(q)
 	// The current record and the superseded ones, from one snapshot.
 	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Get(ctx, s.currentKey(q.Type, q.ID))
@@ -467,8 +457,8 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	if keep(cur) {
-		return out, nil
+	if page.Keep(cur) {
+		return page.Versions, nil
 	}
 	vids := make([]uint64, 0, len(older))
 	for k := range older {
@@ -484,11 +474,11 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 		if err != nil {
 			return nil, err
 		}
-		if keep(v) {
+		if page.Keep(v) {
 			break
 		}
 	}
-	return out, nil
+	return page.Versions, nil
 }
 
 // maxAttempts bounds the retries of a commit that keeps colliding with other processes' commits.

@@ -377,3 +377,25 @@ func Plan(i int, op *store.Op, cur *store.Version, tmpl *fhir.StampTemplate, seq
 	}
 	return v, nil
 }
+
+// HistoryPage collects an instance history, newest version first, as a HistoryQuery selects it.
+type HistoryPage struct {
+	q        store.HistoryQuery
+	Versions []*store.Version
+}
+
+// NewHistoryPage starts a page for q.
+func NewHistoryPage(q store.HistoryQuery) *HistoryPage { return &HistoryPage{q: q} }
+
+// Keep offers the next older version: it is kept unless it is at or after the query's Before position,
+// and stop is true once the versions are older than Since or the page holds Limit.
+func (p *HistoryPage) Keep(v *store.Version) (stop bool) {
+	if p.q.Before > 0 && v.Seq >= p.q.Before {
+		return false
+	}
+	if !p.q.Since.IsZero() && v.LastUpdated.Before(p.q.Since) {
+		return true
+	}
+	p.Versions = append(p.Versions, v)
+	return p.q.Limit > 0 && len(p.Versions) >= p.q.Limit
+}
