@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -30,17 +29,7 @@ func benchReads(b *testing.B, audit bool) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			req, _ := http.NewRequest("GET", a.base+paths[i%len(paths)], nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
+			pipelineRead(b, client, a.base+paths[i%len(paths)], tok)
 			i++
 		}
 	})

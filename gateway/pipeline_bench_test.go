@@ -64,6 +64,7 @@ func BenchmarkPipelineThroughput(b *testing.B) {
 	}
 }
 
+// pipelineRead sends one GET with the token and requires a 200, reading the whole answer.
 func pipelineRead(b *testing.B, client *http.Client, url, tok string) {
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
