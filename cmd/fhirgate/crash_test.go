@@ -70,7 +70,8 @@ type process struct {
 	cmd   *exec.Cmd
 	base  string
 	logs  *bytes.Buffer
-	token string // a system/*.cruds token from the server's development issuer
+	token string            // a system/*.cruds token from the server's development issuer
+	ready map[string]string // what /readyz answered when the server became ready
 }
 
 // client returns an HTTP client that sends the process's token.
@@ -89,7 +90,13 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // devToken asks a --dev server's issuer for a token.
 func devToken(t *testing.T, server, scope string) string {
 	t.Helper()
-	resp, err := http.PostForm(server+"/dev-issuer/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"test"}, "scope": {scope}})
+	return issueToken(t, server, url.Values{"grant_type": {"client_credentials"}, "client_id": {"test"}, "scope": {scope}})
+}
+
+// issueToken posts a token request to a --dev server's issuer and returns the access token.
+func issueToken(t *testing.T, server string, form url.Values) string {
+	t.Helper()
+	resp, err := http.PostForm(server+"/dev-issuer/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +106,7 @@ func devToken(t *testing.T, server, scope string) string {
 	}
 	json.NewDecoder(resp.Body).Decode(&out)
 	if out.AccessToken == "" {
-		t.Fatalf("no token from %s (%s)", server, resp.Status)
+		t.Fatalf("no token from %s for %v (%s)", server, form, resp.Status)
 	}
 	return out.AccessToken
 }
@@ -108,22 +115,31 @@ func startServer(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr + "/fhir"
-	args := append([]string{"serve", "--dev", "--demo-data=false", "--store", "file:" + dataDir, "--addr", addr, "--base-url", base}, extra...)
+	p := launch(t, addr, append([]string{"serve", "--dev", "--demo-data=false", "--store", "file:" + dataDir, "--addr", addr, "--base-url", base}, extra...)...)
+	p.token = devToken(t, "http://"+addr, "system/*.cruds")
+	return p
+}
+
+// launch starts the binary with args, serving at addr, and waits until its /readyz answers 200 (whose
+// JSON it keeps in the process); the process is killed when the test ends.
+func launch(t *testing.T, addr string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(fhirgateBinary(t), args...)
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, base: base, logs: logs}
+	p := &process{cmd: cmd, base: "http://" + addr + "/fhir", logs: logs}
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
+			p.ready = map[string]string{}
+			json.NewDecoder(resp.Body).Decode(&p.ready)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				p.token = devToken(t, "http://"+addr, "system/*.cruds")
 				return p
 			}
 		}

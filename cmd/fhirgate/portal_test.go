@@ -55,19 +55,7 @@ func userToken(t *testing.T, p *process, scope, user, purpose string) string {
 	if purpose != "" {
 		form.Set("purpose_of_use", purpose)
 	}
-	resp, err := http.PostForm(u.Scheme+"://"+u.Host+"/dev-issuer/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&out)
-	if out.AccessToken == "" {
-		t.Fatalf("no token for %s (%s)", user, resp.Status)
-	}
-	return out.AccessToken
+	return issueToken(t, u.Scheme+"://"+u.Host, form)
 }
 
 func readAs(t *testing.T, p *process, token, path string) int {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,34 +52,13 @@ func startRedisServer(t *testing.T, storeURL string, iss *sharedIssuer) *process
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr + "/fhir"
-	cmd := exec.Command(fhirgateBinary(t), "serve", "--store", storeURL, "--redis-accept-data-loss", "--addr", addr,
+	p := launch(t, addr, "serve", "--store", storeURL, "--redis-accept-data-loss", "--addr", addr,
 		"--base-url", base, "--issuer", iss.URL(), "--audience", iss.audience, "--log-format", "text")
-	logs := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if p.ready["store_engine"] != "redis" || !strings.Contains(p.ready["store_warning"], "can lose acknowledged writes") {
+		t.Fatalf("/readyz does not show the accepted risk: %v", p.ready)
 	}
-	p := &process{cmd: cmd, base: base, logs: logs}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			var ready map[string]string
-			json.NewDecoder(resp.Body).Decode(&ready)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				if ready["store_engine"] != "redis" || !strings.Contains(ready["store_warning"], "can lose acknowledged writes") {
-					t.Fatalf("/readyz does not show the accepted risk: %v", ready)
-				}
-				p.token = iss.mint(t, "system/*.cruds", "")
-				return p
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("server did not become ready:\n%s", logs.String())
-	return nil
+	p.token = iss.mint(t, "system/*.cruds", "")
+	return p
 }
 
 type reply struct {
