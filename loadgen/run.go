@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,21 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%.3f", time.Duration(s).Seconds()), nil
 }
 
+// Check reports the first bound a configuration breaks: a known workload, 1 to MaxConnections
+// connections, a duration above 0 and at most MaxDuration.
+func (cfg RunConfig) Check() error {
+	if !slices.Contains(Workloads, cfg.Workload) {
+		return fmt.Errorf("workload %q: want one of %s", cfg.Workload, strings.Join(Workloads, ", "))
+	}
+	if cfg.Connections < 1 || cfg.Connections > MaxConnections {
+		return fmt.Errorf("connections %d: want 1 to %d", cfg.Connections, MaxConnections)
+	}
+	if cfg.Duration <= 0 || cfg.Duration > MaxDuration {
+		return fmt.Errorf("duration %v: want more than 0 and at most %v", cfg.Duration, MaxDuration)
+	}
+	return nil
+}
+
 // worker holds what one connection measured.
 type worker struct {
 	latencies []time.Duration
@@ -87,8 +103,8 @@ type worker struct {
 // Run drives cfg.Workload for cfg.Duration (and at most cfg.Requests requests) and reports. The
 // context cancels a run early; what was measured until then is reported.
 func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
-	if cfg.Duration <= 0 || cfg.Duration > MaxDuration {
-		return nil, fmt.Errorf("duration %v: want more than 0 and at most %v", cfg.Duration, MaxDuration)
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	w, err := newWorkload(cfg.Workload, cfg.Patients, cfg.Seed, cfg.Bundles)
 	if err != nil {
@@ -140,9 +156,8 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 
 // failureReason names why a request got no answer, without the parts that differ between requests.
 func failureReason(err error) string {
-	var ue interface{ Unwrap() error }
-	for errors.As(err, &ue) && ue.Unwrap() != nil {
-		err = ue.Unwrap()
+	for inner := errors.Unwrap(err); inner != nil; inner = errors.Unwrap(err) {
+		err = inner
 	}
 	return clip(err.Error(), 120)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -123,14 +122,10 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	if !slices.Contains(loadgen.Workloads, *workload) {
-		return usageError{fmt.Errorf("--workload %q: want one of %s", *workload, strings.Join(loadgen.Workloads, ", "))}
-	}
-	if *duration <= 0 || *duration > loadgen.MaxDuration {
-		return usageError{fmt.Errorf("--duration %v: want more than 0 and at most %v", *duration, loadgen.MaxDuration)}
-	}
-	if t.connections < 1 || t.connections > loadgen.MaxConnections {
-		return usageError{fmt.Errorf("--connections %d: want 1 to %d", t.connections, loadgen.MaxConnections)}
+	cfg := loadgen.RunConfig{Server: t.server, Workload: *workload, Connections: t.connections,
+		Duration: *duration, Requests: *requests, Patients: t.patients, Seed: t.seed}
+	if err := cfg.Check(); err != nil {
+		return usageError{fmt.Errorf("--%w", err)}
 	}
 	var bodies [][]byte
 	if *bundles != "" {
@@ -150,8 +145,8 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep, err := loadgen.Run(ctx, loadgen.RunConfig{Server: t.server, Workload: *workload, Connections: t.connections,
-		Duration: *duration, Requests: *requests, Patients: t.patients, Seed: t.seed, Bundles: bodies, Credentials: creds})
+	cfg.Bundles, cfg.Credentials = bodies, creds
+	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
