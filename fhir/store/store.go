@@ -35,6 +35,9 @@ type Version struct {
 	// Created marks a version that brought the resource into existence: its first version, or the
 	// first after a deletion.
 	Created bool
+	// Chained marks a version written as a link of the audit chain (Op.Chain): the resource is never
+	// changed or deleted afterwards.
+	Chained bool
 }
 
 // Ref returns "Type/id".
@@ -57,7 +60,11 @@ type Op struct {
 	// Index holds the search index entries of Body; the store replaces the resource's previous ones in
 	// the same commit.
 	Index []IndexEntry
-	// Chain makes the new version a link of the audit chain (see ChainHash); only creates may chain.
+	// Chain makes the new version a link of the audit chain (see ChainHash); only creates may chain,
+	// and a chained resource is never written again (KindNotAllowed). An engine may write the history
+	// and search index entries of chained resources after the commit returns, in batches, provided that
+	// every read that could miss them (History, IndexScan) waits for them first: to every reader, they
+	// are there once Commit has returned.
 	Chain bool
 }
 

@@ -53,6 +53,16 @@ type Store struct {
 	chainHash [32]byte
 	changes   sync.Map // type -> *atomic.Uint64: writes of the type since Open (one process owns the files)
 
+	// The audit chain's derived keys (derive.go).
+	pending      []pendingLink // guarded by commitMu
+	npending     atomic.Int64
+	deriveMu     sync.Mutex // one derivation at a time
+	chainedTypes sync.Map   // types with chained resources: their readers settle first
+	anyChained   atomic.Bool
+	wake         chan struct{}
+	quit         chan struct{}
+	deriverDone  chan struct{}
+
 	closeMu sync.RWMutex // held shared by operations, exclusively by Close
 	closed  bool
 }
@@ -92,16 +102,17 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", cfg.Dir, err)
 	}
-	s := &Store{db: db, cfg: cfg}
+	s := &Store{db: db, cfg: cfg, wake: make(chan struct{}, 1), quit: make(chan struct{}), deriverDone: make(chan struct{})}
 	if err := s.loadMeta(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.deriver()
 	return s, nil
 }
 
-// loadMeta recovers the commit lane's state: the last sequence number and instant from the newest
-// system history entry, and the audit chain head.
+// loadMeta recovers the commit lane's state: the audit chain head, the derived keys a crash left
+// unwritten, then the last sequence number and instant from the newest system history entry.
 func (s *Store) loadMeta() error {
 	if b, ok, err := s.get(keyChainHead); err != nil {
 		return err
@@ -109,6 +120,9 @@ func (s *Store) loadMeta() error {
 		if s.chainSeq, s.chainHash, err = codec.DecodeChainHead(b); err != nil {
 			return err
 		}
+	}
+	if err := s.recoverDerived(); err != nil {
+		return fmt.Errorf("embedded: %w", err)
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pSystem}, UpperBound: []byte{pSystem + 1}})
 	if err != nil {
@@ -241,6 +255,13 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 	if q.ID != "" {
 		return s.instanceHistory(ctx, q)
 	}
+	last, err := s.settle(q.Type)
+	if err != nil {
+		return nil, err
+	}
+	if before := last + 1; last > 0 && (q.Before == 0 || q.Before > before) {
+		q.Before = before
+	}
 	var lower, upper []byte
 	switch {
 	case q.Type != "":
@@ -352,7 +373,7 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 	defer b.Close()
 
 	s.commitMu.Lock()
-	out, err := s.prepare(ctx, tx, tmpls, b)
+	out, links, err := s.prepare(ctx, tx, tmpls, b)
 	if err != nil {
 		s.commitMu.Unlock()
 		return nil, err
@@ -366,18 +387,25 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 		return nil, store.Unavailable(err)
 	}
 	s.counted(out)
+	s.pend(links)
 	s.commitMu.Unlock()
 	if err := b.SyncWait(); err != nil {
 		return nil, store.Unavailable(err)
 	}
+	if s.npending.Load() > deriveMax {
+		if _, err := s.derive(); err != nil {
+			s.cfg.Logger.Error("audit chain index not written yet; retrying", "err", err)
+		}
+	}
 	return out, nil
 }
 
-// prepare runs under commitMu: it checks preconditions and fills the batch.
-func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate, b *pebble.Batch) ([]*store.Version, error) {
+// prepare runs under commitMu: it checks preconditions and fills the batch. The links it returns are the
+// chained versions whose history and index entries are derived later (derive.go).
+func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate, b *pebble.Batch) ([]*store.Version, []pendingLink, error) {
 	if tx.Check != nil {
 		if err := tx.Check(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
@@ -387,15 +415,16 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 	seq := s.lastSeq
 	chainSeq, chainHash := s.chainSeq, s.chainHash
 	out := make([]*store.Version, len(tx.Ops))
+	var links []pendingLink
 	for i := range tx.Ops {
 		op := &tx.Ops[i]
 		cur, err := s.readCurrent(op.Type, op.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := codec.Plan(i, op, cur, tmpls[i], seq+1, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if v == nil {
 			continue // nothing to delete
@@ -405,34 +434,47 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		// its version key when superseded.
 		if cur != nil {
 			if err := b.Set(versionKey(op.Type, op.ID, cur.VersionID), codec.EncodeVersion(cur), nil); err != nil {
-				return nil, store.Unavailable(err)
+				return nil, nil, store.Unavailable(err)
 			}
 		}
 		if err := b.Set(currentKey(op.Type, op.ID), codec.EncodeVersion(v), nil); err != nil {
-			return nil, store.Unavailable(err)
-		}
-		if err := b.Set(systemKey(seq), codec.Pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
-			return nil, store.Unavailable(err)
-		}
-		if err := b.Set(typeKey(op.Type, seq), codec.Pointer("", op.ID, v.VersionID), nil); err != nil {
-			return nil, store.Unavailable(err)
-		}
-		if err := s.replaceIndex(b, op, cur == nil); err != nil {
-			return nil, err
+			return nil, nil, store.Unavailable(err)
 		}
 		if op.Chain {
+			// The record, its index list and its link now; history and index entries later (derive.go).
+			s.markChained(op.Type)
+			_, _, entries := codec.IndexDiff(nil, op)
+			if len(entries) > 0 {
+				if err := b.Set(reverseKey(op.Type, op.ID), codec.EncodeIndexList(entries), nil); err != nil {
+					return nil, nil, store.Unavailable(err)
+				}
+			}
 			chainSeq++
 			link := store.ChainRecord{Seq: chainSeq, Type: op.Type, ID: op.ID, VersionID: v.VersionID, Prev: chainHash,
 				Hash: store.ChainHash(chainHash, v.Body)}
 			chainHash = link.Hash
 			if err := b.Set(chainKey(chainSeq), codec.EncodeChainLink(link), nil); err != nil {
-				return nil, store.Unavailable(err)
+				return nil, nil, store.Unavailable(err)
 			}
-			if err := b.Set(keyChainHead, codec.EncodeChainHead(chainSeq, chainHash), nil); err != nil {
-				return nil, store.Unavailable(err)
-			}
+			links = append(links, pendingLink{chainSeq: chainSeq, seq: seq, vid: v.VersionID, typ: op.Type, id: op.ID, entries: entries})
+			out[i] = v
+			continue
+		}
+		if err := b.Set(systemKey(seq), codec.Pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
+			return nil, nil, store.Unavailable(err)
+		}
+		if err := b.Set(typeKey(op.Type, seq), codec.Pointer("", op.ID, v.VersionID), nil); err != nil {
+			return nil, nil, store.Unavailable(err)
+		}
+		if err := s.replaceIndex(b, op, cur == nil); err != nil {
+			return nil, nil, err
 		}
 		out[i] = v
+	}
+	if chainSeq != s.chainSeq {
+		if err := b.Set(keyChainHead, codec.EncodeChainHead(chainSeq, chainHash), nil); err != nil {
+			return nil, nil, store.Unavailable(err)
+		}
 	}
 	// The lane's state moves on only now; if the batch then fails to apply, the numbers are skipped,
 	// never reused. It is not written separately: Open recovers it from the last system history entry.
@@ -440,7 +482,7 @@ func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTe
 		s.lastSeq, s.lastClock = seq, now
 	}
 	s.chainSeq, s.chainHash = chainSeq, chainHash
-	return out, nil
+	return out, links, nil
 }
 
 // counted bumps the write counts of the types a commit wrote, before it is acknowledged.
@@ -507,6 +549,9 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 		return err
 	}
 	defer s.leave()
+	if _, err := s.settle(typ); err != nil {
+		return err
+	}
 	prefix := indexParamPrefix(typ, param)
 	lower := codec.Escape(append([]byte(nil), prefix...), lo)
 	upper := upperBound(prefix)
@@ -519,11 +564,25 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		value, id, err := codec.SplitIndexTail(it.Key()[len(prefix):])
+		value, id, block, err := codec.SplitIndexTail(it.Key()[len(prefix):])
 		if err != nil {
 			return store.Unavailable(err)
 		}
-		if !fn(value, id) {
+		if !block {
+			if !fn(value, id) {
+				break
+			}
+			continue
+		}
+		ids, err := it.ValueAndErr()
+		if err != nil {
+			return store.Unavailable(err)
+		}
+		more := true
+		if err := codec.DecodeIDs(ids, func(id string) bool { more = fn(value, id); return more }); err != nil {
+			return store.Unavailable(err)
+		}
+		if !more {
 			break
 		}
 	}
@@ -684,7 +743,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.db.Close()
+	close(s.quit)
+	<-s.deriverDone
+	_, derr := s.derive()
+	return errors.Join(derr, s.db.Close())
 }
 
 // pebbleLogger routes Pebble's messages to slog.

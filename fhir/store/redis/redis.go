@@ -766,7 +766,10 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 		max = "(" + string(codec.Escape(nil, hi))
 	}
 	return s.lexScan(ctx, s.indexKey(typ, param), min, max, func(m string) (bool, error) {
-		value, id, err := codec.SplitIndexTail([]byte(m))
+		value, id, block, err := codec.SplitIndexTail([]byte(m))
+		if err == nil && block { // this engine writes every entry on its own
+			err = codec.ErrBadIndexKey
+		}
 		if err != nil {
 			return false, err
 		}

@@ -5,10 +5,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +50,7 @@ func Run(t *testing.T, open Factory) {
 		{"ScanIDsSkipsDeleted", testScanIDs},
 		{"AuditChain", testAuditChain},
 		{"AuditChainUnderConcurrency", testAuditChainConcurrent},
+		{"ChainedReadsAtOnce", testChainedReadsAtOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -696,6 +699,16 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{again}}); err == nil {
 		t.Fatal("a chained resource was rewritten")
 	}
+	// Also by writers that do not chain: a plain update or a delete.
+	for _, op := range []store.Op{put("AuditEvent", "ev1", ""), {Type: "AuditEvent", ID: "ev1", Delete: true, Method: "DELETE"}} {
+		_, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{op}})
+		if fhir.KindOf(err) != fhir.KindNotAllowed {
+			t.Fatalf("%s of a chained resource: %v, want KindNotAllowed", op.Method, err)
+		}
+	}
+	if v, err := s.Read(ctx, "AuditEvent", "ev1"); err != nil || v.VersionID != 1 || v.Deleted || !v.Chained || !bytes.Equal(v.Body, vs[0].Body) {
+		t.Fatalf("after refused writes, AuditEvent/ev1 = %+v, %v", v, err)
+	}
 	// A failed transaction leaves the chain as it was.
 	bad := put("Patient", "p1", "")
 	bad.IfMatch = 7
@@ -709,6 +722,76 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if rep, _ := store.VerifyChain(ctx, s.(store.ChainStore), []string{"AuditEvent"}, nil); rep.Broken != nil || rep.Records != 6 {
 		t.Fatalf("after a failed transaction: %+v", rep)
 	}
+}
+
+// testChainedReadsAtOnce: chained resources are in the history and the search index as soon as their
+// commit returns (an engine may write those entries later, but no reader may miss them).
+func testChainedReadsAtOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	patients := []string{"rPatient/a", "rPatient/b", "rPatient/c"}
+	var want []string // history, oldest first
+	byPatient := map[string][]string{}
+	for i := 0; i < 60; i++ {
+		ev := event(i)
+		p := patients[i%3]
+		ev.Index = []store.IndexEntry{{Param: "patient", Value: []byte(p)}, {Param: "type", Value: []byte("crest")}, {Param: "request", Value: []byte(fmt.Sprint("u", i))}}
+		ops := []store.Op{ev}
+		if i%7 == 0 {
+			ops = append(ops, put("Patient", fmt.Sprint("p", i), ""))
+		}
+		for _, v := range commit(t, s, ops...) {
+			want = append(want, v.Ref())
+		}
+		byPatient[p] = append(byPatient[p], ev.ID)
+		// The event just written is found by a value it alone has, and by its patient.
+		if ids := scanIDs(t, s, "AuditEvent", "request", fmt.Sprint("u", i)); fmt.Sprint(ids) != "["+ev.ID+"]" {
+			t.Fatalf("event %d: request index gives %v", i, ids)
+		}
+		if ids := scanIDs(t, s, "AuditEvent", "patient", p); len(ids) != len(byPatient[p]) {
+			t.Fatalf("event %d: patient %s index gives %d ids, want %d", i, p, len(ids), len(byPatient[p]))
+		}
+	}
+	if ids := scanIDs(t, s, "AuditEvent", "type", "crest"); len(ids) != 60 {
+		t.Fatalf("type index gives %d ids, want 60", len(ids))
+	}
+	// The history, right after more commits (no index read in between).
+	for i := 60; i < 70; i++ {
+		for _, v := range commit(t, s, event(i), put("Patient", fmt.Sprint("q", i), "")) {
+			want = append(want, v.Ref())
+		}
+	}
+	hist, err := s.History(ctx, store.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(hist) - 1; i >= 0; i-- {
+		got = append(got, hist[i].Ref())
+		if i > 0 && hist[i].Seq >= hist[i-1].Seq {
+			t.Fatalf("history out of order at %d", i)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("system history (oldest first) = %v\nwant %v", got, want)
+	}
+	hist, err = s.History(ctx, store.HistoryQuery{Type: "AuditEvent", Limit: 5})
+	if err != nil || len(hist) != 5 || hist[0].ID != "ev69" {
+		t.Fatalf("newest AuditEvents = %d, %v", len(hist), err)
+	}
+}
+
+func scanIDs(t *testing.T, s store.Store, typ, param, value string) []string {
+	t.Helper()
+	var ids []string
+	err := s.IndexScan(context.Background(), typ, param, []byte(value), append([]byte(value), 0), func(_ []byte, id string) bool {
+		ids = append(ids, id)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func testAuditChainConcurrent(t *testing.T, s store.Store) {

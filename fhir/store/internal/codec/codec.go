@@ -23,6 +23,8 @@ const (
 	flagDeleted byte = 1 << 0
 	// flagCreated marks a version that brought the resource into existence (first, or after a deletion).
 	flagCreated byte = 1 << 3
+	// flagChained marks a version that is a link of the audit chain: it is never changed or deleted.
+	flagChained byte = 1 << 4
 	// flagCompressed and flagEncrypted are reserved: a reader that meets them refuses the value rather
 	// than return garbage.
 	flagCompressed byte = 1 << 1
@@ -58,6 +60,9 @@ func EncodeVersion(v *store.Version) []byte {
 	if v.Created {
 		flags |= flagCreated
 	}
+	if v.Chained {
+		flags |= flagChained
+	}
 	buf = append(buf, formatV1, flags)
 	buf = binary.AppendUvarint(buf, v.VersionID)
 	buf = binary.AppendVarint(buf, v.LastUpdated.UnixMilli())
@@ -73,6 +78,7 @@ func DecodeVersion(b []byte, v *store.Version) error {
 	}
 	v.Deleted = b[1]&flagDeleted != 0
 	v.Created = b[1]&flagCreated != 0
+	v.Chained = b[1]&flagChained != 0
 	b = b[2:]
 	vid, n := binary.Uvarint(b)
 	if n <= 0 {
@@ -163,8 +169,19 @@ func IndexTail(dst, value []byte, id string) []byte {
 	return append(dst, id...)
 }
 
-// SplitIndexTail splits an index entry's tail and unescapes the value.
-func SplitIndexTail(k []byte) (value []byte, id string, err error) {
+// IndexBlockTail is the tail of an index block: <escaped value> 00 02 <block:8>. A block holds the
+// entries of several resources with one value, written together (the deferred index of the audit chain,
+// see the embedded engine); the key's value lists their ids (EncodeIDs). A value's blocks sort after its
+// single entries and before any longer value.
+func IndexBlockTail(dst, value []byte, block uint64) []byte {
+	dst = Escape(dst, value)
+	dst = append(dst, 0, 2)
+	return binary.BigEndian.AppendUint64(dst, block)
+}
+
+// SplitIndexTail splits an index entry's tail and unescapes the value. For a block tail (IndexBlockTail),
+// block is true and id is empty: the ids are in the key's value.
+func SplitIndexTail(k []byte) (value []byte, id string, block bool, err error) {
 	value = make([]byte, 0, len(k))
 	for i := 0; i < len(k); i++ {
 		c := k[i]
@@ -180,12 +197,42 @@ func SplitIndexTail(k []byte) (value []byte, id string, err error) {
 			value = append(value, 0)
 			i++
 		case 1:
-			return value, string(k[i+2:]), nil
+			return value, string(k[i+2:]), false, nil
+		case 2:
+			if len(k)-(i+2) != 8 {
+				return nil, "", false, ErrBadIndexKey
+			}
+			return value, "", true, nil
 		default:
-			return nil, "", ErrBadIndexKey
+			return nil, "", false, ErrBadIndexKey
 		}
 	}
-	return nil, "", ErrBadIndexKey
+	return nil, "", false, ErrBadIndexKey
+}
+
+// EncodeIDs encodes the ids of an index block (uvarint-length prefixed).
+func EncodeIDs(ids []string) []byte {
+	var b []byte
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return b
+}
+
+// DecodeIDs calls fn with each id of an index block until fn returns false.
+func DecodeIDs(b []byte, fn func(id string) bool) error {
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return ErrBadIndexKey
+		}
+		if !fn(string(b[w : w+int(n)])) {
+			return nil
+		}
+		b = b[w+int(n):]
+	}
+	return nil
 }
 
 // EncodeIndexList encodes a resource's index entries (param, value pairs, uvarint-length prefixed).
@@ -363,12 +410,12 @@ func Plan(i int, op *store.Op, cur *store.Version, tmpl *fhir.StampTemplate, seq
 	if op.Delete && (cur == nil || curDeleted) {
 		return nil, nil // nothing to delete
 	}
-	if op.Chain && (op.Delete || cur != nil) {
+	if (op.Chain && (op.Delete || cur != nil)) || (cur != nil && cur.Chained) {
 		return nil, &fhir.Error{Kind: fhir.KindNotAllowed, Code: "not-supported", Expression: fmt.Sprintf("Tx.op[%d]", i),
-			Details: "an audit event is written once and never changed"}
+			Details: "an audit event is written once and never changed", Diagnostics: op.Type + "/" + op.ID + " is a link of the audit chain"}
 	}
 	v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
-		Created: !op.Delete && (cur == nil || curDeleted)}
+		Created: !op.Delete && (cur == nil || curDeleted), Chained: op.Chain}
 	if op.Delete {
 		v.Deleted = true
 		v.Method = "DELETE"

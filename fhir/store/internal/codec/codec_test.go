@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func TestRecordRoundTripAndRefusals(t *testing.T) {
 	}
 }
 
-// Index tails sort by value, then id, whatever bytes the values hold.
+// Index tails sort by value, then id, whatever bytes the values hold; a value's blocks come after its
+// single entries (in block order) and before the next value.
 func TestIndexTailOrder(t *testing.T) {
 	values := [][]byte{[]byte("a"), []byte("a\x00"), []byte("a\x00b"), []byte("a\x01"), []byte("ab"), {}, []byte("\x00")}
 	var tails [][]byte
@@ -46,22 +48,46 @@ func TestIndexTailOrder(t *testing.T) {
 		for _, id := range []string{"2", "1"} {
 			tails = append(tails, IndexTail(nil, v, id))
 		}
+		for _, b := range []uint64{1 << 40, 7, 256} {
+			tails = append(tails, IndexBlockTail(nil, v, b))
+		}
 	}
 	slices.SortFunc(tails, bytes.Compare)
 	var prev []byte
-	prevID := ""
+	prevID, prevBlock := "", false
+	blocks := 0
 	for i, tail := range tails {
-		v, id, err := SplitIndexTail(tail)
+		v, id, block, err := SplitIndexTail(tail)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i > 0 {
-			c := bytes.Compare(prev, v)
-			if c > 0 || c == 0 && prevID >= id {
-				t.Fatalf("%q/%s sorts after %q/%s", prev, prevID, v, id)
+		if block {
+			blocks++
+			if id != "" {
+				t.Fatalf("block tail %q gives id %q", tail, id)
 			}
 		}
-		prev, prevID = v, id
+		if i > 0 {
+			c := bytes.Compare(prev, v)
+			if c > 0 || c == 0 && (prevBlock && !block || !prevBlock && !block && prevID >= id) {
+				t.Fatalf("%q/%s (block %v) sorts after %q/%s (block %v)", prev, prevID, prevBlock, v, id, block)
+			}
+		}
+		prev, prevID, prevBlock = v, id, block
+	}
+	if blocks != 3*len(values) {
+		t.Fatalf("%d blocks split back, want %d", blocks, 3*len(values))
+	}
+	if _, _, _, err := SplitIndexTail(append(Escape(nil, []byte("a")), 0, 2, 1)); err == nil {
+		t.Fatal("a block tail without its 8-byte number is accepted")
+	}
+	ids := []string{"a", "", "ae-\x00-1", strings.Repeat("x", 300)}
+	var got []string
+	if err := DecodeIDs(EncodeIDs(ids), func(id string) bool { got = append(got, id); return true }); err != nil || !slices.Equal(got, ids) {
+		t.Fatalf("ids %q round trip to %q, %v", ids, got, err)
+	}
+	if err := DecodeIDs([]byte{5, 'a'}, func(string) bool { return true }); err == nil {
+		t.Fatal("a truncated id list is accepted")
 	}
 }
 
