@@ -40,6 +40,9 @@ const maxAuditWait = 30 * time.Second
 type AuditRecord struct {
 	ID   string
 	Body []byte
+	// decoded is Body as decoded JSON when the auditor built it (auditEvent.decoded): the sink indexes it
+	// without decoding Body again.
+	decoded map[string]any
 
 	// Patient is the patient the event is about ("" for none); User the requesting user ("Practitioner/1",
 	// "" for a backend service).
@@ -88,7 +91,13 @@ func NewStoreSink(st store.Store, svc *rest.Service) *StoreSink {
 func (s *StoreSink) Append(ctx context.Context, events []AuditRecord) error {
 	ops := make([]store.Op, 0, len(events))
 	for _, e := range events {
-		index, err := s.service.IndexEntries("AuditEvent", e.Body)
+		var index []store.IndexEntry
+		var err error
+		if e.decoded != nil {
+			index, err = s.service.IndexDecoded("AuditEvent", e.decoded)
+		} else {
+			index, err = s.service.IndexEntries("AuditEvent", e.Body)
+		}
 		if err != nil {
 			return err
 		}
@@ -409,15 +418,22 @@ func (a *auditor) events(in *interaction) []AuditRecord {
 		sort.Strings(policies)
 		id := a.cfg.NewID()
 		recorded := a.cfg.Now().UTC().Truncate(time.Millisecond)
-		rec := AuditRecord{ID: id, Body: a.event(id, in, p, g.data, g.refused, policies, g.decision, recorded),
+		ev := a.event(id, in, p, g.data, g.refused, policies, g.decision, recorded)
+		rec := AuditRecord{ID: id, Body: fhir.MustJSON(ev), decoded: ev.decoded(),
 			Patient: p, Accessed: len(g.data) > 0, BreakTheGlass: g.decision == consent.PermitBreakTheGlass, Recorded: recorded}
 		if in.principal != nil {
 			rec.User = in.principal.User
+		}
+		if auditDecodedCheck != nil {
+			auditDecodedCheck(rec.Body, rec.decoded)
 		}
 		out = append(out, rec)
 	}
 	return out
 }
+
+// auditDecodedCheck, set by the tests, sees every event's bytes with the decoded form the sink indexes.
+var auditDecodedCheck func(body []byte, decoded map[string]any)
 
 // requestPatient finds the patient a request is about when it touched nothing (refusals).
 func requestPatient(in *interaction) string {
@@ -544,7 +560,7 @@ type aeMeta struct {
 }
 
 // event builds one BALP AuditEvent.
-func (a *auditor) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision, recorded time.Time) []byte {
+func (a *auditor) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision, recorded time.Time) *auditEvent {
 	interaction, action, kind := "unknown", "E", "Query"
 	if in.req != nil {
 		interaction = string(in.req.Interaction)
@@ -687,5 +703,5 @@ func (a *auditor) event(id string, in *interaction, patient string, data, refuse
 		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Identifier: &aeIdentifier{Value: in.requestID}},
 			Type: &aeCoding{System: "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", Code: "XrequestId"}})
 	}
-	return fhir.MustJSON(ev)
+	return &ev
 }
