@@ -254,3 +254,38 @@ func compact(t *testing.T, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A body its writer encoded with resourceType, id and meta first renders exactly as a parsed one.
+func TestStampTemplateOfEncoded(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 123e6, time.UTC)
+	for _, body := range []string{
+		`{"resourceType":"AuditEvent","id":"a1","meta":{},"type":{"code":"rest"}}`,
+		`{"resourceType":"AuditEvent","id":"a1","meta":{"profile":["http://x"],"security":[{"code":"BTG"}]},"recorded":"2026"}`,
+		`{"resourceType":"AuditEvent","id":"a1","meta":{"profile":["p"]}}`,
+	} {
+		tm, ok := StampTemplateOfEncoded([]byte(body), "AuditEvent", "a1")
+		if !ok {
+			t.Fatalf("%s: not taken", body)
+		}
+		want, err := Stamp([]byte(body), "a1", 7, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tm.Render(7, at); !bytes.Equal(got, want) {
+			t.Fatalf("%s renders\n%s\nwant\n%s", body, got, want)
+		}
+	}
+	for _, body := range []string{
+		`{"resourceType":"AuditEvent","id":"a2","meta":{}}`, // another id
+		`{"resourceType":"Patient","id":"a1","meta":{}}`,
+		`{"id":"a1","resourceType":"AuditEvent","meta":{}}`,
+		`{"resourceType":"AuditEvent","id":"a1","type":{}}`,
+		`{"resourceType":"AuditEvent","id":"a1","meta":{"versionId":"3"}}`,
+		`{"resourceType":"AuditEvent","id":"a1","meta":{`,
+		`{"resourceType": "AuditEvent","id":"a1","meta":{}}`,
+	} {
+		if _, ok := StampTemplateOfEncoded([]byte(body), "AuditEvent", "a1"); ok {
+			t.Errorf("%s: taken", body)
+		}
+	}
+}

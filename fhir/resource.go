@@ -150,6 +150,32 @@ func NewStampTemplate(body []byte, id string) (*StampTemplate, error) {
 	return &StampTemplate{head: out[:i], mid: out[i+len(vm) : j], tail: out[j+len(tm):]}, nil
 }
 
+// StampTemplateOfEncoded prepares for stamping, without parsing it, a body its writer encoded itself
+// with "resourceType", "id" and "meta" as its first members, in that order and without spaces, and no
+// versionId or lastUpdated in meta: what MustJSON gives for a struct declared that way. It renders what
+// NewStampTemplate would. ok is false when the body does not start so; the caller vouches for the rest.
+func StampTemplateOfEncoded(body []byte, typ, id string) (t *StampTemplate, ok bool) {
+	prefix := make([]byte, 0, 40+len(typ)+len(id))
+	prefix = append(prefix, `{"resourceType":`...)
+	prefix = append(prefix, MustJSON(typ)...)
+	prefix = append(prefix, `,"id":`...)
+	prefix = append(prefix, MustJSON(id)...)
+	prefix = append(prefix, `,"meta":{`...)
+	if !bytes.HasPrefix(body, prefix) {
+		return nil, false
+	}
+	rest := body[len(prefix):]
+	if len(rest) == 0 || bytes.HasPrefix(rest, []byte(`"versionId"`)) || bytes.HasPrefix(rest, []byte(`"lastUpdated"`)) {
+		return nil, false
+	}
+	head := append(prefix, `"versionId":`...)
+	tail := rest
+	if rest[0] != '}' {
+		tail = append([]byte{','}, rest...)
+	}
+	return &StampTemplate{head: head, mid: []byte(`,"lastUpdated":`), tail: tail}, true
+}
+
 // Render returns the body with meta.versionId and meta.lastUpdated set.
 func (t *StampTemplate) Render(versionID uint64, lastUpdated time.Time) []byte {
 	out := make([]byte, 0, len(t.head)+len(t.mid)+len(t.tail)+48)

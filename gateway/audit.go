@@ -91,18 +91,18 @@ func NewStoreSink(st store.Store, svc *rest.Service) *StoreSink {
 func (s *StoreSink) Append(ctx context.Context, events []AuditRecord) error {
 	ops := make([]store.Op, 0, len(events))
 	for _, e := range events {
-		var index []store.IndexEntry
+		op := store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Method: "POST", IfNoneExist: true, Chain: true}
 		var err error
-		if e.decoded != nil {
-			index, err = s.service.IndexDecoded("AuditEvent", e.decoded)
+		if e.decoded != nil { // built by the auditor: indexed and prepared for stamping without parsing
+			op.Index, err = s.service.IndexDecoded("AuditEvent", e.decoded)
+			op.Template, _ = fhir.StampTemplateOfEncoded(e.Body, "AuditEvent", e.ID)
 		} else {
-			index, err = s.service.IndexEntries("AuditEvent", e.Body)
+			op.Index, err = s.service.IndexEntries("AuditEvent", e.Body)
 		}
 		if err != nil {
 			return err
 		}
-		ops = append(ops, store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Index: index, Method: "POST",
-			IfNoneExist: true, Chain: true})
+		ops = append(ops, op)
 	}
 	p := &pendingAudit{ctx: ctx, ops: ops, done: make(chan error, 1)}
 	s.mu.Lock()
@@ -425,15 +425,15 @@ func (a *auditor) events(in *interaction) []AuditRecord {
 			rec.User = in.principal.User
 		}
 		if auditDecodedCheck != nil {
-			auditDecodedCheck(rec.Body, rec.decoded)
+			auditDecodedCheck(rec)
 		}
 		out = append(out, rec)
 	}
 	return out
 }
 
-// auditDecodedCheck, set by the tests, sees every event's bytes with the decoded form the sink indexes.
-var auditDecodedCheck func(body []byte, decoded map[string]any)
+// auditDecodedCheck, set by the tests, sees every event the auditor builds.
+var auditDecodedCheck func(AuditRecord)
 
 // requestPatient finds the patient a request is about when it touched nothing (refusals).
 func requestPatient(in *interaction) string {

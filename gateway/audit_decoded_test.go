@@ -9,10 +9,14 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
+
+	"fhirgate/fhir"
 )
 
 // Every AuditEvent built while the gateway's tests run is checked: the decoded form the sink indexes must
-// be exactly what decoding its bytes gives, or the search index would not say what the event says.
+// be exactly what decoding its bytes gives, or the search index would not say what the event says; and
+// stamping it without parsing must give the bytes a parsed stamp gives.
 var decodedChecks struct {
 	sync.Mutex
 	n   int
@@ -20,7 +24,8 @@ var decodedChecks struct {
 }
 
 func init() {
-	auditDecodedCheck = func(body []byte, decoded map[string]any) {
+	auditDecodedCheck = func(rec AuditRecord) {
+		body := rec.Body
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		var want map[string]any
@@ -28,9 +33,16 @@ func init() {
 		decodedChecks.Lock()
 		defer decodedChecks.Unlock()
 		decodedChecks.n++
-		if err != nil || !reflect.DeepEqual(want, decoded) {
-			got, _ := json.Marshal(decoded)
+		if err != nil || !reflect.DeepEqual(want, rec.decoded) {
+			got, _ := json.Marshal(rec.decoded)
 			decodedChecks.bad = append(decodedChecks.bad, fmt.Sprintf("event %s\n  decodes to %v\n  indexed as %s", body, want, got))
+		}
+		// The sink stamps it without parsing it: the same bytes as a parsed stamp.
+		at := time.Date(2026, 11, 29, 10, 0, 0, 5e6, time.UTC)
+		tm, ok := fhir.StampTemplateOfEncoded(body, "AuditEvent", rec.ID)
+		stamped, err := fhir.Stamp(body, rec.ID, 1, at)
+		if !ok || err != nil || !bytes.Equal(tm.Render(1, at), stamped) {
+			decodedChecks.bad = append(decodedChecks.bad, fmt.Sprintf("event %s\n  is not stamped as parsed (template taken: %v, %v)", body, ok, err))
 		}
 	}
 }

@@ -51,6 +51,9 @@ type Op struct {
 	Delete bool
 	// Body is the resource JSON, id set, meta.versionId and meta.lastUpdated cleared (fhir.Resource.Bytes).
 	Body []byte
+	// Template, when set, is Body prepared for stamping by its writer (fhir.StampTemplateOfEncoded), so
+	// that the engine need not parse Body.
+	Template *fhir.StampTemplate
 	// Method is the interaction recorded in history: POST, PUT, PATCH or DELETE.
 	Method string
 	// IfMatch, when non-zero, requires the current version to be exactly this one (and not deleted).

@@ -382,6 +382,10 @@ func Templates(ops []store.Op) ([]*fhir.StampTemplate, error) {
 		if op.Delete {
 			continue
 		}
+		if op.Template != nil {
+			tmpls[i] = op.Template
+			continue
+		}
 		t, err := fhir.NewStampTemplate(op.Body, op.ID)
 		if err != nil {
 			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: fmt.Sprintf("Tx.op[%d]", i),
