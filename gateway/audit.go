@@ -40,9 +40,9 @@ const maxAuditWait = 30 * time.Second
 type AuditRecord struct {
 	ID   string
 	Body []byte
-	// decoded is Body as decoded JSON when the auditor built it (auditEvent.decoded): the sink indexes it
-	// without decoding Body again.
-	decoded map[string]any
+	// event is the event Body encodes, when the auditor built it: the sink indexes it from there
+	// (auditEvent.describe) and stamps it without parsing Body.
+	event *auditEvent
 
 	// Patient is the patient the event is about ("" for none); User the requesting user ("Practitioner/1",
 	// "" for a backend service).
@@ -87,20 +87,25 @@ func NewStoreSink(st store.Store, svc *rest.Service) *StoreSink {
 	return &StoreSink{store: st, service: svc}
 }
 
+// auditSinkCheck, set by the tests, sees every event the sink stores with the op it stores it by.
+var auditSinkCheck func(svc *rest.Service, rec AuditRecord, op store.Op)
+
 // Append implements AuditSink: all the events of a request in one commit, shared with other requests'.
 func (s *StoreSink) Append(ctx context.Context, events []AuditRecord) error {
 	ops := make([]store.Op, 0, len(events))
 	for _, e := range events {
 		op := store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Method: "POST", IfNoneExist: true, Chain: true}
 		var err error
-		if e.decoded != nil { // built by the auditor: indexed and prepared for stamping without parsing
-			op.Index, err = s.service.IndexDecoded("AuditEvent", e.decoded)
+		if e.event != nil { // built by the auditor: indexed and prepared for stamping without parsing
+			d := s.service.Describe("AuditEvent")
+			e.event.describe(d)
+			op.Index = d.Entries()
 			op.Template, _ = fhir.StampTemplateOfEncoded(e.Body, "AuditEvent", e.ID)
-		} else {
-			op.Index, err = s.service.IndexEntries("AuditEvent", e.Body)
-		}
-		if err != nil {
+		} else if op.Index, err = s.service.IndexEntries("AuditEvent", e.Body); err != nil {
 			return err
+		}
+		if auditSinkCheck != nil {
+			auditSinkCheck(s.service, e, op)
 		}
 		ops = append(ops, op)
 	}
@@ -419,21 +424,15 @@ func (a *auditor) events(in *interaction) []AuditRecord {
 		id := a.cfg.NewID()
 		recorded := a.cfg.Now().UTC().Truncate(time.Millisecond)
 		ev := a.event(id, in, p, g.data, g.refused, policies, g.decision, recorded)
-		rec := AuditRecord{ID: id, Body: fhir.MustJSON(ev), decoded: ev.decoded(),
+		rec := AuditRecord{ID: id, Body: fhir.MustJSON(ev), event: ev,
 			Patient: p, Accessed: len(g.data) > 0, BreakTheGlass: g.decision == consent.PermitBreakTheGlass, Recorded: recorded}
 		if in.principal != nil {
 			rec.User = in.principal.User
-		}
-		if auditDecodedCheck != nil {
-			auditDecodedCheck(rec)
 		}
 		out = append(out, rec)
 	}
 	return out
 }
-
-// auditDecodedCheck, set by the tests, sees every event the auditor builds.
-var auditDecodedCheck func(AuditRecord)
 
 // requestPatient finds the patient a request is about when it touched nothing (refusals).
 func requestPatient(in *interaction) string {

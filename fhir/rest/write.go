@@ -61,12 +61,14 @@ func (s *Service) indexEntries(typ string, body []byte) ([]store.IndexEntry, err
 	if !ok {
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Details: "a resource is a JSON object"}
 	}
-	return s.IndexDecoded(typ, m)
+	return s.indexDecoded(typ, m)
 }
 
-// IndexDecoded returns the search index entries of a resource given as decoded JSON (numbers as
-// json.Number), for writers that built the resource themselves and need not decode its bytes again.
-func (s *Service) IndexDecoded(typ string, m map[string]any) ([]store.IndexEntry, error) {
+// Describe starts the index entries of a resource that its writer describes value by value (see
+// search.Description).
+func (s *Service) Describe(typ string) *search.Description { return s.indexer.Describe(typ) }
+
+func (s *Service) indexDecoded(typ string, m map[string]any) ([]store.IndexEntry, error) {
 	entries, err := s.indexer.Entries(typ, m)
 	if err != nil {
 		return nil, &fhir.Error{Kind: fhir.KindInternal, Details: "search index extraction failed", Err: err}
