@@ -66,7 +66,7 @@ type StoreSink struct {
 
 	mu       sync.Mutex
 	queue    []*pendingAudit
-	flushing bool
+	flushers int
 	commits  atomic.Uint64
 }
 
@@ -75,6 +75,12 @@ func (s *StoreSink) Progress() uint64 { return s.commits.Load() }
 
 // maxAuditGroup bounds the events of one group commit.
 const maxAuditGroup = 256
+
+// auditFlushers group commits may be in flight at once: while one waits for its fsync, the next is
+// prepared and handed to the store, whose log syncs it with the first or right after it. One at a time
+// leaves the CPU idle during every fsync; more than two only makes the groups smaller (measured with
+// BenchmarkReadAuditOn: 1 flusher 4,650-4,950 reads/s, 2 flushers 5,200-5,470, 4 flushers 4,580-5,030).
+const auditFlushers = 2
 
 type pendingAudit struct {
 	ctx  context.Context
@@ -112,8 +118,8 @@ func (s *StoreSink) Append(ctx context.Context, events []AuditRecord) error {
 	p := &pendingAudit{ctx: ctx, ops: ops, done: make(chan error, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, p)
-	if !s.flushing {
-		s.flushing = true
+	if s.flushers < auditFlushers {
+		s.flushers++
 		s.mu.Unlock()
 		s.flush()
 	} else {
@@ -146,7 +152,7 @@ func (s *StoreSink) flush() {
 
 	s.mu.Lock()
 	if len(s.queue) == 0 {
-		s.flushing = false
+		s.flushers--
 		s.mu.Unlock()
 		return
 	}

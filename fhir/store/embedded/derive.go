@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -48,11 +49,6 @@ const (
 
 // keyDerived holds the chain position (8 bytes) up to which history and index entries are written.
 var keyDerived = []byte{pMeta, 'd', 'e', 'r', 'i', 'v', 'e', 'd'}
-
-// indexBlockKey is the key of an index block: the entries of one value for the events of one batch.
-func indexBlockKey(typ, param string, value []byte, block uint64) []byte {
-	return codec.IndexBlockTail(indexParamPrefix(typ, param), value, block)
-}
 
 // pend queues the links of an applied commit; it runs under commitMu, right after the batch is applied,
 // so that pending links and applied commits never disagree for a reader who holds commitMu.
@@ -121,8 +117,13 @@ func (s *Store) writeDerived(links []pendingLink) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	block := links[0].chainSeq // unique: no two batches start at the same link
-	ids := map[string][]string{}
-	var keys []string
+	type posting struct {
+		key string
+		ids []string
+	}
+	var postings []posting
+	at := make(map[string]int, 64) // block key -> index in postings
+	var k []byte
 	for _, l := range links {
 		if err := b.Set(systemKey(l.seq), codec.Pointer(l.typ, l.id, l.vid), nil); err != nil {
 			return err
@@ -131,16 +132,25 @@ func (s *Store) writeDerived(links []pendingLink) error {
 			return err
 		}
 		for _, e := range l.entries {
-			k := string(indexBlockKey(l.typ, e.Param, e.Value, block))
-			if _, ok := ids[k]; !ok {
-				keys = append(keys, k)
+			k = append(k[:0], pIndex)
+			k = append(k, l.typ...)
+			k = append(k, 0)
+			k = append(k, e.Param...)
+			k = append(k, 0)
+			k = codec.IndexBlockTail(k, e.Value, block)
+			if i, ok := at[string(k)]; ok {
+				postings[i].ids = append(postings[i].ids, l.id)
+				continue
 			}
-			ids[k] = append(ids[k], l.id)
+			at[string(k)] = len(postings)
+			postings = append(postings, posting{key: string(k), ids: []string{l.id}})
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := b.Set([]byte(k), codec.EncodeIDs(ids[k]), nil); err != nil {
+	slices.SortFunc(postings, func(a, b posting) int { return strings.Compare(a.key, b.key) })
+	var v []byte
+	for _, p := range postings {
+		v = codec.AppendIDs(v[:0], p.ids)
+		if err := b.Set([]byte(p.key), v, nil); err != nil {
 			return err
 		}
 	}

@@ -171,7 +171,7 @@ func IndexTail(dst, value []byte, id string) []byte {
 
 // IndexBlockTail is the tail of an index block: <escaped value> 00 02 <block:8>. A block holds the
 // entries of several resources with one value, written together (the deferred index of the audit chain,
-// see the embedded engine); the key's value lists their ids (EncodeIDs). A value's blocks sort after its
+// see the embedded engine); the key's value lists their ids (AppendIDs). A value's blocks sort after its
 // single entries and before any longer value.
 func IndexBlockTail(dst, value []byte, block uint64) []byte {
 	dst = Escape(dst, value)
@@ -210,9 +210,8 @@ func SplitIndexTail(k []byte) (value []byte, id string, block bool, err error) {
 	return nil, "", false, ErrBadIndexKey
 }
 
-// EncodeIDs encodes the ids of an index block (uvarint-length prefixed).
-func EncodeIDs(ids []string) []byte {
-	var b []byte
+// AppendIDs appends the encoding of an index block's ids (uvarint-length prefixed) to b.
+func AppendIDs(b []byte, ids []string) []byte {
 	for _, id := range ids {
 		b = binary.AppendUvarint(b, uint64(len(id)))
 		b = append(b, id...)
