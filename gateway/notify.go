@@ -141,11 +141,18 @@ func (n *notifier) handle(ctx context.Context, r AuditRecord) error {
 	if err != nil {
 		return err
 	}
+	sum := sha256.Sum256([]byte(pair))
+	id := "first-" + hex.EncodeToString(sum[:16])
 	if first {
-		sum := sha256.Sum256([]byte(pair))
-		if err := n.notify(ctx, r, NoticeFirstAccess, "first-"+hex.EncodeToString(sum[:16])); err != nil {
+		if err := n.notify(ctx, r, NoticeFirstAccess, id); err != nil {
 			return err
 		}
+	} else if _, err := n.svc.Store().Read(ctx, "Communication", id); errors.Is(err, store.ErrNotFound) {
+		// The first access's own event is still queued (events of concurrent requests are stored, and
+		// reach this queue, in any order): its handling sends the notice, so the pair is not known yet.
+		return nil
+	} else if err != nil {
+		return err
 	}
 	n.mu.Lock()
 	if len(n.seen) >= maxSeen {
