@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +60,8 @@ type syncSink struct {
 	end     int64
 	syncMu  sync.Mutex // one sync at a time
 	durable int64      // guarded by syncMu
+	events  atomic.Int64
+	syncs   atomic.Int64
 }
 
 func newSyncSink(b *testing.B) *syncSink {
@@ -70,7 +73,13 @@ func newSyncSink(b *testing.B) *syncSink {
 	if err := syscall.Fallocate(int(f.Fd()), 0, 0, 1<<30); err != nil {
 		b.Fatal(err)
 	}
-	return &syncSink{f: f}
+	s := &syncSink{f: f}
+	b.Cleanup(func() {
+		if n := s.syncs.Load(); n > 0 {
+			b.ReportMetric(float64(s.events.Load())/float64(n), "events/sync")
+		}
+	})
+	return s
 }
 
 func (s *syncSink) Append(ctx context.Context, events []AuditRecord) error {
@@ -85,6 +94,7 @@ func (s *syncSink) Append(ctx context.Context, events []AuditRecord) error {
 	}
 	mine := s.end
 	s.mu.Unlock()
+	s.events.Add(int64(len(events)))
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	if s.durable >= mine {
@@ -96,6 +106,7 @@ func (s *syncSink) Append(ctx context.Context, events []AuditRecord) error {
 	if err := syscall.Fdatasync(int(s.f.Fd())); err != nil {
 		return err
 	}
+	s.syncs.Add(1)
 	s.durable = upTo
 	return nil
 }
