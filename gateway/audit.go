@@ -430,7 +430,7 @@ func (a *auditor) events(in *interaction) []AuditRecord {
 		id := a.cfg.NewID()
 		recorded := a.cfg.Now().UTC().Truncate(time.Millisecond)
 		ev := a.event(id, in, p, g.data, g.refused, policies, g.decision, recorded)
-		rec := AuditRecord{ID: id, Body: fhir.MustJSON(ev), event: ev,
+		rec := AuditRecord{ID: id, Body: ev.encode(), event: ev,
 			Patient: p, Accessed: len(g.data) > 0, BreakTheGlass: g.decision == consent.PermitBreakTheGlass, Recorded: recorded}
 		if in.principal != nil {
 			rec.User = in.principal.User

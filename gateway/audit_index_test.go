@@ -16,10 +16,10 @@ import (
 	"fhirgate/fhir/store"
 )
 
-// Every AuditEvent the audit sink stores while the gateway's tests run is checked: the index entries the
-// auditor describes must be exactly those the generic indexer finds in the event's JSON, or a search
-// would not find what the event says; and stamping it without parsing must give the bytes a parsed stamp
-// gives.
+// Every AuditEvent the audit sink stores while the gateway's tests run is checked: its bytes must be what
+// encoding/json gives for the event; the index entries the auditor describes must be exactly those the
+// generic indexer finds in the event's JSON, or a search would not find what the event says; and
+// stamping it without parsing must give the bytes a parsed stamp gives.
 var sinkChecks struct {
 	sync.Mutex
 	n   int
@@ -31,8 +31,11 @@ func init() {
 		if rec.event == nil {
 			return // not built by the auditor: indexed from its JSON
 		}
-		want, err := svc.IndexEntries("AuditEvent", rec.Body)
 		var problems []string
+		if enc := fhir.MustJSON(rec.event); !bytes.Equal(enc, rec.Body) {
+			problems = append(problems, fmt.Sprintf("it is not the bytes encoding/json gives:\n    %s", enc))
+		}
+		want, err := svc.IndexEntries("AuditEvent", rec.Body)
 		if err != nil {
 			problems = append(problems, "the generic indexer refuses it: "+err.Error())
 		} else if w, g := entrySet(want), entrySet(op.Index); !slices.Equal(w, g) {
@@ -107,4 +110,18 @@ func TestAuditIndexMatchesJSON(t *testing.T) {
 	if len(sinkChecks.bad) > bad {
 		t.Fatalf("%s", sinkChecks.bad[bad])
 	}
+}
+
+// FuzzAuditJSONString: the auditor escapes strings exactly as encoding/json does (HTML escaping off).
+func FuzzAuditJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote \" back \\ slash", "\b\f\n\r\t\x00\x1f\x7f", "<a&b>", "é ü 漢字 🙂",
+		"\u2028\u2029", "bad \xff\xfe utf-8", "\xe2\x80", "GET /Patient?name=\"x\"&_count=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := fhir.MustJSON(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q encodes as %s, encoding/json gives %s", s, got, want)
+		}
+	})
 }
