@@ -31,59 +31,66 @@ func (d *Description) keys(param string) ([][]byte, bool) {
 		return nil, false
 	}
 	d.order = append(d.order, param)
+	d.values[param] = nil
 	return nil, true
-}
-
-func (d *Description) add(param string, fn func([][]byte) [][]byte) {
-	if k, ok := d.keys(param); ok {
-		d.values[param] = fn(k)
-	}
 }
 
 // Coding describes a Coding (or one coding of a CodeableConcept) of a token parameter.
 func (d *Description) Coding(param, system, code, display string) {
-	d.add(param, func(k [][]byte) [][]byte { return codingKeys(k, system, code, display) })
+	if k, ok := d.keys(param); ok {
+		d.values[param] = codingKeys(k, system, code, display)
+	}
 }
 
 // Text describes the text of a CodeableConcept of a token parameter.
 func (d *Description) Text(param, text string) {
-	if text != "" {
-		d.add(param, func(k [][]byte) [][]byte { return append(k, normalizedKey(kText, text)) })
+	if k, ok := d.keys(param); ok && text != "" {
+		d.values[param] = append(k, normalizedKey(kText, text))
 	}
 }
 
 // Code describes a code (a FHIR code, string or id element) of a token parameter.
 func (d *Description) Code(param, code string) {
-	d.add(param, func(k [][]byte) [][]byte { return tokenKeys(k, code) })
+	if k, ok := d.keys(param); ok {
+		d.values[param] = tokenKeys(k, code)
+	}
 }
 
 // Reference describes a Reference of a reference parameter: its literal reference and its identifier
 // (either may be empty).
 func (d *Description) Reference(param, reference, identSystem, identValue string) {
-	d.add(param, func(k [][]byte) [][]byte {
-		if reference != "" {
-			k = d.x.refKeys(k, reference)
-		}
-		if identValue != "" {
-			k = append(k, key(kRefIdent, identSystem, "|", identValue), key(kRefIdentV, identValue))
-		}
-		return k
-	})
+	k, ok := d.keys(param)
+	if !ok {
+		return
+	}
+	if reference != "" {
+		k = d.x.refKeys(k, reference)
+	}
+	if identValue != "" {
+		k = append(k, key(kRefIdent, identSystem, "|", identValue), key(kRefIdentV, identValue))
+	}
+	d.values[param] = k
 }
 
 // String describes a string of a string parameter.
 func (d *Description) String(param, s string) {
-	d.add(param, func(k [][]byte) [][]byte { return stringKey(k, s) })
+	if k, ok := d.keys(param); ok {
+		d.values[param] = stringKey(k, s)
+	}
 }
 
 // Date describes a date, dateTime or instant of a date parameter.
 func (d *Description) Date(param, s string) {
-	d.add(param, func(k [][]byte) [][]byte { return dateKeys(k, s) })
+	if k, ok := d.keys(param); ok {
+		d.values[param] = dateKeys(k, s)
+	}
 }
 
 // URI describes a uri of a uri parameter.
 func (d *Description) URI(param, s string) {
-	d.add(param, func(k [][]byte) [][]byte { return append(k, key(kURL, s)) })
+	if k, ok := d.keys(param); ok {
+		d.values[param] = append(k, key(kURL, s))
+	}
 }
 
 // Entries returns the index entries described, each once.

@@ -5,9 +5,11 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"fhirgate/fhir"
@@ -282,17 +284,8 @@ func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
 // IndexDiff compares a resource's stored entries with an op's: the entries to remove, the entries to
 // add, and the resource's new list (duplicates dropped, order kept). A deletion has no entries.
 func IndexDiff(old []store.IndexEntry, op *store.Op) (remove, add, next []store.IndexEntry) {
-	next = make([]store.IndexEntry, 0, len(op.Index))
 	if !op.Delete {
-		seen := make(map[string]bool, len(op.Index))
-		var k []byte
-		for _, e := range op.Index {
-			k = append(append(append(k[:0], e.Param...), 0), e.Value...)
-			if !seen[string(k)] {
-				seen[string(k)] = true
-				next = append(next, e)
-			}
-		}
+		next = distinctEntries(op.Index)
 	}
 	if len(old) == 0 { // a new resource (most writes, every audit event): everything is added
 		return nil, next, next
@@ -315,6 +308,54 @@ func IndexDiff(old []store.IndexEntry, op *store.Op) (remove, add, next []store.
 		}
 	}
 	return remove, add, next
+}
+
+// distinctEntries drops repeated entries, keeping the first of each and the order. Indexers give each
+// parameter's entries together, so a repeat is looked for among the entries of the same parameter only,
+// by comparing them (there are a few per parameter); entries in another arrangement, or a parameter with
+// many entries, are deduplicated with a map.
+func distinctEntries(index []store.IndexEntry) []store.IndexEntry {
+	const run = 32 // entries of one parameter compared one by one at most
+	next := make([]store.IndexEntry, 0, len(index))
+	start := 0        // where the current parameter's entries begin in next
+	var done []string // parameters whose entries are complete
+	for i, e := range index {
+		if i > 0 && e.Param != index[i-1].Param {
+			done = append(done, index[i-1].Param)
+			if slices.Contains(done, e.Param) {
+				return distinctEntriesMap(index)
+			}
+			start = len(next)
+		}
+		if len(next)-start >= run {
+			return distinctEntriesMap(index)
+		}
+		dup := false
+		for _, n := range next[start:] {
+			if bytes.Equal(n.Value, e.Value) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			next = append(next, e)
+		}
+	}
+	return next
+}
+
+func distinctEntriesMap(index []store.IndexEntry) []store.IndexEntry {
+	next := make([]store.IndexEntry, 0, len(index))
+	seen := make(map[string]bool, len(index))
+	var k []byte
+	for _, e := range index {
+		k = append(append(append(k[:0], e.Param...), 0), e.Value...)
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			next = append(next, e)
+		}
+	}
+	return next
 }
 
 // EncodeChainLink encodes a chain link's value: <type> 00 <id> 00 <vid:8> <prev:32> <hash:32> (its

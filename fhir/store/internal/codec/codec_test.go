@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,32 @@ func TestChainLinkAndHead(t *testing.T) {
 	}
 	if _, _, err := DecodeChainHead([]byte{1}); err == nil {
 		t.Fatal("a short head was decoded")
+	}
+}
+
+// distinctEntries keeps what the map-based deduplication keeps, in the same order, whatever the
+// arrangement of the entries (grouped by parameter or not, long runs or short).
+func TestDistinctEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 2000; n++ {
+		var in []store.IndexEntry
+		params := []string{"a", "b", "c", "d"}[:1+rng.IntN(4)]
+		grouped := rng.IntN(2) == 0
+		for len(in) < rng.IntN(80) {
+			p := params[rng.IntN(len(params))]
+			if grouped && len(in) > 0 && rng.IntN(4) > 0 {
+				p = in[len(in)-1].Param
+			}
+			in = append(in, store.IndexEntry{Param: p, Value: []byte{byte('x' + rng.IntN(40))}})
+		}
+		got, want := distinctEntries(in), distinctEntriesMap(in)
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d entries, want %d", in, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Param != want[i].Param || !bytes.Equal(got[i].Value, want[i].Value) {
+				t.Fatalf("%v: entry %d is %v, want %v", in, i, got[i], want[i])
+			}
+		}
 	}
 }
