@@ -289,3 +289,16 @@ func TestStampTemplateOfEncoded(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendJSONString: strings are escaped exactly as encoding/json escapes them (HTML escaping off).
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote \" back \\ slash", "\b\f\n\r\t\x00\x1f\x7f", "<a&b>", "é ü 漢字 🙂",
+		"\u2028\u2029", "bad \xff\xfe utf-8", "\xe2\x80", "GET /Patient?name=\"x\"&_count=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := AppendJSONString(nil, s), MustJSON(s); !bytes.Equal(got, want) {
+			t.Fatalf("%q encodes as %s, encoding/json gives %s", s, got, want)
+		}
+	})
+}

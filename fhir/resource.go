@@ -157,9 +157,9 @@ func NewStampTemplate(body []byte, id string) (*StampTemplate, error) {
 func StampTemplateOfEncoded(body []byte, typ, id string) (t *StampTemplate, ok bool) {
 	prefix := make([]byte, 0, 40+len(typ)+len(id))
 	prefix = append(prefix, `{"resourceType":`...)
-	prefix = append(prefix, MustJSON(typ)...)
+	prefix = AppendJSONString(prefix, typ)
 	prefix = append(prefix, `,"id":`...)
-	prefix = append(prefix, MustJSON(id)...)
+	prefix = AppendJSONString(prefix, id)
 	prefix = append(prefix, `,"meta":{`...)
 	if !bytes.HasPrefix(body, prefix) {
 		return nil, false

@@ -1,14 +1,14 @@
 package gateway
 
 import (
-	"unicode/utf8"
+	"fhirgate/fhir"
 )
 
 // Every request builds at least one AuditEvent, and encoding it with encoding/json (reflection) cost a
 // tenth of a read's CPU. The auditor writes it directly: encode gives exactly the bytes fhir.MustJSON
 // gives for the same event (members in declaration order, omitted where omitempty omits them, strings
 // escaped as encoding/json escapes them without HTML escaping). The gateway tests check that for every
-// event they store, and FuzzAuditJSONString for strings.
+// event they store; fhir.FuzzAppendJSONString checks the strings.
 
 // encode returns the event's JSON.
 func (ev *auditEvent) encode() []byte {
@@ -26,7 +26,7 @@ func (ev *auditEvent) encode() []byte {
 				if i > 0 {
 					w.b = append(w.b, ',')
 				}
-				w.b = appendJSONString(w.b, p)
+				w.b = fhir.AppendJSONString(w.b, p)
 			}
 			w.b = append(w.b, ']')
 		}
@@ -117,7 +117,7 @@ func (w *jsonWriter) key(name string) {
 
 func (w *jsonWriter) str(name, v string) {
 	w.key(name)
-	w.b = appendJSONString(w.b, v)
+	w.b = fhir.AppendJSONString(w.b, v)
 }
 
 // optStr writes a member that omitempty leaves out when empty.
@@ -208,7 +208,7 @@ func (w *jsonWriter) agent(a *aeAgent) {
 			if i > 0 {
 				w.b = append(w.b, ',')
 			}
-			w.b = appendJSONString(w.b, p)
+			w.b = fhir.AppendJSONString(w.b, p)
 		}
 		w.b = append(w.b, ']')
 	}
@@ -257,58 +257,4 @@ func (w *jsonWriter) entity(e *aeEntity) {
 		w.b = append(w.b, ']')
 	}
 	w.close()
-}
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json escapes it with HTML escaping
-// off: quote and backslash, the short escapes \b \f \n \r \t, other control bytes as \u00XX, invalid
-// UTF-8 as \ufffd, and U+2028 and U+2029 as \u2028 and \u2029.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	done := 0 // s[:done] is written
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[done:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			done = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[done:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[done:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		done = i
-	}
-	b = append(b, s[done:]...)
-	return append(b, '"')
 }

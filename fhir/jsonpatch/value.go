@@ -3,6 +3,7 @@ package jsonpatch
 import (
 	"encoding/json"
 	"errors"
+	"fhirgate/fhir"
 	"fmt"
 	"strconv"
 	"strings"
@@ -406,7 +407,7 @@ func encode(buf []byte, v any) []byte {
 	case json.Number:
 		return append(buf, x...)
 	case string:
-		return encodeString(buf, x)
+		return fhir.AppendJSONString(buf, x)
 	case *array:
 		buf = append(buf, '[')
 		for i, item := range x.items {
@@ -422,67 +423,13 @@ func encode(buf []byte, v any) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = encodeString(buf, k)
+			buf = fhir.AppendJSONString(buf, k)
 			buf = append(buf, ':')
 			buf = encode(buf, x.vals[k])
 		}
 		return append(buf, '}')
 	}
 	panic(fmt.Sprintf("jsonpatch: unexpected value type %T", v)) // unreachable: only decode builds trees
-}
-
-const hexDigits = "0123456789abcdef"
-
-func encodeString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // deepCopy copies the mutable parts of a value (objects and arrays).
