@@ -56,10 +56,10 @@ type AuditRecord struct {
 }
 
 // StoreSink appends audit events to the store, as chained AuditEvent resources indexed for search.
-// Concurrent requests' events are committed together (group commit): while one commit is in flight the
-// next requests queue, and the first of them commits the whole queue in one transaction, so that a busy
-// server pays the store's per-commit cost once per group rather than once per request. Each Append still
-// returns only once its own events are durable.
+// Concurrent requests' events are committed together (group commit): while auditFlushers commits are in
+// flight the next requests queue, and the next flusher commits the whole queue in one transaction, so
+// that a busy server pays the store's per-commit cost once per group rather than once per request. Each
+// Append still returns only once its own events are durable.
 type StoreSink struct {
 	store   store.Store
 	service *rest.Service

@@ -21,14 +21,7 @@ func (ev *auditEvent) encode() []byte {
 		w.open()
 		if len(m.Profile) > 0 {
 			w.key("profile")
-			w.b = append(w.b, '[')
-			for i, p := range m.Profile {
-				if i > 0 {
-					w.b = append(w.b, ',')
-				}
-				w.b = fhir.AppendJSONString(w.b, p)
-			}
-			w.b = append(w.b, ']')
+			w.strs(m.Profile)
 		}
 		if len(m.Security) > 0 {
 			w.key("security")
@@ -54,14 +47,7 @@ func (ev *auditEvent) encode() []byte {
 	if ev.Agent == nil {
 		w.b = append(w.b, "null"...)
 	} else {
-		w.b = append(w.b, '[')
-		for i := range ev.Agent {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.agent(&ev.Agent[i])
-		}
-		w.b = append(w.b, ']')
+		w.array(len(ev.Agent), func(i int) { w.agent(&ev.Agent[i]) })
 	}
 	w.key("source")
 	w.open()
@@ -75,14 +61,7 @@ func (ev *auditEvent) encode() []byte {
 	w.close()
 	if len(ev.Entity) > 0 {
 		w.key("entity")
-		w.b = append(w.b, '[')
-		for i := range ev.Entity {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.entity(&ev.Entity[i])
-		}
-		w.b = append(w.b, ']')
+		w.array(len(ev.Entity), func(i int) { w.entity(&ev.Entity[i]) })
 	}
 	w.close()
 	return w.b
@@ -115,6 +94,23 @@ func (w *jsonWriter) key(name string) {
 	w.b = append(w.b, '"', ':')
 }
 
+// array writes n elements, item(i) writing each.
+func (w *jsonWriter) array(n int, item func(i int)) {
+	w.b = append(w.b, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		item(i)
+	}
+	w.b = append(w.b, ']')
+}
+
+// strs writes an array of strings.
+func (w *jsonWriter) strs(ss []string) {
+	w.array(len(ss), func(i int) { w.b = fhir.AppendJSONString(w.b, ss[i]) })
+}
+
 func (w *jsonWriter) str(name, v string) {
 	w.key(name)
 	w.b = fhir.AppendJSONString(w.b, v)
@@ -136,14 +132,7 @@ func (w *jsonWriter) coding(c *aeCoding) {
 }
 
 func (w *jsonWriter) codings(cs []aeCoding) {
-	w.b = append(w.b, '[')
-	for i := range cs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.coding(&cs[i])
-	}
-	w.b = append(w.b, ']')
+	w.array(len(cs), func(i int) { w.coding(&cs[i]) })
 }
 
 func (w *jsonWriter) concept(c *aeConcept) {
@@ -157,14 +146,7 @@ func (w *jsonWriter) concept(c *aeConcept) {
 }
 
 func (w *jsonWriter) concepts(cs []aeConcept) {
-	w.b = append(w.b, '[')
-	for i := range cs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.concept(&cs[i])
-	}
-	w.b = append(w.b, ']')
+	w.array(len(cs), func(i int) { w.concept(&cs[i]) })
 }
 
 func (w *jsonWriter) reference(r *aeReference) {
@@ -203,14 +185,7 @@ func (w *jsonWriter) agent(a *aeAgent) {
 	}
 	if len(a.Policy) > 0 {
 		w.key("policy")
-		w.b = append(w.b, '[')
-		for i, p := range a.Policy {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = fhir.AppendJSONString(w.b, p)
-		}
-		w.b = append(w.b, ']')
+		w.strs(a.Policy)
 	}
 	if a.Network != nil {
 		w.key("network")
@@ -244,17 +219,12 @@ func (w *jsonWriter) entity(e *aeEntity) {
 	w.optStr("query", e.Query)
 	if len(e.Detail) > 0 {
 		w.key("detail")
-		w.b = append(w.b, '[')
-		for i, d := range e.Detail {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
+		w.array(len(e.Detail), func(i int) {
 			w.open()
-			w.str("type", d.Type)
-			w.str("valueString", d.ValueString)
+			w.str("type", e.Detail[i].Type)
+			w.str("valueString", e.Detail[i].ValueString)
 			w.close()
-		}
-		w.b = append(w.b, ']')
+		})
 	}
 	w.close()
 }
