@@ -3,46 +3,39 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"fhirgate/auth/consent"
 	"fhirgate/auth/scope"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/search"
-	"fhirgate/fhir/store"
 )
 
-// Guard enforces a principal's SMART scopes and the patients' consents on one request (and its batch
-// entries). It implements rest.Guard, and records every consent decision it makes (for the response
-// headers and the audit trail).
+// Guard is the decision point of one request (and its batch entries): it implements rest.Guard for a
+// principal, and records every consent decision it makes (for the response headers and the audit trail).
+// It is safe for concurrent use (a transaction decides its entries in parallel).
 type Guard struct {
-	p      *Principal
-	engine *search.Engine
-	opts   Options
+	p       *Principal
+	a       *Access
+	engine  *search.Engine
+	opts    Options
+	admin   bool // the client is one of --admin-clients
+	auditor bool // the client is one of --auditor-clients
 
 	mu        sync.Mutex
 	decisions []Decision
 	actors    []string // the principal's actor references, for consents (computed once)
+	orgKnown  bool     // the user's organisation is established (token claim or PractitionerRole)
 	actorsErr error
 	actorsSet bool
+	mine      []string // the patients a patient or RelatedPerson user may see (computed once)
+	mineErr   error
+	mineSet   bool
 	synced    bool // the consent cache was checked against the store for this request
-}
-
-// Options configure the consent side of guards.
-type Options struct {
-	// Consent decides with the patients' consents (nil: no consent enforcement, for tools and tests).
-	Consent *consent.Engine
-	// DenyStatus is the status of a direct read refused by consent: 404 (existence hidden) or 403.
-	DenyStatus int
-	// Actors caches practitioners' roles between requests (nil: looked up on every request).
-	Actors *Actors
 }
 
 // Decision is one consent decision taken for the request.
@@ -53,14 +46,6 @@ type Decision struct {
 }
 
 var _ rest.Guard = (*Guard)(nil)
-
-// NewGuard returns the guard of a principal's request.
-func NewGuard(p *Principal, engine *search.Engine, opts Options) *Guard {
-	if opts.DenyStatus == 0 {
-		opts.DenyStatus = 404
-	}
-	return &Guard{p: p, engine: engine, opts: opts}
-}
 
 // Decisions returns the consent decisions taken so far.
 func (g *Guard) Decisions() []Decision {
@@ -78,11 +63,85 @@ func (g *Guard) record(d Decision) {
 // Principal returns who the guard guards for.
 func (g *Guard) Principal() *Principal { return g.p }
 
+// Admin reports whether the client is an administrator (--admin-clients); Auditor whether it is an
+// auditor (--auditor-clients).
+func (g *Guard) Admin() bool   { return g.admin }
+func (g *Guard) Auditor() bool { return g.auditor }
+
+// confinedUser reports whether the caller is confined to some patients' data whatever its scopes: a
+// patient user (their own), a RelatedPerson user (the patients they are linked to).
+func (g *Guard) confinedUser() bool { return g.p.PatientUser() || g.p.RelatedPersonUser() }
+
+// contexts returns the scope contexts that apply: patient/ scopes with a patient context (or for a
+// confined user, whose own patients are the context), user/ and system/ scopes always.
+func (g *Guard) contexts() []scope.Context {
+	if g.p.Patient != "" || g.confinedUser() {
+		return []scope.Context{scope.Patient, scope.User, scope.System}
+	}
+	return []scope.Context{scope.User, scope.System}
+}
+
+// confinement returns the patients a scope confines the caller to (nil: not confined): a confined user's
+// own patients, whatever the scope; the context patient for a patient/ scope.
+func (g *Guard) confinement(ctx context.Context, sc scope.Scope) ([]string, error) {
+	if g.confinedUser() {
+		return g.myPatients(ctx)
+	}
+	if sc.Context == scope.Patient {
+		return []string{"Patient/" + g.p.Patient}, nil
+	}
+	return nil, nil
+}
+
+// myPatients returns the patients a confined user may see: a patient user themself; a RelatedPerson
+// user the patients their RelatedPerson links to (narrowed to the patient context when there is one).
+// A patient user whose fhirUser and patient context disagree may see nothing.
+func (g *Guard) myPatients(ctx context.Context) ([]string, error) {
+	g.mu.Lock()
+	if g.mineSet {
+		defer g.mu.Unlock()
+		return g.mine, g.mineErr
+	}
+	g.mu.Unlock()
+	var mine []string
+	var err error
+	switch {
+	case g.p.RelatedPersonUser():
+		if g.opts.Actors != nil {
+			mine, err = g.opts.Actors.relatedPatients(ctx, g.p.User)
+		} else {
+			mine, err = lookupRelated(ctx, g.engine, g.p.User)
+		}
+		if g.p.Patient != "" {
+			mine = slices.DeleteFunc(slices.Clone(mine), func(p string) bool { return p != "Patient/"+g.p.Patient })
+		}
+	case g.p.IsPatient():
+		if g.p.Patient == "" || "Patient/"+g.p.Patient == g.p.User {
+			mine = []string{g.p.User}
+		}
+	default: // a patient context without a user
+		mine = []string{"Patient/" + g.p.Patient}
+	}
+	if mine == nil {
+		mine = []string{} // confined to nothing
+	}
+	g.mu.Lock()
+	g.mine, g.mineErr, g.mineSet = mine, err, true
+	g.mu.Unlock()
+	return mine, err
+}
+
+// self reports whether patient is the caller themself (the right of access: consent never hides one's
+// own data from oneself).
+func (g *Guard) self(patient string) bool {
+	return g.p.PatientUser() && (g.p.User == patient || (g.p.User == "" && "Patient/"+g.p.Patient == patient))
+}
+
 // forbidden is the 403 of an interaction no scope allows; it names a scope that would have.
 func (g *Guard) forbidden(typ string, perm scope.Perm) error {
 	ctx := scope.User
 	switch {
-	case g.p.Patient != "":
+	case g.p.Patient != "" || g.p.PatientUser():
 		ctx = scope.Patient
 	case g.p.User == "":
 		ctx = scope.System
@@ -92,7 +151,13 @@ func (g *Guard) forbidden(typ string, perm scope.Perm) error {
 		Diagnostics: "it needs a scope such as " + needed, Scope: needed}
 }
 
-// Authorize implements rest.Guard: the interaction's permission on its type(s).
+// refused is a 403 that no scope can lift: the caller is not one who may do this.
+func refused(details string) error {
+	return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: details}
+}
+
+// Authorize implements rest.Guard: the interaction's permission on its type(s), and who may touch the
+// protected types at all. It decides from the principal and the request, never from stored data.
 func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 	switch req.Interaction {
 	case rest.Capabilities, rest.Batch, rest.Transaction:
@@ -100,15 +165,15 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 	}
 	perm := scope.PermFor(string(req.Interaction))
 	if perm == 0 {
-		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "no scope grants this interaction"}
+		return refused("no scope grants this interaction")
 	}
-	contexts := g.p.Contexts()
+	contexts := g.contexts()
 	switch {
 	case req.Interaction == rest.SearchSystem || req.Interaction == rest.HistorySystem:
 		types := typesOf(req.Params["_type"])
 		if len(types) == 0 { // any type: each resource is admitted on its own
 			for _, sc := range g.p.Scopes.Resource {
-				if sc.Perms&perm != 0 && contextIn(sc.Context, contexts) {
+				if sc.Perms&perm != 0 && slices.Contains(contexts, sc.Context) {
 					return nil
 				}
 			}
@@ -117,6 +182,9 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 		for _, t := range types {
 			if len(g.p.Scopes.Allowed(t, perm, contexts...)) == 0 {
 				return g.forbidden(t, perm)
+			}
+			if err := g.protectedType(t, req.Interaction); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -130,11 +198,29 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 	if len(allowed) == 0 {
 		return g.forbidden(req.Type, perm)
 	}
-	// A search under patient/ scopes only is a search of the context patient's compartment.
-	if req.Interaction == rest.SearchType && req.Compartment == "" && onlyPatient(allowed) && len(search.CompartmentParams(req.Type)) > 0 {
-		req.Compartment = "Patient/" + g.p.Patient
+	if err := g.protectedType(req.Type, req.Interaction); err != nil {
+		return err
+	}
+	// A search by a caller confined to one patient is a search of that patient's compartment.
+	if req.Interaction == rest.SearchType && req.Compartment == "" && len(search.CompartmentParams(req.Type)) > 0 {
+		if only, ok := g.onePatient(ctx, allowed); ok {
+			req.Compartment = only
+		}
 	}
 	return nil
+}
+
+// onePatient returns the one patient every allowed scope confines the caller to, if there is one.
+func (g *Guard) onePatient(ctx context.Context, allowed []scope.Scope) (string, bool) {
+	only := ""
+	for _, sc := range allowed {
+		c, err := g.confinement(ctx, sc)
+		if err != nil || c == nil || len(c) != 1 || (only != "" && c[0] != only) {
+			return "", false
+		}
+		only = c[0]
+	}
+	return only, only != ""
 }
 
 func typesOf(vals []string) []string {
@@ -149,86 +235,242 @@ func typesOf(vals []string) []string {
 	return out
 }
 
-func contextIn(c scope.Context, list []scope.Context) bool {
-	for _, x := range list {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
-func onlyPatient(scopes []scope.Scope) bool {
-	for _, s := range scopes {
-		if s.Context != scope.Patient {
-			return false
-		}
-	}
-	return true
-}
-
-// Admit implements rest.Guard: a resource leaves only if a scope allows it — for patient/ scopes, only
-// data about the context patient; for granular scopes, only what their parameters match.
-func (g *Guard) Admit(ctx context.Context, req *rest.Request, v *store.Version, values func(string) [][]byte) error {
+// Read implements rest.Guard: a resource leaves only if a scope allows it (for a confined caller or a
+// patient/ scope, only data of the patients it is confined to; for granular scopes, only what their
+// parameters match), if it is not a protected resource the caller may not read, and if the consent of
+// every patient whose data it is or carries allows it.
+func (g *Guard) Read(ctx context.Context, req *rest.Request, f *search.Facts) error {
 	perm := scope.PermFor(string(req.Interaction))
 	var allowed []scope.Scope
-	if req.Type == v.Type && req.Interaction != rest.SearchSystem && req.Interaction != rest.HistorySystem && req.Interaction != rest.Operation {
-		allowed = g.p.Scopes.Allowed(v.Type, perm, g.p.Contexts()...)
-	} else { // an include, $everything, or a system-level result: read or search on its type will do
-		allowed = append(g.p.Scopes.Allowed(v.Type, scope.Read, g.p.Contexts()...), g.p.Scopes.Allowed(v.Type, scope.Search, g.p.Contexts()...)...)
+	direct := req.Type == f.Type && req.Interaction != rest.SearchSystem && req.Interaction != rest.HistorySystem && req.Interaction != rest.Operation
+	switch req.Interaction {
+	case rest.Create, rest.Update, rest.Patch, rest.Delete:
+		direct = false // a resource read to decide on a write (a conditional match): read or search will do
+	}
+	if direct {
+		allowed = g.p.Scopes.Allowed(f.Type, perm, g.contexts()...)
+	} else { // an include, $everything, a system-level result, a conditional match: read or search will do
+		allowed = append(g.p.Scopes.Allowed(f.Type, scope.Read, g.contexts()...), g.p.Scopes.Allowed(f.Type, scope.Search, g.contexts()...)...)
 	}
 	if len(allowed) == 0 {
-		if req.Type == v.Type && (req.Interaction == rest.Read || req.Interaction == rest.VRead) {
-			return g.forbidden(v.Type, perm)
+		if direct && (req.Interaction == rest.Read || req.Interaction == rest.VRead) {
+			return g.forbidden(f.Type, perm)
 		}
-		return hidden(v, "refused by scope: no scope grants "+v.Type)
+		return hidden(f, "refused by scope: no scope grants "+f.Type)
 	}
-	ok, err := g.permits(ctx, allowed, v.Type, v.ID, values)
+	if f.Type == "AuditEvent" && !g.auditor && !g.p.PatientUser() {
+		return hidden(f, "AuditEvents are read only by the patient they concern and by auditors")
+	}
+	confine, ok, err := g.covered(ctx, allowed, f, false)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return hidden(v, "refused by scope: outside the patient context or the granular scopes")
+		return hidden(f, "refused by scope: outside the patient context or the granular scopes")
 	}
-	return g.consent(ctx, v, values)
+	return g.sees(ctx, f, confine, "access", 0)
 }
 
-// consent checks a resource leaving the server against the consents of every patient it is about.
-func (g *Guard) consent(ctx context.Context, v *store.Version, values func(string) [][]byte) error {
-	// AuditEvents record accesses: a user sees those of a patient as the patient's consent allows, but
-	// auditors (backend services with system/ scopes, acting for no user) see the whole trail — no
-	// consent can hide it from those who must check it.
-	if g.opts.Consent == nil || v.Deleted || v.Type == "AuditEvent" && g.p.User == "" {
-		return nil
-	}
-	patients := search.Patients(v.Type, v.ID, values)
-	var req *consent.Request
-	for _, pat := range patients {
-		if g.selfAccess(pat) {
-			g.record(Decision{Resource: v.Ref(), Patient: pat, Result: consent.Result{Decision: consent.NotApplicable, Policies: []string{"right-of-access"}}})
+// covered reports whether one of the scopes covers f (confinement and granular restriction), and the
+// patients that scope confines the caller to. A write must have all of f's patients within the
+// confinement; a read only one (a resource in the caller's compartment is theirs to see).
+func (g *Guard) covered(ctx context.Context, scopes []scope.Scope, f *search.Facts, write bool) ([]string, bool, error) {
+	for _, sc := range scopes {
+		confine, err := g.confinement(ctx, sc)
+		if err != nil {
+			return nil, false, unavailable("the caller's patients could not be read", err)
+		}
+		if confine != nil && !within(f, confine, write) {
 			continue
 		}
-		if err := g.syncConsent(ctx); err != nil {
-			return consentUnavailable(err)
-		}
-		policies, err := g.opts.Consent.Policies(ctx, pat)
-		if err != nil {
-			return consentUnavailable(err)
-		}
-		if len(policies) > 0 && req == nil {
-			if req, err = g.consentRequest(ctx, v, values, consent.NeedsOf(policies)); err != nil {
-				return consentUnavailable(err)
+		if sc.Restricted() {
+			ok, err := f.Satisfies(sc.Query)
+			if err != nil || !ok {
+				continue // a restriction that cannot be evaluated grants nothing
 			}
 		}
-		r := req
-		if r == nil {
-			r = &consent.Request{Resource: v.Ref(), Type: v.Type, Now: time.Now()}
+		if err := f.Err(); err != nil {
+			return nil, false, unavailable("the resource's index could not be read", err)
 		}
-		res := consent.Evaluate(policies, r, g.opts.Consent.Default, g.breakTheGlass())
-		g.record(Decision{Resource: v.Ref(), Patient: pat, Result: res})
+		return confine, true, nil
+	}
+	if err := f.Err(); err != nil {
+		return nil, false, unavailable("the resource's index could not be read", err)
+	}
+	return nil, false, nil
+}
+
+// within reports whether a resource's own patients keep it inside a confinement. For a read, data of the
+// compartment must be about one of the patients, and other data must not be about anyone else; for a
+// write, every patient must be one of them, and compartment data must be about someone. A resource
+// governed by others (a Provenance of an Observation...) with no patient of its own is decided by them.
+func within(f *search.Facts, confine []string, write bool) bool {
+	patients := f.Patients()
+	if len(patients) == 0 {
+		return !f.Member() || governed(f)
+	}
+	in := 0
+	for _, p := range patients {
+		if slices.Contains(confine, p) {
+			in++
+		}
+	}
+	if write || !f.Member() {
+		return in == len(patients)
+	}
+	return in > 0
+}
+
+// governed reports whether other resources govern f's access (and so decide whose data it is).
+func governed(f *search.Facts) bool {
+	switch f.Type {
+	case "Binary", "Provenance", "Bundle":
+		return true
+	}
+	return false
+}
+
+// sees decides whether the caller may see (action "access") or change (action "collect", "correct") the
+// data of f: the consent of each patient it is about, then the same for the resources that govern it and
+// those it holds, which must also stay within the caller's confinement.
+func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, action string, depth int) error {
+	if err := g.consent(ctx, f, action); err != nil {
+		return err
+	}
+	govs, err := f.Governors()
+	if err != nil {
+		return hidden(f, "its governing resources cannot be established: "+err.Error())
+	}
+	for _, gov := range govs {
+		if confine != nil && !within(gov, confine, false) {
+			return hidden(f, "governed by "+gov.Ref()+", outside the patient context")
+		}
+		if err := g.sees(ctx, gov, confine, "access", depth+1); err != nil {
+			return hidden(f, "governed by "+gov.Ref()+", "+reasonOf(err))
+		}
+	}
+	parts, err := f.Parts()
+	if err != nil {
+		return hidden(f, "the resources it holds cannot be established: "+err.Error())
+	}
+	for _, part := range parts {
+		if confine != nil && !within(part, confine, false) {
+			return hidden(f, "holds "+part.Ref()+", outside the patient context")
+		}
+		if err := g.sees(ctx, part, confine, action, depth+1); err != nil {
+			return hidden(f, "holds "+part.Ref()+", "+reasonOf(err))
+		}
+	}
+	if err := f.Err(); err != nil {
+		return unavailable("the resource's index could not be read", err)
+	}
+	return nil
+}
+
+// reasonOf is the real reason of a refusal (kept for the audit trail), whatever the client was told.
+func reasonOf(err error) string {
+	fe := fhir.AsError(err)
+	if fe.Err != nil {
+		return fe.Err.Error()
+	}
+	return fe.Details
+}
+
+// consentExempt reports whether consent does not decide on f for this caller: AuditEvents for auditors
+// (no consent can hide the trail from those who must check it) and for their patient; a patient's
+// privacy Consents for admin clients, who record them on the patient's behalf.
+func (g *Guard) consentExempt(f *search.Facts) bool {
+	switch f.Type {
+	case "AuditEvent":
+		return g.auditor || g.p.PatientUser()
+	case "Consent":
+		return g.admin
+	}
+	return false
+}
+
+// consent checks an access to a resource (action) against the consents of every patient it is about.
+func (g *Guard) consent(ctx context.Context, f *search.Facts, action string) error {
+	if g.opts.Consent == nil || g.consentExempt(f) {
+		return nil
+	}
+	patients := f.Patients()
+	if err := f.Err(); err != nil {
+		return unavailable("the resource's index could not be read", err)
+	}
+	var d description
+	for _, pat := range patients {
+		res, err := g.decide(ctx, f, pat, action, &d)
+		if err != nil {
+			return err
+		}
 		if res.Decision == consent.Deny {
-			return g.denied(v, res)
+			return g.denied(f, res)
 		}
+	}
+	return nil
+}
+
+// description is an access to one resource as the consent engine sees it, built as far as the policies
+// at hand look (who asks, the resource's codes, labels, references, dates), and shared between the
+// patients of the resource.
+type description struct {
+	req  *consent.Request
+	full bool          // who asks is filled in
+	have consent.Needs // the resource attributes filled in
+}
+
+// decide takes (and records) the consent decision of one patient on an access to f.
+func (g *Guard) decide(ctx context.Context, f *search.Facts, patient, action string, d *description) (consent.Result, error) {
+	if g.self(patient) {
+		res := consent.Result{Decision: consent.NotApplicable, Policies: []string{"right-of-access"}}
+		g.record(Decision{Resource: f.Ref(), Patient: patient, Result: res})
+		return res, nil
+	}
+	if err := g.syncConsent(ctx); err != nil {
+		return consent.Result{}, consentUnavailable(err)
+	}
+	policies, err := g.opts.Consent.Policies(ctx, patient)
+	if err != nil {
+		return consent.Result{}, consentUnavailable(err)
+	}
+	if d.req == nil {
+		d.req = &consent.Request{Action: action, Resource: f.Ref(), Type: f.Type, Now: g.opts.now()}
+	}
+	if len(policies) > 0 { // no policy: the default decides, whoever asks
+		if err := g.describe(ctx, f, d, consent.NeedsOf(policies)); err != nil {
+			return consent.Result{}, consentUnavailable(err)
+		}
+	}
+	res := consent.Evaluate(policies, d.req, g.opts.Consent.Default, g.breakTheGlass())
+	g.record(Decision{Resource: f.Ref(), Patient: patient, Result: res})
+	return res, nil
+}
+
+// describe fills in who asks and the attributes of f that the policies look at and are not there yet.
+func (g *Guard) describe(ctx context.Context, f *search.Facts, d *description, needs consent.Needs) error {
+	r := d.req
+	if !d.full {
+		actors, orgKnown, err := g.actorRefs(ctx)
+		if err != nil {
+			return err
+		}
+		r.Actors, r.ClientID, r.Purposes = actors, g.p.ClientID, g.p.PurposeOfUse
+		r.OrganizationUnknown = g.p.Professional() && !orgKnown
+		d.full = true
+	}
+	if needs.Codes && !d.have.Codes {
+		r.Codes, d.have.Codes = f.Tokens("code"), true
+	}
+	if needs.Labels && !d.have.Labels {
+		r.Labels, d.have.Labels = f.Labels(), true
+	}
+	if needs.References && !d.have.References {
+		r.References, d.have.References = f.References(""), true
+	}
+	if needs.DataPeriod && !d.have.DataPeriod {
+		r.DataFrom, r.DataTo, r.DataKnown = f.ClinicalPeriod()
+		d.have.DataPeriod = true
 	}
 	return nil
 }
@@ -253,98 +495,38 @@ func (g *Guard) syncConsent(ctx context.Context) error {
 
 // consentUnavailable: without the consents, no patient data leaves (deny by default).
 func consentUnavailable(err error) error {
-	return &fhir.Error{Kind: fhir.KindUnavailable, Code: "transient", Details: "the patient's consents could not be read", Err: err}
+	return unavailable("the patient's consents could not be read", err)
 }
 
-// denied is the refusal of a resource by consent: 404 (existence hidden) or 403, as configured.
-func (g *Guard) denied(v *store.Version, res consent.Result) error {
+func unavailable(details string, err error) error {
+	return &fhir.Error{Kind: fhir.KindUnavailable, Code: "transient", Details: details, Err: err}
+}
+
+// denied is the refusal of a resource by consent: as if it did not exist (404), or 403, as configured.
+func (g *Guard) denied(f *search.Facts, res consent.Result) error {
 	reason := "refused by the patient's consent (" + strings.Join(res.Policies, ", ") + ")"
 	if g.opts.DenyStatus == 403 {
 		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this access", Err: errors.New(reason)}
 	}
-	return hidden(v, reason)
-}
-
-// selfAccess: the patient themself always reads their own data.
-func (g *Guard) selfAccess(patient string) bool {
-	return g.p.User == patient || (g.p.User == "" && g.p.Patient != "" && "Patient/"+g.p.Patient == patient)
+	return hidden(f, reason)
 }
 
 // breakTheGlass: purpose BTG from a user (not a patient, not a backend).
 func (g *Guard) breakTheGlass() bool {
-	if g.p.User == "" || g.p.IsPatient() {
+	if g.p.User == "" || g.p.PatientUser() || g.p.RelatedPersonUser() {
 		return false
 	}
-	for _, p := range g.p.PurposeOfUse {
-		if p == "BTG" {
-			return true
-		}
-	}
-	return false
-}
-
-// consentRequest describes the access to a resource for the consent engine.
-func (g *Guard) consentRequest(ctx context.Context, v *store.Version, values func(string) [][]byte, needs consent.Needs) (*consent.Request, error) {
-	actors, err := g.actorRefs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &consent.Request{Actors: actors, ClientID: g.p.ClientID, Purposes: g.p.PurposeOfUse, Action: "access",
-		Resource: v.Ref(), Type: v.Type, Now: time.Now()}
-	var params []string
-	if needs.Codes {
-		params = append(params, "code")
-	}
-	if needs.Labels {
-		params = append(params, "_security")
-	}
-	for _, code := range params {
-		for _, val := range values(code) {
-			if len(val) > 1 && val[0] == 's' { // system|code entries of tokens
-				if code == "code" {
-					r.Codes = append(r.Codes, string(val[1:]))
-				} else {
-					r.Labels = append(r.Labels, string(val[1:]))
-				}
-			}
-		}
-	}
-	if needs.References {
-		for _, p := range search.Params(v.Type) {
-			if p.Type == search.Reference && p.Indexed {
-				for _, val := range values(p.Code) {
-					if len(val) > 1 && val[0] == 'r' {
-						r.References = append(r.References, string(val[1:]))
-					}
-				}
-			}
-		}
-	}
-	if !needs.DataPeriod {
-		return r, nil
-	}
-	for _, val := range values("date") {
-		if len(val) == 17 && val[0] == 'L' {
-			lo, hi := search.DecodeRange(val)
-			if !r.DataKnown || lo < r.DataFrom {
-				r.DataFrom = lo
-			}
-			if !r.DataKnown || hi > r.DataTo {
-				r.DataTo = hi
-			}
-			r.DataKnown = true
-		}
-	}
-	return r, nil
+	return slices.Contains(g.p.PurposeOfUse, "BTG")
 }
 
 // actorRefs returns who is asking, as consents name actors: the user, their organizations (from the
-// token, or from their PractitionerRoles), their roles, and the client app.
-func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
+// token, or from their PractitionerRoles, which only admin clients write), their roles, and the client
+// app; and whether the user's organisation is established.
+func (g *Guard) actorRefs(ctx context.Context) ([]string, bool, error) {
 	g.mu.Lock()
 	if g.actorsSet {
 		defer g.mu.Unlock()
-		return g.actors, g.actorsErr
+		return g.actors, g.orgKnown, g.actorsErr
 	}
 	g.mu.Unlock()
 	var actors []string
@@ -353,7 +535,8 @@ func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
 		actors = append(actors, g.p.User)
 	}
 	actors = append(actors, g.p.Organizations...)
-	if strings.HasPrefix(g.p.User, "Practitioner/") {
+	orgKnown := len(g.p.Organizations) > 0
+	if strings.HasPrefix(g.p.User, "Practitioner/") || strings.HasPrefix(g.p.User, "PractitionerRole/") {
 		var pr practitionerRoles
 		if g.opts.Actors != nil {
 			pr, err = g.opts.Actors.roles(ctx, g.p.User)
@@ -361,9 +544,12 @@ func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
 			pr, err = lookupRoles(ctx, g.engine, g.p.User)
 		}
 		for i, role := range pr.roles {
-			actors = append(actors, role)
+			if role != g.p.User {
+				actors = append(actors, role)
+			}
 			if len(g.p.Organizations) == 0 {
 				actors = append(actors, pr.orgs[i]...)
+				orgKnown = orgKnown || len(pr.orgs[i]) > 0
 			}
 		}
 	}
@@ -371,75 +557,17 @@ func (g *Guard) actorRefs(ctx context.Context) ([]string, error) {
 		actors = append(actors, "Device/"+g.p.ClientID)
 	}
 	g.mu.Lock()
-	g.actors, g.actorsErr, g.actorsSet = actors, err, true
+	g.actors, g.orgKnown, g.actorsErr, g.actorsSet = actors, orgKnown, err, true
 	g.mu.Unlock()
-	return actors, err
+	return actors, orgKnown, err
 }
 
-// hidden is the refusal of a resource the scopes do not cover: as if it did not exist to the client; the
-// real reason stays in Err, for the audit trail.
-func hidden(v *store.Version, reason string) error {
-	e := fhir.NotFound(v.Type, v.ID)
+// hidden is the refusal of a resource the caller may not see: as if it did not exist; the real reason
+// stays in Err, for the audit trail.
+func hidden(f *search.Facts, reason string) error {
+	e := fhir.NotFound(f.Type, f.ID)
 	e.Err = errors.New(reason)
 	return e
-}
-
-// AdmitWrite implements rest.Guard.
-func (g *Guard) AdmitWrite(ctx context.Context, req *rest.Request, typ, id string, values func(string) [][]byte) error {
-	perm := scope.PermFor(string(req.Interaction))
-	allowed := g.p.Scopes.Allowed(typ, perm, g.p.Contexts()...)
-	if len(allowed) == 0 {
-		return g.forbidden(typ, perm)
-	}
-	ok, err := g.permits(ctx, allowed, typ, id, values)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		msg := "the access token's scopes do not allow writing this resource"
-		if onlyPatient(allowed) {
-			msg = fmt.Sprintf("patient/ scopes only allow writing data of Patient/%s", g.p.Patient)
-		}
-		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: msg}
-	}
-	return nil
-}
-
-// permits reports whether one of the scopes covers the resource.
-func (g *Guard) permits(ctx context.Context, scopes []scope.Scope, typ, id string, values func(string) [][]byte) (bool, error) {
-	var patients []string
-	patientsKnown := false
-	for _, sc := range scopes {
-		if sc.Context == scope.Patient {
-			if !patientsKnown {
-				patients, patientsKnown = search.Patients(typ, id, values), true
-			}
-			if !g.aboutContextPatient(typ, patients) {
-				continue
-			}
-		}
-		if sc.Restricted() {
-			ok, err := g.engine.Satisfies(ctx, typ, id, values, url.Values(sc.Query))
-			if err != nil || !ok {
-				continue // a restriction that cannot be evaluated grants nothing
-			}
-		}
-		return true, nil
-	}
-	return false, nil
-}
-
-// aboutContextPatient: data of the patient compartment must belong to the context patient; other data
-// must not be about another patient.
-func (g *Guard) aboutContextPatient(typ string, patients []string) bool {
-	me := "Patient/" + g.p.Patient
-	for _, p := range patients {
-		if p == me {
-			return true
-		}
-	}
-	member := typ == "Patient" || len(search.CompartmentParams(typ)) > 0
-	return !member && len(patients) == 0
 }
 
 // ConsentHeaders summarizes the decisions behind a response for its X-Consent-Decision and

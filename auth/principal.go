@@ -46,9 +46,28 @@ func (p *Principal) Contexts() []scope.Context {
 	return []scope.Context{scope.User, scope.System}
 }
 
-// IsPatient reports whether the user is the context patient (or the patient of fhirUser).
+// IsPatient reports whether the user is a patient (fhirUser is a Patient).
 func (p *Principal) IsPatient() bool {
 	return strings.HasPrefix(p.User, "Patient/")
+}
+
+// PatientUser reports whether the caller is a patient acting for themself: fhirUser is a Patient, or a
+// patient context is given without any user. Such a caller sees and writes only their own compartment,
+// whatever the scopes' prefix.
+func (p *Principal) PatientUser() bool {
+	return p.IsPatient() || (p.User == "" && p.Patient != "")
+}
+
+// RelatedPersonUser reports whether the user is a RelatedPerson (a relative or proxy acting for the
+// patients their RelatedPerson resource links to).
+func (p *Principal) RelatedPersonUser() bool {
+	return strings.HasPrefix(p.User, "RelatedPerson/")
+}
+
+// Professional reports whether the user is a professional (a Practitioner or a PractitionerRole):
+// whose organisation consents may name.
+func (p *Principal) Professional() bool {
+	return strings.HasPrefix(p.User, "Practitioner/") || strings.HasPrefix(p.User, "PractitionerRole/")
 }
 
 // Authenticator turns bearer tokens into principals.

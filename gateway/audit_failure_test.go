@@ -73,7 +73,7 @@ func TestAuditFailureOpen(t *testing.T) {
 func TestEveryResponseNamesItsAuditEvents(t *testing.T) {
 	a := newAuthServer(t)
 	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
-	auditor := a.mint(t, "system/AuditEvent.rs", "", "")
+	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
 	for _, tc := range []struct {
 		name, token, path string
 		status            int

@@ -374,7 +374,7 @@ func TestAuditGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditor := a.mint(t, "system/AuditEvent.rs", "", "")
+	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
 	house := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
 	auth := func(tok string) string { return "Authorization: Bearer " + tok }
 	obs := func(id, subject string) []byte {
@@ -451,7 +451,7 @@ func TestAuditGolden(t *testing.T) {
 			},
 			want: []balpWant{{subtype: "create", action: "C", outcome: "0", profile: "PatientCreate", client: src, server: dst,
 				user: "AUT", userWho: "Practitioner/prac-house", purpose: "TREAT", patient: "Patient/pat-alice",
-				data: []string{"Observation/<created>"}}}},
+				data: []string{"Observation/<created>"}, decision: "permit", consents: []string{"Consent/consent-alice-1"}}}},
 		{name: "update", status: 200,
 			run: func(t *testing.T) result {
 				put(t, "golden-update", "Patient/pat-alice")
@@ -459,7 +459,7 @@ func TestAuditGolden(t *testing.T) {
 			},
 			want: []balpWant{{subtype: "update", action: "U", outcome: "0", profile: "PatientUpdate", client: src, server: dst,
 				user: "AUT", userWho: "Practitioner/prac-house", purpose: "TREAT", patient: "Patient/pat-alice",
-				data: []string{"Observation/golden-update/_history/2"}}}},
+				data: []string{"Observation/golden-update/_history/2"}, decision: "permit", consents: []string{"Consent/consent-alice-1"}}}},
 		{name: "delete", status: 204,
 			run: func(t *testing.T) result {
 				put(t, "golden-delete", "Patient/pat-alice")
@@ -467,7 +467,7 @@ func TestAuditGolden(t *testing.T) {
 			},
 			want: []balpWant{{subtype: "delete", action: "D", outcome: "0", profile: "PatientDelete", client: app, server: custodian,
 				user: "AUT", userWho: "Practitioner/prac-house", purpose: "TREAT", patient: "Patient/pat-alice",
-				data: []string{"Observation/golden-delete/_history/2"}}}},
+				data: []string{"Observation/golden-delete/_history/2"}, decision: "permit", consents: []string{"Consent/consent-alice-1"}}}},
 		{name: "history-instance", status: 200,
 			run: func(t *testing.T) result {
 				put(t, "golden-history", "Patient/pat-alice")
@@ -494,10 +494,10 @@ func TestAuditGolden(t *testing.T) {
 				// Then one event per entry, each with its patient and its resource.
 				{subtype: "create", action: "C", outcome: "0", profile: "PatientCreate", client: src, server: dst,
 					user: "AUT", userWho: "Practitioner/prac-house", purpose: "TREAT", patient: "Patient/pat-alice",
-					data: []string{"Observation/<created>"}},
+					data: []string{"Observation/<created>"}, decision: "permit", consents: []string{"Consent/consent-alice-1"}},
 				{subtype: "update", action: "U", outcome: "0", profile: "PatientUpdate", client: src, server: dst,
 					user: "AUT", userWho: "Practitioner/prac-house", purpose: "TREAT", patient: "Patient/pat-chloe",
-					data: []string{"Observation/golden-tx-chloe/_history/2"}},
+					data: []string{"Observation/golden-tx-chloe/_history/2"}, decision: "permit", consents: []string{"Consent/consent-chloe-1"}},
 			}},
 		{name: "consent-refusal", status: 404,
 			// Alice's consent denies the insurer, where prac-adviser works: 404, and an event saying so.

@@ -86,7 +86,7 @@ func TestStoreSinkGroupCommit(t *testing.T) {
 	if rep.Records != stored {
 		t.Fatalf("chain holds %d records, %d events were stored", rep.Records, stored)
 	}
-	got, err := svc.Engine().Find(rest.WithGuard(ctx, rest.AllowAll{}), "AuditEvent", map[string][]string{"entity": {"Patient/shared"}})
+	got, err := svc.Engine().Find(ctx, "AuditEvent", map[string][]string{"entity": {"Patient/shared"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,19 +5,17 @@ import (
 	"strings"
 
 	"fhirgate/auth"
-	"fhirgate/fhir/rest"
-	"fhirgate/fhir/search"
 )
 
-// TokenPolicy authenticates each request's bearer token and guards it with the principal's scopes.
+// TokenPolicy authenticates each request's bearer token and gives it the access decision point's guard
+// for the principal.
 type TokenPolicy struct {
-	Auth    *auth.Authenticator
-	Engine  *search.Engine
-	Options auth.Options
+	Auth   *auth.Authenticator
+	Access *auth.Access
 }
 
 // GuardFor implements Policy.
-func (p TokenPolicy) GuardFor(r *http.Request) (rest.Guard, error) {
+func (p TokenPolicy) GuardFor(r *http.Request) (Guard, error) {
 	raw, err := bearerToken(r.Header.Values("Authorization"))
 	if err != nil {
 		return nil, err
@@ -26,7 +24,7 @@ func (p TokenPolicy) GuardFor(r *http.Request) (rest.Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return auth.NewGuard(principal, p.Engine, p.Options), nil
+	return p.Access.Guard(principal), nil
 }
 
 // bearerToken extracts the token of "Authorization: Bearer <token>" ("" when there is none).

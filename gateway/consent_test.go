@@ -20,7 +20,7 @@ func (a *authServer) get(t *testing.T, token, path string) result {
 
 func (a *authServer) putConsent(t testing.TB, id, patient, body string) {
 	t.Helper()
-	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
 	doc := fmt.Sprintf(`{"resourceType":"Consent","id":%q,"status":"active",
 		"scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
 		"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
@@ -33,7 +33,7 @@ func (a *authServer) putConsent(t testing.TB, id, patient, body string) {
 
 func (a *authServer) putPatient(t testing.TB, id string) {
 	t.Helper()
-	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
 	r := a.do(t, "PUT", "/Patient/"+id, []byte(`{"resourceType":"Patient","id":"`+id+`","name":[{"family":"Test"}]}`), "Authorization: Bearer "+admin)
 	if r.status != 201 && r.status != 200 {
 		t.Fatalf("PUT Patient/%s: %d", id, r.status)
@@ -155,8 +155,9 @@ func TestConsentBreakTheGlass(t *testing.T) {
 	// David's consent explicitly refuses break-the-glass.
 	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house", "BTG")
 	a.get(t, house, "/Patient/pat-david").wantStatus(t, 404)
-	// A patient's own token cannot break the glass of another's record (it is not a user override).
-	a.get(t, a.mint(t, "user/*.rs", "", "Patient/pat-bob", "BTG"), "/Patient/pat-alice").wantStatus(t, 200)
+	// A patient's own token cannot break the glass of another's record: a patient sees only their own,
+	// whatever the scope's prefix.
+	a.get(t, a.mint(t, "user/*.rs", "", "Patient/pat-bob", "BTG"), "/Patient/pat-alice").wantStatus(t, 404)
 }
 
 func TestConsentRightOfAccess(t *testing.T) {
@@ -248,7 +249,7 @@ func sorted(s []string) []string {
 
 func TestConsentWritesAreValidated(t *testing.T) {
 	a := newAuthServer(t)
-	house := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	house := a.mintAs(t, adminClient, "system/*.cruds", "", "") // an administration client records consents
 	bob := a.mint(t, "patient/Consent.cruds", "pat-bob", "Patient/pat-bob")
 	base := `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/pat-alice"}`
 	for _, tc := range []struct {
@@ -279,7 +280,7 @@ func TestConsentWritesAreValidated(t *testing.T) {
 func TestRoleChangeAppliesAtOnce(t *testing.T) {
 	a := newAuthServer(t)
 	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin", "TREAT")
-	admin := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house")
+	admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
 	for range 2 { // the second read is served from the cache
 		a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 200)
 	}

@@ -61,9 +61,8 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		t.Fatal(err)
 	}
 	consents := auth.AttachConsent(ts.svc, o.consentDefault)
-	ctx := rest.WithGuard(context.Background(), rest.AllowAll{})
 	for _, b := range population.Demo() {
-		if _, err := ts.svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
+		if _, err := ts.svc.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,8 +84,9 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if o.noConsent {
 		consents = nil
 	}
-	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Engine: ts.svc.Engine(),
-		Options: auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc)}}
+	access := auth.NewAccess(ts.svc.Engine(), auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc),
+		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}})
+	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Access: access}
 	if o.open {
 		policy = OpenPolicy{}
 	}
@@ -101,10 +101,23 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	return &authServer{testServer: ts, issuer: iss, srv: srv}
 }
 
-// mint returns a signed access token; user is "" or a fhirUser reference; purposes are v3 ActReason codes.
+// The clients an authServer knows as administration client and as auditor.
+const (
+	adminClient   = "admin-app"
+	auditorClient = "auditor-app"
+)
+
+// mint returns a signed access token of an ordinary client; user is "" or a fhirUser reference; purposes
+// are v3 ActReason codes.
 func (a *authServer) mint(t testing.TB, scopes, patient, user string, purposes ...string) string {
 	t.Helper()
-	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: "matrix-app", Scope: scopes, Patient: patient, FHIRUser: user, Purpose: purposes, Lifetime: time.Hour})
+	return a.mintAs(t, "matrix-app", scopes, patient, user, purposes...)
+}
+
+// mintAs returns a signed access token of a given client.
+func (a *authServer) mintAs(t testing.TB, client, scopes, patient, user string, purposes ...string) string {
+	t.Helper()
+	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: client, Scope: scopes, Patient: patient, FHIRUser: user, Purpose: purposes, Lifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +231,8 @@ func TestEnforcementMatrix(t *testing.T) {
 		{name: "practitioner searches all patients", token: martin, method: "GET", path: "/Patient", status: 200,
 			want: []string{"Patient/pat-alice", "Patient/pat-bob", "Patient/pat-chloe", "Patient/pat-david"}},
 		{name: "practitioner without write scope", token: house, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 403},
-		{name: "practitioner with write scope", token: houseWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 201},
+		{name: "practitioner with write scope", token: houseWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-alice"), status: 201},
+		{name: "practitioner writing for a patient who refuses him", token: houseWrite, method: "POST", path: "/Observation", body: obs("Patient/pat-bob"), status: 404},
 		{name: "backend system/*.read searches", token: backend, method: "GET", path: "/Patient?_summary=count", status: 200},
 		{name: "backend system/*.read system history", token: backend, method: "GET", path: "/_history?_count=1", status: 200},
 		{name: "patient system history: own data only, full pages", token: alice, method: "GET", path: "/_history?_count=10", status: 200,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"fhirgate/auth"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
@@ -143,4 +144,10 @@ func (r result) wantFHIRJSON(t testing.TB) {
 type OpenPolicy struct{}
 
 // GuardFor implements Policy.
-func (OpenPolicy) GuardFor(*http.Request) (rest.Guard, error) { return rest.AllowAll{}, nil }
+func (OpenPolicy) GuardFor(*http.Request) (Guard, error) { return openGuard{}, nil }
+
+// openGuard allows everything and decides no consent.
+type openGuard struct{ rest.AllowAll }
+
+func (openGuard) Principal() *auth.Principal { return nil }
+func (openGuard) Decisions() []auth.Decision { return nil }

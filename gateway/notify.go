@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"fhirgate/auth"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
@@ -124,7 +125,6 @@ func (n *notifier) run() {
 }
 
 func (n *notifier) handle(ctx context.Context, r AuditRecord) error {
-	ctx = rest.WithGuard(ctx, rest.AllowAll{})
 	if r.BreakTheGlass {
 		if err := n.notify(ctx, r, NoticeBreakTheGlass, "btg-"+r.ID); err != nil {
 			return err
@@ -294,7 +294,7 @@ func noticeCommunication(id, kind string, r AuditRecord) ([]byte, error) {
 		Priority: priority, Subject: ref{r.Patient},
 		Topic: concept{Coding: []coding{{System: noticeTopicSystem, Code: kind}}},
 		About: []ref{{"AuditEvent/" + r.ID}, {r.User}}, Sent: fhir.FormatInstant(r.Recorded),
-		Recipient: []ref{{r.Patient}}, Sender: ref{"Device/fhirgate"},
+		Recipient: []ref{{r.Patient}}, Sender: ref{auth.NoticeSender},
 	}
 	if kind == NoticeBreakTheGlass {
 		c.ReasonCode = []concept{{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}}}}

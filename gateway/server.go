@@ -54,10 +54,20 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Policy gives each request the guard that authorizes it. Without a policy nothing is served.
+// Policy gives each request the guard that decides its access. Without a policy nothing is served.
 type Policy interface {
 	// GuardFor authenticates the request and returns its guard, or an error (401, 403).
-	GuardFor(r *http.Request) (rest.Guard, error)
+	GuardFor(r *http.Request) (Guard, error)
+}
+
+// Guard is the access decision point of one request, as the gateway uses it: the FHIR service consults
+// it (rest.Guard), and the response's consent headers and audit events say what it decided.
+type Guard interface {
+	rest.Guard
+	// Principal is who asked (nil when the policy verifies no token).
+	Principal() *auth.Principal
+	// Decisions are the consent decisions taken.
+	Decisions() []auth.Decision
 }
 
 // Server is the HTTP server of the FHIR API and its public endpoints.
@@ -193,25 +203,24 @@ func (s *Server) fhirHandler(c echo.Context) error {
 	c.Set(formatKey, f)
 	var req *rest.Request
 	var resp *rest.Response
-	var guard rest.Guard
-	var ledger *rest.Ledger
+	var guard Guard
 	if err == nil {
 		req, err = s.route(c)
 	}
 	if err == nil {
-		resp, guard, ledger, err = s.serve(c, req)
+		resp, guard, err = s.serve(c, req)
 	}
 	if s.audit != nil && (req != nil && req.Interaction != rest.Capabilities || fhir.KindOf(err) == fhir.KindUnauthorized) {
-		if refs, aerr := s.recordAudit(c, req, resp, guard, ledger, err); aerr != nil {
+		if refs, aerr := s.recordAudit(c, req, resp, guard, err); aerr != nil {
 			resp, err = nil, aerr // no audit record, no data
 		} else if len(refs) > 0 {
 			c.Response().Header().Set("X-Audit-Event", strings.Join(refs, ", "))
 		}
 	}
 	// Consent headers on responses that carry patient data, and on consent refusals answered 403.
-	if g, ok := guard.(*auth.Guard); ok && (err == nil || fhir.KindOf(err) == fhir.KindForbidden) {
+	if guard != nil && (err == nil || fhir.KindOf(err) == fhir.KindForbidden) {
 		refused := err != nil
-		if d, p, ok := auth.ConsentHeaders(g.Decisions(), refused); ok {
+		if d, p, ok := auth.ConsentHeaders(guard.Decisions(), refused); ok {
 			c.Response().Header().Set("X-Consent-Decision", d)
 			c.Response().Header().Set("X-Consent-Policy", p)
 		}
@@ -258,22 +267,22 @@ func (s *Server) route(c echo.Context) (*rest.Request, error) {
 	return req, nil
 }
 
-// serve completes the FHIR request from the HTTP request and runs it; it returns the guard that
-// authorized it (nil for public requests) and the ledger of what it touched.
-func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.Guard, *rest.Ledger, error) {
+// serve completes the FHIR request from the HTTP request and runs it; it returns the guard that decided
+// its access (nil for public requests). The request's ledger records what it touched.
+func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, Guard, error) {
 	r := c.Request()
 	if req.Interaction == rest.Capabilities {
-		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil, nil
+		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		form := req.Interaction == rest.SearchType || req.Interaction == rest.SearchSystem || req.Interaction == rest.Operation
 		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch, form)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		req.ContentType = ct
 		if req.Body, err = s.readBody(r); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	req.IfMatch = r.Header.Get("If-Match")
@@ -282,7 +291,7 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
 		t, err := http.ParseTime(ims)
 		if err != nil {
-			return nil, nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
+			return nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
 				Details: "If-Modified-Since must be an HTTP date"}
 		}
 		req.IfModifiedSince = t
@@ -290,20 +299,23 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, rest.
 	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
 	guard, err := s.policy.GuardFor(r)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	ctx, ledger := rest.WithLedger(rest.WithGuard(r.Context(), guard))
-	resp, err := s.svc.Do(ctx, req)
-	return resp, guard, ledger, err
+	req.Ledger = rest.NewLedger()
+	resp, err := s.svc.Do(r.Context(), guard, req)
+	return resp, guard, err
 }
 
 // recordAudit writes the AuditEvents of a request before its response leaves.
-func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard rest.Guard, ledger *rest.Ledger, err error) ([]string, error) {
+func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard Guard, err error) ([]string, error) {
 	r := c.Request()
 	in := &interaction{req: req, method: r.Method, target: r.URL.RequestURI(), clientAddr: c.RealIP(),
-		requestID: c.Response().Header().Get(echo.HeaderXRequestID), err: err, ledger: ledger}
-	if g, ok := guard.(*auth.Guard); ok {
-		in.principal, in.decisions = g.Principal(), g.Decisions()
+		requestID: c.Response().Header().Get(echo.HeaderXRequestID), err: err}
+	if req != nil {
+		in.ledger = req.Ledger
+	}
+	if guard != nil {
+		in.principal, in.decisions = guard.Principal(), guard.Decisions()
 	}
 	var entries []*rest.EntryResult
 	if resp != nil {

@@ -31,9 +31,14 @@ type Request struct {
 	Actors []string
 	// ClientID is the app's client id (matches an actor given by identifier).
 	ClientID string
+	// OrganizationUnknown is set for a user whose organisation cannot be established (no token claim, no
+	// PractitionerRole): provisions naming an organisation as actor then match when they deny, never when
+	// they permit, so that being unknown never escapes a patient's refusal of an organisation.
+	OrganizationUnknown bool
 	// Purposes are the v3 ActReason codes of the request.
 	Purposes []string
-	// Action is the consent action code: "access" for reads and searches, "correct" for writes.
+	// Action is the consent action code (http://terminology.hl7.org/CodeSystem/consentaction): "access"
+	// for reads and searches, "collect" for creates, "correct" for updates, patches and deletes.
 	Action string
 	// Resource is "Type/id"; Type its type.
 	Resource, Type string
@@ -221,27 +226,28 @@ func (per *period) overlaps(from, to int64) bool {
 // decide evaluates a Consent: whether it applies, and if so its decision and whether that decision was
 // an explicit refusal of break-the-glass.
 func (pol *Policy) decide(r *Request) (applies bool, typ string, refusesBTG bool) {
-	if !pol.root.matches(r) {
+	if !pol.root.matches(r, pol.root.Type) {
 		return false, "", false
 	}
 	typ, btg := pol.root.Type, false
 	p := pol.root
 	for {
 		var next *provision
+		var nextType string
 		for _, c := range p.Provision {
-			if c.matches(r) {
-				next = c
+			ct := c.Type
+			if ct == "" {
+				ct = opposite(typ)
+			}
+			if c.matches(r, ct) {
+				next, nextType = c, ct
 				break
 			}
 		}
 		if next == nil {
 			break
 		}
-		if next.Type != "" {
-			typ = next.Type
-		} else {
-			typ = opposite(typ)
-		}
+		typ = nextType
 		btg = typ == "deny" && codesInclude(next.Purpose, "BTG")
 		p = next
 	}
@@ -264,8 +270,9 @@ func codesInclude(cs []coding, code string) bool {
 	return false
 }
 
-// matches reports whether every element the provision states matches the request.
-func (p *provision) matches(r *Request) bool {
+// matches reports whether every element the provision states matches the request; typ is the decision
+// the provision would make (its own type, or the reverse of its parent's).
+func (p *provision) matches(r *Request, typ string) bool {
 	if p.Period != nil && !p.Period.contains(r.Now.UnixMilli()) {
 		return false
 	}
@@ -274,6 +281,9 @@ func (p *provision) matches(r *Request) bool {
 		for _, a := range p.Actor {
 			if ref := a.Reference.Reference; ref != "" && contains(r.Actors, ref) {
 				ok = true
+			}
+			if ref := a.Reference.Reference; r.OrganizationUnknown && typ == "deny" && strings.HasPrefix(ref, "Organization/") {
+				ok = true // who cannot be placed in an organisation is refused what the organisation is refused
 			}
 			if id := a.Reference.Identifier; id != nil && id.Value != "" && id.Value == r.ClientID {
 				ok = true
@@ -367,16 +377,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// actionCovers maps a provision's consent-action code to the request's action: reading is "access"
-// (also "use" and "disclose", which are about the data leaving), writing is "correct" (and "collect").
+// actionCovers maps a provision's consent-action code to the request's action: reading is "access" (also
+// "use" and "disclose", which are about the data leaving), creating is "collect", changing or deleting
+// is "correct".
 func actionCovers(code, action string) bool {
 	switch code {
 	case action:
 		return true
 	case "use", "disclose":
 		return action == "access"
-	case "collect":
-		return action == "correct"
 	}
 	return false
 }

@@ -39,7 +39,7 @@ func benchJSON(t *testing.T, args ...string) benchReport {
 func TestBench(t *testing.T) {
 	p := startServer(t, filepath.Join(t.TempDir(), "data"))
 	server := strings.TrimSuffix(p.base, "/fhir")
-	tokenCmd := fmt.Sprintf("%s token --server %s --scope 'system/*.cruds'", fhirgateBinary(t), server)
+	tokenCmd := fmt.Sprintf("%s token --server %s --client %s --scope 'system/*.cruds'", fhirgateBinary(t), server, devAdminClient)
 	var out, errb bytes.Buffer
 	code := run([]string{"bench", "populate", "--server", p.base, "--patients", "4", "--seed", "5", "--token-cmd", tokenCmd}, &out, &errb)
 	if code != 0 || !strings.Contains(out.String(), "loaded 4 patients (seed 5): 5 bundles") {

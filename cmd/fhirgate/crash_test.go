@@ -366,7 +366,8 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 	wg.Wait()
 
 	p2 := startServer(t, data)
-	auditor := &http.Client{Timeout: 10 * time.Second, Transport: bearer{devToken(t, strings.TrimSuffix(p2.base, "/fhir"), "system/AuditEvent.rs")}}
+	auditor := &http.Client{Timeout: 10 * time.Second, Transport: bearer{issueToken(t, strings.TrimSuffix(p2.base, "/fhir"),
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {devAuditorClient}, "scope": {"system/AuditEvent.rs"}})}}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, ref := range events {

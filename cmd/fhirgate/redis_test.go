@@ -53,7 +53,8 @@ func startRedisServer(t *testing.T, storeURL string, iss *sharedIssuer) *process
 	addr := freeAddr(t)
 	base := "http://" + addr + "/fhir"
 	p := launch(t, addr, "serve", "--store", storeURL, "--redis-accept-data-loss", "--addr", addr,
-		"--base-url", base, "--issuer", iss.URL(), "--audience", iss.audience, "--log-format", "text")
+		"--base-url", base, "--issuer", iss.URL(), "--audience", iss.audience, "--log-format", "text",
+		"--admin-clients", "shared-test", "--auditor-clients", "shared-test")
 	if p.ready["store_engine"] != "redis" || !strings.Contains(p.ready["store_warning"], "can lose acknowledged writes") {
 		t.Fatalf("/readyz does not show the accepted risk: %v", p.ready)
 	}

@@ -23,6 +23,7 @@ import (
 	"fhirgate/auth"
 	"fhirgate/auth/consent"
 	"fhirgate/auth/devissuer"
+	"fhirgate/auth/scope"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
 	"fhirgate/fhir"
@@ -39,7 +40,7 @@ type serveConfig struct {
 	addr, baseURL, storeURL, issuer, audience, logFormat string
 	corsOrigins, consentDefault, auditFailure            string
 	notifyWebhook, portalClientID, debugAddr             string
-	auditRetention                                       string
+	auditRetention, adminClients, auditorClients         string
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
 	dev, demoData, acceptDataLoss                        bool
@@ -66,6 +67,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.portalClientID, "portal-client-id", "fhirgate-portal", "client id of the patient's pages (/portal/) at the OIDC provider (a public client; redirect URI <server>/portal/)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060; off by default)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
+	fs.StringVar(&c.adminClients, "admin-clients", "", "client ids (client_id or azp) that administer the directory (Practitioner, PractitionerRole, Organization...) and may record Consents on a patient's behalf, comma-separated (default none; "+devAdminClient+" with --dev)")
+	fs.StringVar(&c.auditorClients, "auditor-clients", "", "client ids that may read every AuditEvent, comma-separated (default none; "+devAuditorClient+" with --dev)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -120,7 +123,31 @@ func (c *serveConfig) validate() error {
 	if c.corsOrigins == "" && c.dev {
 		c.corsOrigins = "*"
 	}
+	if c.dev && c.adminClients == "" {
+		c.adminClients = devAdminClient
+	}
+	if c.dev && c.auditorClients == "" {
+		c.auditorClients = devAuditorClient
+	}
 	return nil
+}
+
+// The clients a development server administers with and audits with (the development issuer gives
+// anyone a token for them: --dev is for demonstrations, never for real data).
+const (
+	devAdminClient   = "fhirgate-admin"
+	devAuditorClient = "fhirgate-auditor"
+)
+
+// list splits a comma-separated flag value.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func newLogger(format string, w io.Writer) *slog.Logger {
@@ -207,13 +234,7 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version, StoreInfo: storeInfo}
-	if cfg.corsOrigins != "" {
-		for _, o := range strings.Split(cfg.corsOrigins, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				gcfg.CORSOrigins = append(gcfg.CORSOrigins, o)
-			}
-		}
-	}
+	gcfg.CORSOrigins = list(cfg.corsOrigins)
 	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
 	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
 		dev, err := newDevIssuer(cfg)
@@ -246,14 +267,15 @@ func serve(args []string, stderr io.Writer) error {
 		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
 	}
 	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
-	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Engine: svc.Engine(),
-		Options: auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus, Actors: auth.NewActors(svc)}}
+	access := auth.NewAccess(svc.Engine(), auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus,
+		Actors: auth.NewActors(svc), AdminClients: list(cfg.adminClients), AuditorClients: list(cfg.auditorClients)})
+	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Access: access}
 	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
 	if err != nil {
 		return err
 	}
 	if cfg.dev && cfg.demoData {
-		if err := loadDemo(context.Background(), svc, st, log); err != nil {
+		if err := loadDemo(context.Background(), svc, st, access, log); err != nil {
 			return fmt.Errorf("loading the demo data: %w", err)
 		}
 	}
@@ -301,8 +323,9 @@ func serve(args []string, stderr io.Writer) error {
 	return nil
 }
 
-// loadDemo loads the synthetic demo population into an empty store (first start only).
-func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, log *slog.Logger) error {
+// loadDemo loads the synthetic demo population into an empty store (first start only), through the
+// access decision point as the development administration client: the same rules as for any client.
+func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, access *auth.Access, log *slog.Logger) error {
 	existing, err := st.History(ctx, store.HistoryQuery{Limit: 1})
 	if err != nil {
 		return err
@@ -310,10 +333,11 @@ func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, log *slog.
 	if len(existing) > 0 {
 		return nil
 	}
-	ctx = rest.WithGuard(ctx, rest.AllowAll{})
+	admin := access.Guard(&auth.Principal{Subject: devAdminClient, ClientID: devAdminClient,
+		Scopes: scope.Parse("system/*.cruds"), PurposeOfUse: []string{"HOPERAT"}})
 	n := 0
 	for _, b := range population.Demo() {
-		resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: b, Return: rest.ReturnMinimal})
+		resp, err := svc.Do(ctx, admin, &rest.Request{Interaction: rest.Transaction, Body: b, Return: rest.ReturnMinimal})
 		if err != nil {
 			return err
 		}
@@ -385,7 +409,15 @@ Try it (tokens from the development issuer at %[1]s/dev-issuer):
   TOKEN=$(go run ./cmd/fhirgate token --server %[1]s --scope 'patient/*.rs' --patient pat-alice --fhir-user Patient/pat-alice)
   curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/Patient/pat-alice/$everything'
 
-`, server, cfg.baseURL)
+  # the administration client (%[3]s): writes the directory, records Consents on a patient's behalf
+  TOKEN=$(go run ./cmd/fhirgate token --server %[1]s --client %[3]s --scope 'system/*.cruds')
+  curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/PractitionerRole?practitioner=Practitioner/prac-adviser'
+
+  # the auditor (%[4]s): reads every AuditEvent
+  TOKEN=$(go run ./cmd/fhirgate token --server %[1]s --client %[4]s --scope 'system/AuditEvent.rs')
+  curl -s -H "Authorization: Bearer $TOKEN" '%[2]s/AuditEvent?_sort=-date&_count=10'
+
+`, server, cfg.baseURL, devAdminClient, devAuditorClient)
 }
 
 // serveDebug serves Go's profiles (net/http/pprof) on addr, which must be a loopback address: profiles

@@ -23,10 +23,11 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 	fhirUser := fs.String("fhir-user", "", "the user's resource, e.g. Practitioner/prac-house")
 	purpose := fs.String("purpose", "", "purpose of use: v3 ActReason codes, comma-separated (TREAT, ETREAT, BTG, HPAYMT...)")
 	org := fs.String("organization", "", "the user's organization, e.g. Organization/org-hopital-nord")
-	client := fs.String("client-id", "fhirgate-cli", "client id")
+	client := fs.String("client", "fhirgate-cli", "client id (with --dev, "+devAdminClient+" is an administration client and "+devAuditorClient+" an auditor)")
+	fs.StringVar(client, "client-id", "fhirgate-cli", "the same as --client")
 	lifetime := fs.Duration("lifetime", time.Hour, "token lifetime")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: fhirgate token --scope S [--patient ID] [--fhir-user REF] [--purpose CODE] [--server URL]")
+		fmt.Fprintln(stderr, "Usage: fhirgate token --scope S [--patient ID] [--fhir-user REF] [--purpose CODE] [--client ID] [--server URL]")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

@@ -15,12 +15,13 @@ import (
 	"sync"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
 
 // bundle is the batch and transaction interactions: POST [base] with a Bundle of type batch or
 // transaction (https://hl7.org/fhir/R4/http.html#transaction).
-func (s *Service) bundle(ctx context.Context, req *Request) (*Response, error) {
+func (s *Service) bundle(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	if req.inBundle {
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "not-supported", Details: "a batch or transaction cannot contain another"}
 	}
@@ -47,10 +48,10 @@ func (s *Service) bundle(ctx context.Context, req *Request) (*Response, error) {
 	switch in.Type {
 	case "batch":
 		req.Interaction = Batch
-		return s.batch(ctx, req, in.Entry)
+		return s.batch(ctx, g, req, in.Entry)
 	case "transaction":
 		req.Interaction = Transaction
-		return s.transaction(ctx, req, in.Entry)
+		return s.transaction(ctx, g, req, in.Entry)
 	}
 	return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "Bundle.type",
 		Details: "only batch and transaction Bundles can be posted to the base", Diagnostics: "type is " + strconv.Quote(in.Type)}
@@ -108,6 +109,7 @@ func (s *Service) entryRequest(parent *Request, i int, e entryIn) (*Request, err
 		sub.IfModifiedSince = t
 	}
 	sub.Return, sub.Strict, sub.Entry, sub.inBundle = parent.Return, parent.Strict, i, true
+	sub.Ledger = parent.Ledger.entry()
 	if sub.Return == ReturnDefault {
 		sub.Return = ReturnMinimal // bundles answer writes without the resource unless asked
 	}
@@ -157,7 +159,7 @@ func entryError(i int, err error) error {
 }
 
 // batch runs each entry on its own; each gets its own status and outcome.
-func (s *Service) batch(ctx context.Context, req *Request, entries []entryIn) (*Response, error) {
+func (s *Service) batch(ctx context.Context, g Guard, req *Request, entries []entryIn) (*Response, error) {
 	out := s.newBundle("batch-response")
 	out.Entry = make([]entryJSON, len(entries))
 	results := make([]*EntryResult, len(entries))
@@ -165,11 +167,12 @@ func (s *Service) batch(ctx context.Context, req *Request, entries []entryIn) (*
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ectx, led := WithLedger(ctx)
 		sub, err := s.entryRequest(req, i, e)
 		var resp *Response
+		var led *Ledger
 		if err == nil {
-			resp, err = s.Do(ectx, sub)
+			led = sub.Ledger
+			resp, err = s.Do(ctx, g, sub)
 		}
 		out.Entry[i] = s.entryResult(sub, resp, err)
 		results[i] = &EntryResult{Request: sub, Response: resp, Err: err, Ledger: led}
@@ -228,18 +231,19 @@ func methodRank(m string) int {
 // planned is one write entry of a transaction, ready to commit.
 type planned struct {
 	entry    int
-	ctx      context.Context // carries the entry's own ledger
-	ledger   *Ledger
-	sub      *Request
+	sub      *Request // carries the entry's own ledger
 	op       store.Op
+	approved approved
 	existing *store.Version // a conditional create that matched: nothing is written
-	internal bool           // op.IfMatch was set by the server (patch), not by the client
+	nothing  bool           // a delete of what is absent, hidden or matched by nothing: nothing is written
 }
 
-// transaction runs all entries or none: every write is prepared and validated, then committed in one
-// atomic store transaction; reads run afterwards and see the writes.
-func (s *Service) transaction(ctx context.Context, req *Request, entries []entryIn) (*Response, error) {
-	g := guardFrom(ctx)
+// writes reports whether the entry writes something.
+func (p *planned) writes() bool { return p.existing == nil && !p.nothing }
+
+// transaction runs all entries or none: every write is prepared, validated and decided, then committed in
+// one atomic store transaction; reads run afterwards and see the writes.
+func (s *Service) transaction(ctx context.Context, g Guard, req *Request, entries []entryIn) (*Response, error) {
 	subs := make([]*Request, len(entries))
 	for i, e := range entries {
 		sub, err := s.entryRequest(req, i, e)
@@ -248,6 +252,9 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 		}
 		if sub.Type != "" && !fhir.IsResourceType(sub.Type) {
 			return nil, entryError(i, fhir.UnknownType(sub.Type))
+		}
+		if sub.Type == "AuditEvent" && (sub.Interaction == Update || sub.Interaction == Patch || sub.Interaction == Delete) {
+			return nil, entryError(i, immutable())
 		}
 		// Every entry is authorized before anything is written.
 		if err := g.Authorize(ctx, sub); err != nil {
@@ -265,35 +272,30 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 
 	var plan []*planned
 	var versions []*store.Version
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		var check func(context.Context) error
 		var err error
-		plan, check, err = s.planTransaction(ctx, subs, entries, order)
+		plan, check, err = s.planTransaction(ctx, g, subs, entries, order)
 		if err != nil {
 			return nil, err
 		}
-		var ops []store.Op
+		var ops []approved
 		for _, p := range plan {
-			if p.existing == nil {
-				ops = append(ops, p.op)
+			if p.writes() {
+				ops = append(ops, p.approved)
 			}
 		}
-		versions, err = s.store.Commit(ctx, &store.Tx{Ops: ops, Check: check})
+		versions, err = s.commit(ctx, ops, check)
 		if err == nil {
-			s.committed(ctx, versions)
 			break
 		}
-		retry := errors.Is(err, errRaced)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
+			continue
+		}
 		if i, ok := failedOp(err); ok {
-			p := writes(plan)[i]
-			retry = retry || (p.internal && fhir.KindOf(err) == fhir.KindPreconditionFailed)
-			if !retry || attempt >= 3 {
-				return nil, entryError(p.entry, err)
-			}
+			return nil, entryError(writes(plan)[i].entry, err)
 		}
-		if !retry || attempt >= 3 {
-			return nil, err
-		}
+		return nil, err
 	}
 
 	out := s.newBundle("transaction-response")
@@ -305,20 +307,22 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 		switch {
 		case p.existing != nil:
 			resp = s.versionResponse(p.sub, 200, p.existing)
+		case p.nothing:
+			resp = &Response{Status: 204}
 		default:
 			v := versions[w]
 			w++
 			resp = s.writeResult(p.sub, v)
 		}
 		out.Entry[p.entry] = s.entryResult(p.sub, resp, nil)
-		results[p.entry] = &EntryResult{Request: p.sub, Response: resp, Ledger: p.ledger}
+		results[p.entry] = &EntryResult{Request: p.sub, Response: resp, Ledger: p.sub.Ledger}
 	}
 	for _, i := range order {
 		if m := entries[i].Request.Method; m == "GET" || m == "HEAD" {
-			ectx, led := WithLedger(ctx)
-			resp, err := s.Do(ectx, subs[i])
-			out.Entry[i] = s.entryResult(subs[i], resp, err)
-			results[i] = &EntryResult{Request: subs[i], Response: resp, Err: err, Ledger: led}
+			sub := subs[i]
+			resp, err := s.Do(ctx, g, sub)
+			out.Entry[i] = s.entryResult(sub, resp, err)
+			results[i] = &EntryResult{Request: sub, Response: resp, Err: err, Ledger: sub.Ledger}
 		}
 	}
 	return &Response{Status: 200, Body: fhir.MustJSON(out), Entries: results}, nil
@@ -327,7 +331,7 @@ func (s *Service) transaction(ctx context.Context, req *Request, entries []entry
 func writes(plan []*planned) []*planned {
 	var out []*planned
 	for _, p := range plan {
-		if p.existing == nil {
+		if p.writes() {
 			out = append(out, p)
 		}
 	}
@@ -363,23 +367,23 @@ func (s *Service) writeResult(sub *Request, v *store.Version) *Response {
 	return s.versionResponse(sub, 200, v)
 }
 
-// planTransaction assigns ids, resolves conditional creates and references, rewrites references
-// between entries, and prepares and validates every write. check re-verifies, under the commit lock,
-// that the conditional matches still hold.
-func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries []entryIn, order []int) ([]*planned, func(context.Context) error, error) {
+// planTransaction assigns ids, resolves conditional creates, updates, patches, deletes and references (as
+// the caller's own searches), rewrites references between entries, prepares and validates every write,
+// and asks the guard to approve each. check re-verifies, under the commit lock, that the conditional
+// matches still hold.
+func (s *Service) planTransaction(ctx context.Context, g Guard, subs []*Request, entries []entryIn, order []int) ([]*planned, func(context.Context) error, error) {
 	ids := map[string]string{} // fullUrl -> Type/id
 	seen := map[string]int{}
+	written := map[string]bool{} // what the transaction creates or updates
 	var plan []*planned
 	var recheck []func(context.Context) error
 	for _, i := range order {
 		sub := subs[i]
-		if sub.Interaction == Read || sub.Interaction == VRead || sub.Interaction == SearchType ||
-			sub.Interaction == SearchSystem || sub.Interaction == HistoryInstance || sub.Interaction == HistoryType ||
-			sub.Interaction == HistorySystem || sub.Interaction == Capabilities {
+		switch sub.Interaction {
+		case Read, VRead, SearchType, SearchSystem, HistoryInstance, HistoryType, HistorySystem, Capabilities:
 			continue
 		}
 		p := &planned{entry: i, sub: sub}
-		p.ctx, p.ledger = WithLedger(ctx)
 		if sub.Type == "AuditEvent" && (sub.Interaction == Update || sub.Interaction == Patch || sub.Interaction == Delete) {
 			return nil, nil, entryError(i, immutable())
 		}
@@ -387,31 +391,28 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 		case Create:
 			p.op = store.Op{Type: sub.Type, ID: s.cfg.NewID(), Method: "POST", IfNoneExist: true, Chain: sub.Type == "AuditEvent"}
 			if sub.IfNoneExist != "" {
-				matched, err := s.conditionalMatch(ctx, sub.Type, sub.IfNoneExist, "If-None-Exist")
+				matched, err := s.match(ctx, g, sub, sub.Type, sub.IfNoneExist, "If-None-Exist")
 				if err != nil {
 					return nil, nil, entryError(i, err)
 				}
 				if len(matched) > 1 {
 					return nil, nil, entryError(i, multipleMatches("If-None-Exist"))
 				}
-				want := append([]string(nil), matched...)
+				want := strings.Join(matched, ",")
 				typ, crit := sub.Type, sub.IfNoneExist
 				recheck = append(recheck, func(ctx context.Context) error {
-					now, err := s.conditionalMatch(ctx, typ, crit, "If-None-Exist")
+					now, err := s.match(ctx, g, sub, typ, crit, "If-None-Exist")
 					if err != nil {
 						return err
 					}
-					if strings.Join(now, ",") != strings.Join(want, ",") {
+					if strings.Join(now, ",") != want {
 						return errRaced
 					}
 					return nil
 				})
 				if len(matched) == 1 {
-					v, err := s.store.Read(ctx, sub.Type, matched[0])
+					v, err := s.matchedVersion(ctx, g, sub, sub.Type, matched[0])
 					if err != nil {
-						return nil, nil, entryError(i, err)
-					}
-					if err := s.admit(p.ctx, sub, v, true); err != nil {
 						return nil, nil, entryError(i, err)
 					}
 					p.existing = v
@@ -419,10 +420,40 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 				}
 			}
 		case Update, Patch, Delete:
-			p.op = store.Op{Type: sub.Type, ID: sub.ID}
+			id := sub.ID
+			if id == "" { // conditional
+				crit, matched, err := s.criteria(ctx, g, sub)
+				if err != nil {
+					return nil, nil, entryError(i, err)
+				}
+				recheck = append(recheck, s.stillMatches(g, sub, crit, matched))
+				id = matched
+				switch {
+				case matched != "":
+				case sub.Interaction == Delete:
+					p.nothing = true
+				case sub.Interaction == Patch:
+					return nil, nil, entryError(i, &fhir.Error{Kind: fhir.KindNotFound, MessageID: "MSG_NO_EXIST",
+						Expression: "criteria", Details: "no resource matches the criteria"})
+				default: // a conditional update that matches nothing creates, with the body's id if it has one
+					id = resourceID(sub.Body)
+					if id == "" {
+						id = s.cfg.NewID()
+					}
+					if !fhir.ValidID(id) {
+						return nil, nil, entryError(i, &fhir.Error{Kind: fhir.KindInvalid, Code: "value",
+							Expression: sub.Type + ".id", Details: "invalid resource id"})
+					}
+				}
+			}
+			p.op = store.Op{Type: sub.Type, ID: id}
 		default:
 			return nil, nil, entryError(i, &fhir.Error{Kind: fhir.KindInvalid, Code: "not-supported",
 				Details: fmt.Sprintf("%s is not allowed in a transaction", sub.Interaction)})
+		}
+		if p.nothing {
+			plan = append(plan, p)
+			continue
 		}
 		key := p.op.Type + "/" + p.op.ID
 		if j, dup := seen[key]; dup && p.existing == nil {
@@ -430,18 +461,22 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 				Details: "two entries of the transaction write the same resource", Diagnostics: fmt.Sprintf("%s, also entry %d", key, j)})
 		}
 		seen[key] = i
-		if fu := entries[i].FullURL; fu != "" && sub.Interaction != Delete {
-			ids[fu] = key
+		if sub.Interaction != Delete {
+			written[key] = true
+			if fu := entries[i].FullURL; fu != "" {
+				ids[fu] = key
+			}
 		}
 		plan = append(plan, p)
 	}
-	// Prepare bodies: rewrite references, resolve conditional references, validate (in parallel).
+	companion := func(ref string) bool { return written[ref] }
+	// Prepare bodies: rewrite references, resolve conditional references, validate, decide (in parallel).
 	errs := make([]error, len(plan))
 	var condMu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for k, p := range plan {
-		if p.existing != nil {
+		if !p.writes() {
 			continue
 		}
 		wg.Add(1)
@@ -449,7 +484,7 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 		go func(k int, p *planned) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rc, err := s.prepareWrite(p.ctx, p, ids)
+			rc, err := s.prepareWrite(ctx, g, p, ids, companion)
 			if err != nil {
 				errs[k] = entryError(p.entry, err)
 				return
@@ -481,46 +516,46 @@ func (s *Service) planTransaction(ctx context.Context, subs []*Request, entries 
 	return plan, check, nil
 }
 
-// prepareWrite fills p.op's body for creates, updates and patches.
-func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]string) ([]func(context.Context) error, error) {
+// prepareWrite prepares, validates and decides one write of a transaction. A delete of what the caller
+// may not see changes nothing, as for what does not exist.
+func (s *Service) prepareWrite(ctx context.Context, g Guard, p *planned, ids map[string]string, companion func(string) bool) ([]func(context.Context) error, error) {
 	sub := p.sub
+	id := p.op.ID
 	switch sub.Interaction {
 	case Delete:
-		p.op.Delete, p.op.Method = true, "DELETE"
 		m, err := ifMatch(sub)
-		p.op.IfMatch = m
 		if err != nil {
 			return nil, err
 		}
-		return nil, s.admitExisting(ctx, sub, sub.Type, sub.ID)
+		_, before, err := s.existing(ctx, sub.Type, id)
+		if err != nil {
+			return nil, err
+		}
+		if before != nil {
+			if hidden := s.visible(ctx, g, sub, before); hidden != nil {
+				if fhir.KindOf(hidden) != fhir.KindNotFound {
+					return nil, hidden
+				}
+				if m != 0 {
+					return nil, ifMatchFailed(sub.Type, id, m, 0)
+				}
+				p.nothing = true
+				return nil, nil
+			}
+		}
+		p.approved, err = s.approve(ctx, g, sub, Change{Before: before, Companion: companion},
+			store.Op{Type: sub.Type, ID: id, Delete: true, Method: "DELETE", IfMatch: m})
+		return nil, err
 	case Patch:
 		m, err := ifMatch(sub)
 		if err != nil {
 			return nil, err
 		}
-		body, vid, err := s.patchedBody(ctx, sub)
-		if err != nil {
-			return nil, err
-		}
-		if m != 0 && m != vid {
-			return nil, ifMatchFailed(sub.Type, sub.ID, m, vid)
-		}
-		body, index, err := s.checkPatched(sub, rewriteRefs(body, ids))
-		if err != nil {
-			return nil, err
-		}
-		if err := s.admitWrite(ctx, sub, sub.Type, sub.ID, index); err != nil {
-			return nil, err
-		}
-		p.op.Body, p.op.Index, p.op.Method = body, index, "PATCH"
-		p.op.IfMatch, p.internal = m, m == 0
-		if m == 0 {
-			p.op.IfMatch = vid
-		}
-		return nil, nil
+		p.approved, err = s.patchedOp(ctx, g, sub, id, m, func(b []byte) []byte { return rewriteRefs(b, ids) })
+		return nil, err
 	}
 	sub.Body = rewriteRefs(sub.Body, ids)
-	body, rc, err := s.resolveConditionalRefs(ctx, sub.Body)
+	body, rc, err := s.resolveConditionalRefs(ctx, g, sub, sub.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -529,34 +564,43 @@ func (s *Service) prepareWrite(ctx context.Context, p *planned, ids map[string]s
 	if err != nil {
 		return nil, err
 	}
+	var match uint64
+	op := p.op
 	if sub.Interaction == Update {
-		if r.ID != sub.ID {
+		if r.ID != id && (sub.ID != "" || r.ID != "") {
 			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: sub.Type + ".id",
 				Details: "the resource id does not match the URL"}
 		}
-		m, err := ifMatch(sub)
-		if err != nil {
+		if match, err = ifMatch(sub); err != nil {
 			return nil, err
 		}
-		p.op.IfMatch, p.op.Method = m, "PUT"
+		op.IfMatch, op.Method = match, "PUT"
 	}
-	if p.op.Method == "" {
-		p.op.Method = "POST"
-	}
-	b, index, err := s.finish(r, p.op.ID)
+	b, index, err := s.finish(r, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.admitWrite(ctx, sub, sub.Type, p.op.ID, index); err != nil {
-		return nil, err
-	}
+	op.Body, op.Index = b, index
+	after := s.afterFacts(ctx, sub.Type, id, b, index)
+	var before *search.Facts
 	if sub.Interaction == Update {
-		if err := s.admitExisting(ctx, sub, sub.Type, p.op.ID); err != nil {
+		if _, before, err = s.existing(ctx, sub.Type, id); err != nil {
 			return nil, err
 		}
+		if before != nil {
+			if hidden := s.visible(ctx, g, sub, before); hidden != nil {
+				if err := g.Write(ctx, sub, Change{After: after, Companion: companion}); err != nil {
+					return nil, err
+				}
+				if match != 0 && fhir.KindOf(hidden) == fhir.KindNotFound {
+					return nil, ifMatchFailed(sub.Type, id, match, 0)
+				}
+				return nil, hidden
+			}
+		}
 	}
-	p.op.Body, p.op.Index = b, index
-	return rc, nil
+	p.approved, err = s.approve(ctx, g, sub, Change{Before: before, After: after, Companion: companion}, op)
+	return rc, err
 }
 
 // rewriteRefs replaces every JSON string equal to a mapped fullUrl (urn:uuid:..., urn:oid:..., or an
@@ -648,8 +692,8 @@ func rewriteAttrs(lit []byte, ids map[string]string) []byte {
 var conditionalRef = regexp.MustCompile(`"reference"\s*:\s*("[A-Za-z]+\?(?:[^"\\]|\\.)*")`)
 
 // resolveConditionalRefs replaces conditional references ("Patient?identifier=sys|1") by the single
-// resource they match; zero or several matches fail the transaction.
-func (s *Service) resolveConditionalRefs(ctx context.Context, body []byte) ([]byte, []func(context.Context) error, error) {
+// resource they match, as the caller's own search sees it; zero or several matches fail the transaction.
+func (s *Service) resolveConditionalRefs(ctx context.Context, g Guard, req *Request, body []byte) ([]byte, []func(context.Context) error, error) {
 	locs := conditionalRef.FindAllSubmatchIndex(body, -1)
 	if len(locs) == 0 {
 		return body, nil, nil
@@ -668,7 +712,7 @@ func (s *Service) resolveConditionalRefs(ctx context.Context, body []byte) ([]by
 			return nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Details: "conditional reference to an unknown type",
 				Diagnostics: ref}
 		}
-		ids, err := s.conditionalMatch(ctx, typ, crit, "reference")
+		ids, err := s.match(ctx, g, req, typ, crit, "reference")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -679,7 +723,7 @@ func (s *Service) resolveConditionalRefs(ctx context.Context, body []byte) ([]by
 		}
 		want := ids[0]
 		checks = append(checks, func(ctx context.Context) error {
-			now, err := s.conditionalMatch(ctx, typ, crit, "reference")
+			now, err := s.match(ctx, g, req, typ, crit, "reference")
 			if err != nil {
 				return err
 			}

@@ -48,7 +48,7 @@ func benchService(b *testing.B, engine string) (*rest.Service, context.Context) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	return svc, rest.WithGuard(context.Background(), rest.AllowAll{})
+	return svc, context.Background()
 }
 
 const benchObservation = `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-03-01T10:00:00Z","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
@@ -58,7 +58,7 @@ func BenchmarkReadByID(b *testing.B) {
 	for _, engine := range engines {
 		b.Run(engine, func(b *testing.B) {
 			svc, ctx := benchService(b, engine)
-			resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.Create, Type: "Observation", Body: []byte(benchObservation)})
+			resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Create, Type: "Observation", Body: []byte(benchObservation)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func BenchmarkReadByID(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Read, Type: "Observation", ID: id}); err != nil {
+					if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Read, Type: "Observation", ID: id}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -86,7 +86,7 @@ func BenchmarkCreate(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Create, Type: "Observation", Body: []byte(benchObservation), Return: rest.ReturnMinimal}); err != nil {
+					if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Create, Type: "Observation", Body: []byte(benchObservation), Return: rest.ReturnMinimal}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -116,7 +116,7 @@ func BenchmarkTransaction100(b *testing.B) {
 			svc, ctx := benchService(b, engine)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: body, Return: rest.ReturnMinimal}); err != nil {
+				if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: body, Return: rest.ReturnMinimal}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -143,7 +143,7 @@ func BenchmarkSearch(b *testing.B) {
 					fmt.Fprintf(&sb, `{"resource":%s,"request":{"method":"POST","url":"Observation"}}`, obs)
 				}
 				sb.WriteString(`]}`)
-				if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: []byte(sb.String()), Return: rest.ReturnMinimal}); err != nil {
+				if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: []byte(sb.String()), Return: rest.ReturnMinimal}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -153,7 +153,7 @@ func BenchmarkSearch(b *testing.B) {
 				i := 0
 				for pb.Next() {
 					q := url.Values{"patient": {fmt.Sprintf("p%d", i%20)}, "code": {"http://loinc.org|8867-4"}, "_count": {"20"}, "_total": {"accurate"}}
-					resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: "Observation", Params: q})
+					resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: "Observation", Params: q})
 					if err != nil {
 						b.Fatal(err)
 					}

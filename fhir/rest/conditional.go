@@ -10,12 +10,13 @@ import (
 )
 
 // Conditional update, patch and delete (https://hl7.org/fhir/R4/http.html#cond-update): the URL names
-// search criteria instead of an id. The criteria are resolved, then re-checked under the store's commit
-// lock, so that a concurrent write cannot make two clients act on different matches.
+// search criteria instead of an id. The criteria run as the caller's own search (a match the caller may
+// not see is no match), then again under the store's commit lock, so that a concurrent write cannot make
+// two clients act on different matches.
 
 // criteria returns the search criteria of a conditional interaction and the single id they match (""
 // when none). Several matches are 412.
-func (s *Service) criteria(ctx context.Context, req *Request) (string, string, error) {
+func (s *Service) criteria(ctx context.Context, g Guard, req *Request) (string, string, error) {
 	crit := url.Values{}
 	for k, v := range req.Params {
 		switch k {
@@ -29,7 +30,7 @@ func (s *Service) criteria(ctx context.Context, req *Request) (string, string, e
 			Details: "a conditional " + string(req.Interaction) + " needs search criteria in the URL"}
 	}
 	enc := crit.Encode()
-	ids, err := s.conditionalMatch(ctx, req.Type, enc, "criteria")
+	ids, err := s.match(ctx, g, req, req.Type, enc, "criteria")
 	if err != nil {
 		return "", "", err
 	}
@@ -42,10 +43,11 @@ func (s *Service) criteria(ctx context.Context, req *Request) (string, string, e
 	return enc, ids[0], nil
 }
 
-// stillMatches re-checks, under the commit lock, that criteria still match exactly id ("" = nothing).
-func (s *Service) stillMatches(typ, crit, id string) func(context.Context) error {
+// stillMatches re-checks, under the commit lock, that criteria still match exactly id ("" = nothing), as
+// the caller sees them.
+func (s *Service) stillMatches(g Guard, req *Request, crit, id string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		ids, err := s.conditionalMatch(ctx, typ, crit, "criteria")
+		ids, err := s.match(ctx, g, req, req.Type, crit, "criteria")
 		if err != nil {
 			return err
 		}
@@ -58,9 +60,9 @@ func (s *Service) stillMatches(typ, crit, id string) func(context.Context) error
 
 // conditionalUpdate: no match creates (with the body's id if it has one), one match updates it (the body
 // may omit the id, or carry the same one), several are 412.
-func (s *Service) conditionalUpdate(ctx context.Context, req *Request) (*Response, error) {
-	for attempt := 0; ; attempt++ {
-		crit, id, err := s.criteria(ctx, req)
+func (s *Service) conditionalUpdate(ctx context.Context, g Guard, req *Request) (*Response, error) {
+	for attempt := 1; ; attempt++ {
+		crit, id, err := s.criteria(ctx, g, req)
 		if err != nil {
 			return nil, err
 		}
@@ -89,15 +91,8 @@ func (s *Service) conditionalUpdate(ctx context.Context, req *Request) (*Respons
 		if err != nil {
 			return nil, err
 		}
-		if err := s.admitWrite(ctx, req, req.Type, target, index); err != nil {
-			return nil, err
-		}
-		if err := s.admitExisting(ctx, req, req.Type, target); err != nil {
-			return nil, err
-		}
-		op := storeOp(req.Type, target, body, index, "PUT", match)
-		v, err := s.commitOne(ctx, op, s.stillMatches(req.Type, crit, id))
-		if errors.Is(err, errRaced) && attempt < 3 {
+		v, err := s.put(ctx, g, req, target, body, index, match, s.stillMatches(g, req, crit, id))
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
@@ -109,10 +104,4 @@ func (s *Service) conditionalUpdate(ctx context.Context, req *Request) (*Respons
 		}
 		return s.versionResponse(req, status, v), nil
 	}
-}
-
-// conditionalTarget resolves the criteria of a conditional patch or delete to an id.
-func (s *Service) conditionalTarget(ctx context.Context, req *Request) (string, string, error) {
-	crit, id, err := s.criteria(ctx, req)
-	return crit, id, err
 }

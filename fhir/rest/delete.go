@@ -11,45 +11,78 @@ import (
 
 // delete is the delete interaction: DELETE [base]/[type]/[id] (https://hl7.org/fhir/R4/http.html#delete).
 // The deletion is a new version; later reads answer 410 Gone and history keeps it. Deleting an absent or
-// already deleted resource changes nothing and succeeds. If-Match makes it version-aware.
-func (s *Service) delete(ctx context.Context, req *Request) (*Response, error) {
+// already deleted resource changes nothing and succeeds, and so does, to the client, deleting a resource
+// it may not see (nothing changes; the audit trail records the refusal). If-Match makes it
+// version-aware. Conditional delete (criteria in the URL) acts on the one match the caller may see.
+func (s *Service) delete(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	match, err := ifMatch(req)
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		resp, err := s.deleteOnce(ctx, g, req, match)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
+			continue
+		}
+		return resp, err
+	}
+}
+
+func (s *Service) deleteOnce(ctx context.Context, g Guard, req *Request, match uint64) (*Response, error) {
+	id := req.ID
 	var check func(context.Context) error
-	if req.ID == "" { // conditional delete: one match at most
-		crit, id, err := s.conditionalTarget(ctx, req)
+	if id == "" { // conditional delete: one match at most
+		crit, matched, err := s.criteria(ctx, g, req)
 		if err != nil {
 			return nil, err
 		}
-		if id == "" {
+		if matched == "" {
 			return &Response{Status: 204}, nil
 		}
-		req.ID, check = id, s.stillMatches(req.Type, crit, id)
+		id, check = matched, s.stillMatches(g, req, crit, matched)
 	}
-	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
+	_, before, err := s.existing(ctx, req.Type, id)
+	if err != nil {
 		return nil, err
 	}
-	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Delete: true, Method: "DELETE", IfMatch: match}, check)
-	if errors.Is(err, errRaced) {
-		return nil, &fhir.Error{Kind: fhir.KindConflict, Code: "conflict", Details: "the resources matching the criteria changed meanwhile; retry"}
+	if before != nil {
+		if hidden := s.visible(ctx, g, req, before); hidden != nil {
+			if fhir.KindOf(hidden) != fhir.KindNotFound {
+				return nil, hidden
+			}
+			// As for a resource that does not exist: nothing to delete.
+			if match != 0 {
+				return nil, ifMatchFailed(req.Type, id, match, 0)
+			}
+			return s.nothingDeleted(req, req.Type+"/"+id), nil
+		}
 	}
+	a, err := s.approve(ctx, g, req, Change{Before: before}, store.Op{Type: req.Type, ID: id, Delete: true, Method: "DELETE", IfMatch: match})
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.commitOne(ctx, a, check)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
-		resp := &Response{Status: 204}
-		if req.Return == ReturnOutcome {
-			resp.Status = 200
-			resp.Body = Outcome(fhir.Issue{Severity: "information", Code: "informational",
-				Details: fmt.Sprintf("%s/%s does not exist or is already deleted; nothing changed", req.Type, req.ID)})
-		}
-		return resp, nil
+		return s.nothingDeleted(req, req.Type+"/"+id), nil
 	}
 	resp := s.versionResponse(req, 204, v)
 	if resp.Body != nil {
 		resp.Status = 200
 	}
 	return resp, nil
+}
+
+// nothingDeleted is the answer of a delete that changed nothing: what is absent (or hidden, or matched by
+// nothing) stays so.
+func (s *Service) nothingDeleted(req *Request, what string) *Response {
+	resp := &Response{Status: 204}
+	if req.Return == ReturnOutcome {
+		resp.Status = 200
+		resp.Body = Outcome(fhir.Issue{Severity: "information", Code: "informational",
+			Details: fmt.Sprintf("%s does not exist or is already deleted; nothing changed", what)})
+	}
+	return resp
 }

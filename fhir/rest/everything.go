@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,20 +15,7 @@ import (
 // (https://hl7.org/fhir/R4/patient-operation-everything.html). It returns a searchset: the patient, their
 // compartment, and the resources these reference outside it; start and end bound clinical dates, _since
 // the last update, _type the types, _count the page size.
-func (s *Service) everything(ctx context.Context, req *Request) (*Response, error) {
-	v, err := s.store.Read(ctx, "Patient", req.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fhir.NotFound("Patient", req.ID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.admit(ctx, req, v, true); err != nil {
-		return nil, err
-	}
-	if v.Deleted {
-		return nil, deleted(v)
-	}
+func (s *Service) everything(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	params, err := s.searchParams(req)
 	if err != nil {
 		return nil, err
@@ -80,7 +66,7 @@ func (s *Service) everything(ctx context.Context, req *Request) (*Response, erro
 			}
 		}
 	}
-	res, err := s.engine.Everything(ctx, "Patient/"+req.ID, o, s.searchFilter(req))
+	res, err := s.everythingOf(ctx, g, req, req.ID, o)
 	if err != nil {
 		return nil, err
 	}

@@ -3,49 +3,48 @@ package rest
 import (
 	"context"
 
-	"fhirgate/fhir/store"
+	"fhirgate/fhir/search"
 )
 
-// Guard authorizes interactions. The gateway puts one in each request's context (WithGuard). Do asks it
-// before touching the store, for the request and again for every batch or transaction entry; then every
-// resource about to leave the server passes Admit, and every resource about to be written passes
-// AdmitWrite — there is no path around them.
+// Guard is the access decision point, as the FHIR service consults it. Do takes one with every request
+// and asks it before touching the store: the interaction passes Authorize (again for every batch or
+// transaction entry), every resource about to leave the server passes Read, every change passes Write,
+// and the criteria of conditional interactions run as the caller's own search (what Read refuses is no
+// match). The only functions that reach the store are in gate.go, and each asks the guard.
 type Guard interface {
-	// Authorize returns nil to let the interaction proceed, or a *fhir.Error (403, 401...) to refuse it.
-	// It may narrow the request (e.g. confine a search to a patient's compartment).
+	// Authorize decides whether the interaction may run at all, from who asks and what the request names,
+	// never from stored data: nil, or a *fhir.Error (403...). It may narrow the request (confine a search to
+	// a patient's compartment).
 	Authorize(ctx context.Context, req *Request) error
-	// Admit decides whether a resource version may be returned by req; values gives the version's search
-	// index values of a parameter. A refusal is an error; a search drops the resource, a read returns it.
-	Admit(ctx context.Context, req *Request, v *store.Version, values func(param string) [][]byte) error
-	// AdmitWrite decides whether req may write (or delete) the resource whose index values are given.
-	AdmitWrite(ctx context.Context, req *Request, typ, id string, values func(param string) [][]byte) error
+	// Read decides whether a resource version may leave the server as part of req's answer. A refusal is
+	// the error the client gets for a direct read (as for a resource that does not exist, or 403); a search
+	// leaves the resource out.
+	Read(ctx context.Context, req *Request, f *search.Facts) error
+	// Write decides whether req may make a change. A refusal of a Before the caller may not read is the
+	// error of Read (the service then answers as for a resource that does not exist).
+	Write(ctx context.Context, req *Request, ch Change) error
 }
 
-type guardKey struct{}
-
-// WithGuard returns a context carrying g.
-func WithGuard(ctx context.Context, g Guard) context.Context {
-	return context.WithValue(ctx, guardKey{}, g)
+// Change is a write to decide on.
+type Change struct {
+	// Before is the current version (nil when there is none: a create, or a resource absent or deleted).
+	Before *search.Facts
+	// After is the version to be written (nil for a deletion).
+	After *search.Facts
+	// Companion reports whether a resource ("Type/id") is written by the same transaction: a patient
+	// registered together with their first data has no Consent yet to decide on it.
+	Companion func(ref string) bool
 }
 
-func guardFrom(ctx context.Context) Guard {
-	g, _ := ctx.Value(guardKey{}).(Guard)
-	return g
-}
-
-// AllowAll is the guard of a development server without an issuer, and of offline tools (import): it
-// allows everything. It exists so that an open API is an explicit choice, never the default.
+// AllowAll is the guard of offline tools (import) and of the server's own writes (notices): it allows
+// everything. It exists so that an open API is an explicit choice, never the default.
 type AllowAll struct{}
 
 // Authorize implements Guard.
 func (AllowAll) Authorize(context.Context, *Request) error { return nil }
 
-// Admit implements Guard.
-func (AllowAll) Admit(context.Context, *Request, *store.Version, func(string) [][]byte) error {
-	return nil
-}
+// Read implements Guard.
+func (AllowAll) Read(context.Context, *Request, *search.Facts) error { return nil }
 
-// AdmitWrite implements Guard.
-func (AllowAll) AdmitWrite(context.Context, *Request, string, string, func(string) [][]byte) error {
-	return nil
-}
+// Write implements Guard.
+func (AllowAll) Write(context.Context, *Request, Change) error { return nil }

@@ -16,7 +16,7 @@ import (
 // [base]/[type]/_history, [base]/_history (https://hl7.org/fhir/R4/http.html#history). Newest first,
 // deletions included; _count and _since; pages linked by opaque cursors that stay correct while others
 // write (a cursor names the last version seen, in commit order).
-func (s *Service) history(ctx context.Context, req *Request) (*Response, error) {
+func (s *Service) history(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	q := store.HistoryQuery{Type: req.Type, ID: req.ID}
 	count := s.cfg.DefaultCount
 	for name, vals := range req.Params {
@@ -55,58 +55,25 @@ func (s *Service) history(ctx context.Context, req *Request) (*Response, error) 
 		}
 	}
 	if req.ID != "" {
-		cur, err := s.store.Read(ctx, req.Type, req.ID)
-		if err == store.ErrNotFound {
-			return nil, fhir.NotFound(req.Type, req.ID)
-		} else if err != nil {
-			return nil, err
-		}
 		// The history of a resource the client may not see does not exist for it.
-		if err := s.admit(ctx, req, cur, true); err != nil {
+		if _, _, err := s.readCurrent(ctx, g, req, req.Type, req.ID); err != nil {
 			return nil, err
 		}
 	}
 	b := s.newBundle("history")
 	if count == 0 {
 		// _count=0 asks for the number of versions only.
-		vs, err := s.store.History(ctx, q)
+		_, total, _, err := s.historyPage(ctx, g, req, q, 0)
 		if err != nil {
 			return nil, err
-		}
-		total := 0
-		for _, v := range vs {
-			if s.admit(ctx, req, v, false) == nil {
-				total++
-			}
 		}
 		b.Total = &total
 		b.Link = append(b.Link, linkJSON{Relation: "self", URL: s.pageURL(historyPath(req), url.Values{"_count": {"0"}})})
 		return &Response{Status: 200, Body: fhir.MustJSON(b)}, nil
 	}
-	// Collect count admitted versions (and one more, to know whether there is a next page). Versions
-	// the client may not see are skipped before counting, so that pages are full and nothing shows
-	// that something was left out.
-	var vs []*store.Version
-	q.Limit = count + 1
-	for len(vs) <= count {
-		batch, err := s.store.History(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range batch {
-			if s.admit(ctx, req, v, false) == nil {
-				vs = append(vs, v)
-			}
-		}
-		if len(batch) < q.Limit {
-			break
-		}
-		q.Before = batch[len(batch)-1].Seq
-		q.Limit = min(4*q.Limit, 4096)
-	}
-	more := len(vs) > count
-	if more {
-		vs = vs[:count]
+	vs, _, more, err := s.historyPage(ctx, g, req, q, count)
+	if err != nil {
+		return nil, err
 	}
 	for _, v := range vs {
 		b.Entry = append(b.Entry, s.historyEntry(req, v))

@@ -1,10 +1,7 @@
 package rest
 
 import (
-	"context"
 	"sync"
-
-	"fhirgate/fhir/search"
 )
 
 // Ledger records, for one interaction, which patients each resource it saw is about, and which
@@ -24,18 +21,12 @@ type Refusal struct {
 	Err      error
 }
 
-type ledgerKey struct{}
+// NewLedger returns an empty Ledger, to set on a Request.
+func NewLedger() *Ledger { return &Ledger{patients: map[string][]string{}} }
 
-// WithLedger returns a context carrying a new Ledger (whose records also go to the ledger ctx already
-// carries, if any).
-func WithLedger(ctx context.Context) (context.Context, *Ledger) {
-	l := &Ledger{patients: map[string][]string{}, parent: ledgerFrom(ctx)}
-	return context.WithValue(ctx, ledgerKey{}, l), l
-}
-
-func ledgerFrom(ctx context.Context) *Ledger {
-	l, _ := ctx.Value(ledgerKey{}).(*Ledger)
-	return l
+// entry returns the ledger of a batch or transaction entry: its records also go to l.
+func (l *Ledger) entry() *Ledger {
+	return &Ledger{patients: map[string][]string{}, parent: l}
 }
 
 func (l *Ledger) note(ref string, patients []string) {
@@ -84,11 +75,4 @@ type EntryResult struct {
 	Response *Response
 	Err      error
 	Ledger   *Ledger
-}
-
-// notePatients records the patients of a resource whose index values are known.
-func notePatients(ctx context.Context, typ, id string, values func(string) [][]byte) []string {
-	p := search.Patients(typ, id, values)
-	ledgerFrom(ctx).note(typ+"/"+id, p)
-	return p
 }

@@ -16,39 +16,14 @@ import (
 // a JSON Patch (application/json-patch+json, RFC 6902) or a FHIRPath Patch (a Parameters resource,
 // https://hl7.org/fhir/R4/fhirpatch.html). The patched resource is validated like an update; If-Match
 // makes it version-aware, and without it the patch still applies to exactly the version it read.
-func (s *Service) patch(ctx context.Context, req *Request) (*Response, error) {
+func (s *Service) patch(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	match, err := ifMatch(req)
 	if err != nil {
 		return nil, err
 	}
-	if req.ID == "" { // conditional patch: exactly one match
-		_, id, err := s.conditionalTarget(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		if id == "" {
-			return nil, &fhir.Error{Kind: fhir.KindNotFound, MessageID: "MSG_NO_EXIST", Expression: "criteria",
-				Details: "no resource matches the criteria"}
-		}
-		req.ID = id
-	}
-	for attempt := 0; ; attempt++ {
-		body, vid, err := s.patchedBody(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		if match != 0 && match != vid {
-			return nil, ifMatchFailed(req.Type, req.ID, match, vid)
-		}
-		body, index, err := s.checkPatched(req, body)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.admitWrite(ctx, req, req.Type, req.ID, index); err != nil {
-			return nil, err
-		}
-		v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PATCH", IfMatch: vid}, nil)
-		if fhir.KindOf(err) == fhir.KindPreconditionFailed && match == 0 && attempt < 3 {
+	for attempt := 1; ; attempt++ {
+		v, err := s.patchOnce(ctx, g, req, match)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
 			continue // someone wrote in between: patch the new version
 		}
 		if err != nil {
@@ -58,79 +33,114 @@ func (s *Service) patch(ctx context.Context, req *Request) (*Response, error) {
 	}
 }
 
-// patchedBody reads the current version and applies the request's patch to it.
-func (s *Service) patchedBody(ctx context.Context, req *Request) ([]byte, uint64, error) {
-	cur, err := s.store.Read(ctx, req.Type, req.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, fhir.NotFound(req.Type, req.ID)
+func (s *Service) patchOnce(ctx context.Context, g Guard, req *Request, match uint64) (*store.Version, error) {
+	id := req.ID
+	var check func(context.Context) error
+	if id == "" { // conditional patch: exactly one match
+		crit, matched, err := s.criteria(ctx, g, req)
+		if err != nil {
+			return nil, err
+		}
+		if matched == "" {
+			return nil, &fhir.Error{Kind: fhir.KindNotFound, MessageID: "MSG_NO_EXIST", Expression: "criteria",
+				Details: "no resource matches the criteria"}
+		}
+		id, check = matched, s.stillMatches(g, req, crit, matched)
 	}
+	a, err := s.patchedOp(ctx, g, req, id, match, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	if err := s.admit(ctx, req, cur, true); err != nil {
-		return nil, 0, err
+	return s.commitOne(ctx, a, check)
+}
+
+// patchedOp reads the current version (once the guard has let req see it), applies the request's patch
+// to it, validates the result like an update, and asks the guard to approve the change. rewrite, when
+// set, rewrites references in the patched body (a transaction's fullUrls).
+func (s *Service) patchedOp(ctx context.Context, g Guard, req *Request, id string, match uint64, rewrite func([]byte) []byte) (approved, error) {
+	cur, before, err := s.readCurrent(ctx, g, req, req.Type, id)
+	if err != nil {
+		return approved{}, err
 	}
 	if cur.Deleted {
-		return nil, 0, deleted(cur)
+		return approved{}, deleted(cur)
 	}
-	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
-		return nil, 0, err
+	if match != 0 && match != cur.VersionID {
+		return approved{}, ifMatchFailed(req.Type, id, match, cur.VersionID)
 	}
+	body, err := s.applyPatch(req, cur)
+	if err != nil {
+		return approved{}, err
+	}
+	if rewrite != nil {
+		body = rewrite(body)
+	}
+	body, index, err := s.checkPatched(req, id, body)
+	if err != nil {
+		return approved{}, err
+	}
+	after := s.afterFacts(ctx, req.Type, id, body, index)
+	return s.approve(ctx, g, req, Change{Before: before, After: after},
+		store.Op{Type: req.Type, ID: id, Body: body, Index: index, Method: "PATCH", IfMatch: match})
+}
+
+// applyPatch applies the request's patch to a version's body.
+func (s *Service) applyPatch(req *Request, cur *store.Version) ([]byte, error) {
 	if len(req.Body) == 0 {
-		return nil, 0, &fhir.Error{Kind: fhir.KindInvalid, Code: "required", Details: "the patch is empty"}
+		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "required", Details: "the patch is empty"}
 	}
 	switch req.ContentType {
 	case "application/json-patch+json":
 		out, err := jsonpatch.Apply(cur.Body, req.Body)
 		if err != nil {
-			return nil, 0, patchError(err)
+			return nil, patchError(err)
 		}
-		return out, cur.VersionID, nil
+		return out, nil
 	case "application/fhir+json", "application/json", "":
 		params, err := decode(req.Body)
 		if err != nil {
-			return nil, 0, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
 				Details: "the patch is not valid JSON", Diagnostics: err.Error()}
 		}
 		if m, _ := params.(map[string]any); m == nil || m["resourceType"] != "Parameters" {
-			return nil, 0, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: "resourceType",
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: "resourceType",
 				Details: "a FHIR JSON patch must be a Parameters resource (FHIRPath Patch)"}
 		}
 		// The Parameters resource must itself be valid R4.
 		if err := s.validator.Validate(req.Body); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		doc, err := decode(cur.Body)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out, err := fhirpathpatch.ApplyWithOptions(doc.(map[string]any), params.(map[string]any), patchModel)
 		if err != nil {
-			return nil, 0, patchError(err)
+			return nil, patchError(err)
 		}
 		b, err := json.Marshal(out)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		return b, cur.VersionID, nil
+		return b, nil
 	}
-	return nil, 0, &fhir.Error{Kind: fhir.KindUnsupportedMedia, Code: "not-supported",
+	return nil, &fhir.Error{Kind: fhir.KindUnsupportedMedia, Code: "not-supported",
 		Details:     "PATCH takes application/json-patch+json (JSON Patch) or application/fhir+json (FHIRPath Patch Parameters)",
 		Diagnostics: "Content-Type " + req.ContentType}
 }
 
 // checkPatched checks that a patch kept the resource's type and id, then validates it like an update.
-func (s *Service) checkPatched(req *Request, body []byte) ([]byte, []store.IndexEntry, error) {
+func (s *Service) checkPatched(req *Request, id string, body []byte) ([]byte, []store.IndexEntry, error) {
 	r, err := fhir.ParseResource(body)
 	if err != nil {
 		return nil, nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
 			Details: "the patched document is not a resource", Diagnostics: fhir.AsError(err).Details}
 	}
-	if r.Type != req.Type || r.ID != req.ID {
+	if r.Type != req.Type || r.ID != id {
 		return nil, nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
 			Details: "a patch may not change the resource's type or id"}
 	}
-	return s.finish(r, req.ID)
+	return s.finish(r, id)
 }
 
 // patchModel tells FHIRPath Patch which elements repeat and which are choices, from the R4 definitions.

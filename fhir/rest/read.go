@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -12,15 +11,9 @@ import (
 
 // read is the read interaction: GET [base]/[type]/[id] (https://hl7.org/fhir/R4/http.html#read),
 // with conditional read (If-None-Match, If-Modified-Since -> 304), _summary and _elements.
-func (s *Service) read(ctx context.Context, req *Request) (*Response, error) {
-	v, err := s.store.Read(ctx, req.Type, req.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fhir.NotFound(req.Type, req.ID)
-	}
+func (s *Service) read(ctx context.Context, g Guard, req *Request) (*Response, error) {
+	v, _, err := s.readCurrent(ctx, g, req, req.Type, req.ID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.admit(ctx, req, v, true); err != nil {
 		return nil, err
 	}
 	if v.Deleted {

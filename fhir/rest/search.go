@@ -16,7 +16,7 @@ import (
 // (system level), and compartment search GET [base]/Patient/[id]/[type]?.... The result is a searchset
 // Bundle with the total, self and next links (opaque cursors), matches, includes, and an outcome entry
 // naming the parameters that were ignored.
-func (s *Service) search(ctx context.Context, req *Request) (*Response, error) {
+func (s *Service) search(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	params, err := s.searchParams(req)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (s *Service) search(ctx context.Context, req *Request) (*Response, error) {
 	if len(q.Sort) == 0 && len(types) == 1 && types[0] == "AuditEvent" {
 		q.Sort = []search.SortKey{{Code: "date", Desc: true}} // an access history reads newest first
 	}
-	res, err := s.engine.Search(ctx, q, s.searchFilter(req))
+	res, err := s.find(ctx, g, req, q)
 	if err != nil {
 		return nil, err
 	}

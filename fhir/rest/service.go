@@ -73,6 +73,8 @@ type Request struct {
 	// Entry is set for a batch or transaction entry: its index in the Bundle.
 	Entry    int
 	inBundle bool
+	// Ledger, when set, records what the interaction touched and what it refused (for the audit trail).
+	Ledger *Ledger
 }
 
 // Response is the outcome of an interaction.
@@ -182,9 +184,9 @@ func (s *Service) Store() store.Store { return s.store }
 // Config returns the service's configuration (with defaults applied).
 func (s *Service) Config() Config { return s.cfg }
 
-// Do performs one interaction. Errors are *fhir.Error values (see fhir.AsError).
-func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
-	g := guardFrom(ctx)
+// Do performs one interaction for the caller whose access g decides. Errors are *fhir.Error values (see
+// fhir.AsError).
+func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	if g == nil {
 		return nil, &fhir.Error{Kind: fhir.KindForbidden, Details: "no access policy applies to this request"}
 	}
@@ -209,26 +211,26 @@ func (s *Service) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	switch req.Interaction {
 	case Read:
-		return s.read(ctx, req)
+		return s.read(ctx, g, req)
 	case VRead:
-		return s.vread(ctx, req)
+		return s.vread(ctx, g, req)
 	case Create:
-		return s.create(ctx, req)
+		return s.create(ctx, g, req)
 	case Update:
-		return s.update(ctx, req)
+		return s.update(ctx, g, req)
 	case Patch:
-		return s.patch(ctx, req)
+		return s.patch(ctx, g, req)
 	case Delete:
-		return s.delete(ctx, req)
+		return s.delete(ctx, g, req)
 	case HistoryInstance, HistoryType, HistorySystem:
-		return s.history(ctx, req)
+		return s.history(ctx, g, req)
 	case Batch, Transaction:
-		return s.bundle(ctx, req)
+		return s.bundle(ctx, g, req)
 	case SearchType, SearchSystem:
-		return s.search(ctx, req)
+		return s.search(ctx, g, req)
 	case Operation:
 		if req.Operation == "everything" && req.Type == "Patient" {
-			return s.everything(ctx, req)
+			return s.everything(ctx, g, req)
 		}
 	}
 	return nil, &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/store"
@@ -10,9 +11,9 @@ import (
 // update is the update interaction: PUT [base]/[type]/[id] (https://hl7.org/fhir/R4/http.html#update).
 // The body's id must equal the URL's. An unknown or deleted id is created (update as create, 201).
 // If-Match makes the update version-aware (412 when the current version differs).
-func (s *Service) update(ctx context.Context, req *Request) (*Response, error) {
+func (s *Service) update(ctx context.Context, g Guard, req *Request) (*Response, error) {
 	if req.ID == "" {
-		return s.conditionalUpdate(ctx, req)
+		return s.conditionalUpdate(ctx, g, req)
 	}
 	r, err := parseBody(req)
 	if err != nil {
@@ -34,19 +35,46 @@ func (s *Service) update(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.admitWrite(ctx, req, req.Type, req.ID, index); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		v, err := s.put(ctx, g, req, req.ID, body, index, match, nil)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		status := 200
+		if v.Created {
+			status = 201
+		}
+		return s.versionResponse(req, status, v), nil
 	}
-	if err := s.admitExisting(ctx, req, req.Type, req.ID); err != nil {
-		return nil, err
-	}
-	v, err := s.commitOne(ctx, store.Op{Type: req.Type, ID: req.ID, Body: body, Index: index, Method: "PUT", IfMatch: match}, nil)
+}
+
+// put decides and commits the write of a resource body at id (update, conditional update). A current
+// version the caller may not see is answered as far as possible as if it did not exist: the write is
+// decided as a create, and If-Match fails as it does on a resource that does not exist; only what
+// cannot be imitated (creating on an id that is taken) is refused, with the answer of a hidden read.
+func (s *Service) put(ctx context.Context, g Guard, req *Request, id string, body []byte, index []store.IndexEntry, match uint64, check func(context.Context) error) (*store.Version, error) {
+	after := s.afterFacts(ctx, req.Type, id, body, index)
+	_, before, err := s.existing(ctx, req.Type, id)
 	if err != nil {
 		return nil, err
 	}
-	status := 200
-	if v.Created {
-		status = 201
+	if before != nil {
+		if hidden := s.visible(ctx, g, req, before); hidden != nil {
+			if err := g.Write(ctx, req, Change{After: after}); err != nil {
+				return nil, err
+			}
+			if match != 0 && fhir.KindOf(hidden) == fhir.KindNotFound {
+				return nil, ifMatchFailed(req.Type, id, match, 0) // as on a resource that does not exist
+			}
+			return nil, hidden
+		}
 	}
-	return s.versionResponse(req, status, v), nil
+	a, err := s.approve(ctx, g, req, Change{Before: before, After: after}, store.Op{Type: req.Type, ID: id, Body: body, Index: index, Method: "PUT", IfMatch: match})
+	if err != nil {
+		return nil, err
+	}
+	return s.commitOne(ctx, a, check)
 }

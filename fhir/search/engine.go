@@ -20,6 +20,7 @@ import (
 type Engine struct {
 	st      store.Store
 	specs   specBuilder
+	indexer *Indexer
 	maxHits int
 }
 
@@ -41,12 +42,13 @@ func NewEngine(st store.Store, cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{st: st, specs: specBuilder{baseURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/", now: cfg.Now()}, maxHits: cfg.MaxResults}
+	return &Engine{st: st, specs: specBuilder{baseURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/", now: cfg.Now()},
+		indexer: NewIndexer(cfg.BaseURL), maxHits: cfg.MaxResults}
 }
 
-// Filter decides whether a resource may be part of a result (authorization); nil admits everything.
-// Filtered resources are simply absent: they are not counted and leave no trace in paging.
-type Filter func(ctx context.Context, v *store.Version, values func(param string) [][]byte) bool
+// Filter decides whether a resource may be part of a result (authorization), from its facts; nil admits
+// everything. Filtered resources are simply absent: they are not counted and leave no trace in paging.
+type Filter func(ctx context.Context, f *Facts) bool
 
 // Hit is one resource of a result.
 type Hit struct {
@@ -119,13 +121,14 @@ func (e *Engine) Search(ctx context.Context, q *Query, filter Filter) (*Result, 
 	return res, nil
 }
 
-// Match returns the ids of up to limit resources of typ matching params (conditional interactions).
-func (e *Engine) Match(ctx context.Context, typ string, params map[string][]string, limit int) ([]string, error) {
+// Match returns the ids of up to limit resources of typ matching params that filter admits (the criteria
+// of conditional interactions, run as the caller's own search: what the caller may not see is no match).
+func (e *Engine) Match(ctx context.Context, typ string, params map[string][]string, limit int, filter Filter) ([]string, error) {
 	q, err := ParseQuery([]string{typ}, params, Options{DefaultCount: limit, MaxCount: limit, Strict: true})
 	if err != nil {
 		return nil, err
 	}
-	hits, err := e.matches(ctx, typ, q.Clauses, "", nil, nil)
+	hits, err := e.matches(ctx, typ, q.Clauses, "", filter, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +198,7 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 		for k, id := range ids {
 			var values func(string) [][]byte
 			if lists != nil {
-				values = EntriesValues(lists[k])
+				values = valuesOf(lists[k])
 			}
 			ok := true
 			for i, cc := range cs {
@@ -220,8 +223,12 @@ func (e *Engine) matches(ctx context.Context, typ string, clauses []*Clause, com
 			if v == nil || v.Deleted || !e.updatedOK(cs, v) {
 				continue
 			}
-			if filter != nil && !filter(ctx, v, passValues[k]) {
-				continue
+			if filter != nil {
+				f := e.newFacts(ctx, v.Type, v.ID, v.Body, passValues[k], 0)
+				f.Version = v
+				if !filter(ctx, f) {
+					continue
+				}
 			}
 			h := &Hit{Version: v}
 			if len(sortKeys) > 0 {
@@ -625,7 +632,7 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 			if v == nil || v.Deleted || seen[v.Ref()] || len(out) >= 10*e.maxHits/100+1000 {
 				return
 			}
-			if filter != nil && !filter(ctx, v, nil) {
+			if filter != nil && !filter(ctx, e.CurrentFacts(ctx, v)) {
 				return
 			}
 			seen[v.Ref()] = true
@@ -755,15 +762,12 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 			}
 		}
 	}
-	keep := func(ctx context.Context, v *store.Version, values func(string) [][]byte) bool {
-		if !o.Since.IsZero() && v.LastUpdated.Before(o.Since) {
+	keep := func(ctx context.Context, f *Facts) bool {
+		if !o.Since.IsZero() && f.Version.LastUpdated.Before(o.Since) {
 			return false
 		}
 		if o.HasStart || o.HasEnd {
-			if values == nil {
-				values = e.StoredValues(ctx, v.Type, v.ID)
-			}
-			for _, val := range values("date") {
+			for _, val := range f.values("date") {
 				if len(val) != 17 || val[0] != kLow {
 					continue
 				}
@@ -773,7 +777,7 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 				}
 			}
 		}
-		return filter == nil || filter(ctx, v, values)
+		return filter == nil || filter(ctx, f)
 	}
 	var hits []*Hit
 	seenType := map[string]bool{}
@@ -845,7 +849,7 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 			if err != nil {
 				return nil, err
 			}
-			if v.Deleted || (filter != nil && !filter(ctx, v, nil)) {
+			if v.Deleted || (filter != nil && !filter(ctx, e.CurrentFacts(ctx, v))) {
 				continue
 			}
 			res.Includes = append(res.Includes, v)

@@ -25,13 +25,13 @@ func newService(t *testing.T) (*rest.Service, context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, rest.WithGuard(context.Background(), rest.AllowAll{})
+	return svc, context.Background()
 }
 
 func ids(t *testing.T, svc *rest.Service, ctx context.Context, typ, query string) []string {
 	t.Helper()
 	q, _ := url.ParseQuery(query)
-	resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: typ, Params: q})
+	resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: typ, Params: q})
 	if err != nil {
 		t.Fatalf("%s?%s: %v", typ, query, err)
 	}
@@ -68,7 +68,7 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 	put := func(id, family, birth string) {
 		t.Helper()
 		body := `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"` + family + `"}],"birthDate":"` + birth + `"}`
-		if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
+		if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +83,7 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 		{"updated into", func() {}, "family=durand", []string{"a"}},
 		{"date follows update", func() { put("b", "Martinez", "2001-01-01") }, "birthdate=lt2000", []string{"a"}},
 		{"deleted", func() {
-			if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Delete, Type: "Patient", ID: "a"}); err != nil {
+			if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Delete, Type: "Patient", ID: "a"}); err != nil {
 				t.Fatal(err)
 			}
 		}, "family=durand", nil},
@@ -91,7 +91,7 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 		{"resurrected", func() { put("a", "Durand", "1970-01-01") }, "birthdate=lt2000", []string{"a"}},
 		{"patch moves it", func() {
 			patch := `[{"op":"replace","path":"/name/0/family","value":"Petit"}]`
-			if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Patch, Type: "Patient", ID: "a", Body: []byte(patch), ContentType: "application/json-patch+json"}); err != nil {
+			if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Patch, Type: "Patient", ID: "a", Body: []byte(patch), ContentType: "application/json-patch+json"}); err != nil {
 				t.Fatal(err)
 			}
 		}, "family=petit,durand", []string{"a"}},
@@ -113,14 +113,14 @@ func TestPagingNextAndPrevious(t *testing.T) {
 	svc, ctx := newService(t)
 	for _, id := range []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7"} {
 		body := `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"Page"}]}`
-		if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
+		if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: id, Body: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	page := func(query string) ([]string, string, string) {
 		t.Helper()
 		q, _ := url.ParseQuery(query)
-		resp, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: q})
+		resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: q})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestPagingNextAndPrevious(t *testing.T) {
 		t.Fatalf("page 1 = %v (prev %q, next %q)", p1, prev, next)
 	}
 	// A write between pages: p0 sorts before the cursor and must not shift page 2.
-	svc.Do(ctx, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)})
+	svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)})
 	p2, next2, prev2 := page(next)
 	if !slices.Equal(p2, []string{"p4", "p5", "p6"}) || prev2 == "" || next2 == "" {
 		t.Fatalf("page 2 = %v (prev %q, next %q)", p2, prev2, next2)
@@ -158,7 +158,7 @@ func TestPagingNextAndPrevious(t *testing.T) {
 	if !slices.Equal(back, []string{"p1", "p2", "p3"}) {
 		t.Fatalf("previous of page 2 = %v, want the three before p4", back)
 	}
-	if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: url.Values{"family": {"other"}, "_cursor": {cursorOf(next)}}}); fhir.KindOf(err) != fhir.KindInvalid {
+	if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: "Patient", Params: url.Values{"family": {"other"}, "_cursor": {cursorOf(next)}}}); fhir.KindOf(err) != fhir.KindInvalid {
 		t.Fatalf("a cursor of another search was accepted: %v", err)
 	}
 }

@@ -298,8 +298,3 @@ func decimalValue(s string) (float64, bool) {
 
 // DateRange returns the instants (ms, inclusive) a FHIR date, dateTime or instant covers.
 func DateRange(s string) (lo, hi int64, err error) { return dateRange(s) }
-
-// DecodeRange returns the bounds of a date range index value (kind L): low and high instants in ms.
-func DecodeRange(v []byte) (lo, hi int64) {
-	return decTime(v[1:9]), decTime(v[9:17])
-}

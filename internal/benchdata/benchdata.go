@@ -63,8 +63,8 @@ func load(tb testing.TB, dir string, cfg population.Config) error {
 	}
 	defer st.Close()
 	svc := service(tb, st)
-	ctx := rest.WithGuard(context.Background(), rest.AllowAll{})
-	if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: population.Shared(cfg), Return: rest.ReturnMinimal}); err != nil {
+	ctx := context.Background()
+	if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: population.Shared(cfg), Return: rest.ReturnMinimal}); err != nil {
 		return err
 	}
 	jobs := make(chan int)
@@ -75,7 +75,7 @@ func load(tb testing.TB, dir string, cfg population.Config) error {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if _, err := svc.Do(ctx, &rest.Request{Interaction: rest.Transaction, Body: population.Patient(cfg, i), Return: rest.ReturnMinimal}); err != nil {
+				if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: population.Patient(cfg, i), Return: rest.ReturnMinimal}); err != nil {
 					select {
 					case errs <- fmt.Errorf("patient %d: %w", i, err):
 					default:
