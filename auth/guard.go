@@ -43,7 +43,16 @@ type Decision struct {
 	Resource string // "Observation/1"
 	Patient  string // "Patient/123"
 	consent.Result
+	// Withheld is set when the resource the decision was taken for was refused to the caller (by this
+	// decision or by another): the decision then made no part of what the caller received.
+	Withheld bool
 }
+
+// taken collects the decisions of one Read or Write; they are kept once it is known whether the
+// resource was served.
+type taken []Decision
+
+func (t *taken) add(d Decision) { *t = append(*t, d) }
 
 var _ rest.Guard = (*Guard)(nil)
 
@@ -54,9 +63,16 @@ func (g *Guard) Decisions() []Decision {
 	return append([]Decision(nil), g.decisions...)
 }
 
-func (g *Guard) record(d Decision) {
+// keep records the decisions of one Read or Write; withheld when it refused.
+func (g *Guard) keep(t taken, withheld bool) {
+	if len(t) == 0 {
+		return
+	}
+	for i := range t {
+		t[i].Withheld = withheld
+	}
 	g.mu.Lock()
-	g.decisions = append(g.decisions, d)
+	g.decisions = append(g.decisions, t...)
 	g.mu.Unlock()
 }
 
@@ -240,6 +256,13 @@ func typesOf(vals []string) []string {
 // parameters match), if it is not a protected resource the caller may not read, and if the consent of
 // every patient whose data it is or carries allows it.
 func (g *Guard) Read(ctx context.Context, req *rest.Request, f *search.Facts) error {
+	var t taken
+	err := g.read(ctx, req, f, &t)
+	g.keep(t, err != nil)
+	return err
+}
+
+func (g *Guard) read(ctx context.Context, req *rest.Request, f *search.Facts, t *taken) error {
 	perm := scope.PermFor(string(req.Interaction))
 	var allowed []scope.Scope
 	direct := req.Type == f.Type && req.Interaction != rest.SearchSystem && req.Interaction != rest.HistorySystem && req.Interaction != rest.Operation
@@ -268,7 +291,7 @@ func (g *Guard) Read(ctx context.Context, req *rest.Request, f *search.Facts) er
 	if !ok {
 		return hidden(f, "refused by scope: outside the patient context or the granular scopes")
 	}
-	return g.sees(ctx, f, confine, "access", 0)
+	return g.sees(ctx, f, confine, "access", 0, t)
 }
 
 // covered reports whether one of the scopes covers f (confinement and granular restriction), and the
@@ -333,8 +356,8 @@ func governed(f *search.Facts) bool {
 // sees decides whether the caller may see (action "access") or change (action "collect", "correct") the
 // data of f: the consent of each patient it is about, then the same for the resources that govern it and
 // those it holds, which must also stay within the caller's confinement.
-func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, action string, depth int) error {
-	if err := g.consent(ctx, f, action); err != nil {
+func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, action string, depth int, t *taken) error {
+	if err := g.consent(ctx, f, action, t); err != nil {
 		return err
 	}
 	govs, err := f.Governors()
@@ -345,7 +368,7 @@ func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, act
 		if confine != nil && !within(gov, confine, false) {
 			return hidden(f, "governed by "+gov.Ref()+", outside the patient context")
 		}
-		if err := g.sees(ctx, gov, confine, "access", depth+1); err != nil {
+		if err := g.sees(ctx, gov, confine, "access", depth+1, t); err != nil {
 			return hidden(f, "governed by "+gov.Ref()+", "+reasonOf(err))
 		}
 	}
@@ -357,7 +380,7 @@ func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, act
 		if confine != nil && !within(part, confine, false) {
 			return hidden(f, "holds "+part.Ref()+", outside the patient context")
 		}
-		if err := g.sees(ctx, part, confine, action, depth+1); err != nil {
+		if err := g.sees(ctx, part, confine, action, depth+1, t); err != nil {
 			return hidden(f, "holds "+part.Ref()+", "+reasonOf(err))
 		}
 	}
@@ -390,7 +413,7 @@ func (g *Guard) consentExempt(f *search.Facts) bool {
 }
 
 // consent checks an access to a resource (action) against the consents of every patient it is about.
-func (g *Guard) consent(ctx context.Context, f *search.Facts, action string) error {
+func (g *Guard) consent(ctx context.Context, f *search.Facts, action string, t *taken) error {
 	if g.opts.Consent == nil || g.consentExempt(f) {
 		return nil
 	}
@@ -400,7 +423,7 @@ func (g *Guard) consent(ctx context.Context, f *search.Facts, action string) err
 	}
 	var d description
 	for _, pat := range patients {
-		res, err := g.decide(ctx, f, pat, action, &d)
+		res, err := g.decide(ctx, f, pat, action, &d, t)
 		if err != nil {
 			return err
 		}
@@ -421,10 +444,10 @@ type description struct {
 }
 
 // decide takes (and records) the consent decision of one patient on an access to f.
-func (g *Guard) decide(ctx context.Context, f *search.Facts, patient, action string, d *description) (consent.Result, error) {
+func (g *Guard) decide(ctx context.Context, f *search.Facts, patient, action string, d *description, t *taken) (consent.Result, error) {
 	if g.self(patient) {
 		res := consent.Result{Decision: consent.NotApplicable, Policies: []string{"right-of-access"}}
-		g.record(Decision{Resource: f.Ref(), Patient: patient, Result: res})
+		t.add(Decision{Resource: f.Ref(), Patient: patient, Result: res})
 		return res, nil
 	}
 	if err := g.syncConsent(ctx); err != nil {
@@ -443,7 +466,7 @@ func (g *Guard) decide(ctx context.Context, f *search.Facts, patient, action str
 		}
 	}
 	res := consent.Evaluate(policies, d.req, g.opts.Consent.Default, g.breakTheGlass())
-	g.record(Decision{Resource: f.Ref(), Patient: patient, Result: res})
+	t.add(Decision{Resource: f.Ref(), Patient: patient, Result: res})
 	return res, nil
 }
 
@@ -579,7 +602,7 @@ func ConsentHeaders(decisions []Decision, refused bool) (decision, policy string
 	var best consent.Decision
 	policies := map[string]bool{}
 	for _, d := range decisions {
-		if refused != (d.Decision == consent.Deny) {
+		if refused != (d.Decision == consent.Deny) || refused != d.Withheld {
 			continue
 		}
 		if refused || rank[d.Decision] > rank[best] {

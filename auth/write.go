@@ -23,6 +23,13 @@ import (
 // The service has already let the caller see Before (a Before it may not see is answered as a resource
 // that does not exist, before Write is asked).
 func (g *Guard) Write(ctx context.Context, req *rest.Request, ch rest.Change) error {
+	var t taken
+	err := g.write(ctx, req, ch, &t)
+	g.keep(t, err != nil)
+	return err
+}
+
+func (g *Guard) write(ctx context.Context, req *rest.Request, ch rest.Change, t *taken) error {
 	perm := scope.PermFor(string(req.Interaction))
 	if perm == 0 || !writing(req.Interaction) {
 		return refused("this interaction does not write")
@@ -35,12 +42,12 @@ func (g *Guard) Write(ctx context.Context, req *rest.Request, ch rest.Change) er
 		action = "collect"
 	}
 	if ch.After != nil {
-		if err := g.writable(ctx, ch.After, perm, action, &ch, true); err != nil {
+		if err := g.writable(ctx, ch.After, perm, action, &ch, true, t); err != nil {
 			return err
 		}
 	}
 	if ch.Before != nil {
-		if err := g.writable(ctx, ch.Before, perm, "correct", &ch, false); err != nil {
+		if err := g.writable(ctx, ch.Before, perm, "correct", &ch, false, t); err != nil {
 			return err
 		}
 	}
@@ -49,7 +56,7 @@ func (g *Guard) Write(ctx context.Context, req *rest.Request, ch rest.Change) er
 
 // writable decides on one side of a change: the scopes, the confinement (all of its patients), the
 // patients' existence and consents, what governs it and what it holds.
-func (g *Guard) writable(ctx context.Context, f *search.Facts, perm scope.Perm, action string, ch *rest.Change, after bool) error {
+func (g *Guard) writable(ctx context.Context, f *search.Facts, perm scope.Perm, action string, ch *rest.Change, after bool, t *taken) error {
 	allowed := g.p.Scopes.Allowed(f.Type, perm, g.contexts()...)
 	if len(allowed) == 0 {
 		return g.forbidden(f.Type, perm)
@@ -61,11 +68,11 @@ func (g *Guard) writable(ctx context.Context, f *search.Facts, perm scope.Perm, 
 	if !ok {
 		return g.outside(ctx, allowed)
 	}
-	if err := g.patientsAllow(ctx, f, action, ch, after); err != nil {
+	if err := g.patientsAllow(ctx, f, action, ch, after, t); err != nil {
 		return err
 	}
 	if after {
-		if err := g.governorsAllow(ctx, f, confine); err != nil {
+		if err := g.governorsAllow(ctx, f, confine, t); err != nil {
 			return err
 		}
 	}
@@ -77,7 +84,7 @@ func (g *Guard) writable(ctx context.Context, f *search.Facts, perm scope.Perm, 
 		if confine != nil && !within(part, confine, true) {
 			return g.outside(ctx, allowed)
 		}
-		if err := g.patientsAllow(ctx, part, action, ch, after); err != nil {
+		if err := g.patientsAllow(ctx, part, action, ch, after, t); err != nil {
 			return err
 		}
 	}
@@ -102,7 +109,7 @@ func (g *Guard) outside(ctx context.Context, allowed []scope.Scope) error {
 // registered by this very write or transaction: a new patient has no Consent yet); for both, that each
 // patient's consent allows the action. A refusal by a patient the caller may not see is answered as if that
 // patient did not exist (or 403, as configured); by a patient the caller may see, 403.
-func (g *Guard) patientsAllow(ctx context.Context, f *search.Facts, action string, ch *rest.Change, after bool) error {
+func (g *Guard) patientsAllow(ctx context.Context, f *search.Facts, action string, ch *rest.Change, after bool, t *taken) error {
 	patients := f.Patients()
 	if err := f.Err(); err != nil {
 		return unavailable("the resource's index could not be read", err)
@@ -131,7 +138,7 @@ func (g *Guard) patientsAllow(ctx context.Context, f *search.Facts, action strin
 		if g.opts.Consent == nil || g.consentExempt(f) {
 			continue
 		}
-		res, err := g.decide(ctx, f, pat, action, &d)
+		res, err := g.decide(ctx, f, pat, action, &d, t)
 		if err != nil {
 			return err
 		}
@@ -154,7 +161,8 @@ func (g *Guard) writeDenied(ctx context.Context, pf *search.Facts, id string, re
 			return unavailable("the patient could not be read", err)
 		}
 	}
-	if pf != nil && g.consent(ctx, pf, "access") == nil {
+	var ignored taken // whether the caller may see the patient decides the answer's shape, not the access
+	if pf != nil && g.consent(ctx, pf, "access", &ignored) == nil {
 		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this change",
 			Err: errors.New(reason)}
 	}
@@ -168,7 +176,7 @@ func (g *Guard) writeDenied(ctx context.Context, pf *search.Facts, id string, re
 
 // governorsAllow checks what governs a new version: each resource must exist and be visible to the caller,
 // within its confinement; otherwise the write is answered as if that resource did not exist.
-func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []string) error {
+func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []string, t *taken) error {
 	for _, ref := range f.Governing() {
 		typ, id, _ := strings.Cut(ref, "/")
 		gov, err := g.engine.ReadFacts(ctx, typ, id)
@@ -183,7 +191,7 @@ func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []s
 		if confine != nil && !within(gov, confine, false) {
 			return hidden(gov, "governed by "+ref+", outside the caller's patients")
 		}
-		if err := g.sees(ctx, gov, confine, "access", 1); err != nil {
+		if err := g.sees(ctx, gov, confine, "access", 1, t); err != nil {
 			return err
 		}
 		if confine != nil && !within(gov, confine, true) {

@@ -324,10 +324,7 @@ func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.E
 		}
 		events = append(events, a.events(&sub)...)
 	}
-	refs := make([]string, len(events))
-	for i, e := range events {
-		refs[i] = "AuditEvent/" + e.ID
-	}
+	refs := headerRefs(events)
 	err := a.append(ctx, events)
 	if err != nil {
 		if a.cfg.FailOpen {
@@ -341,6 +338,23 @@ func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.E
 		a.stored(events)
 	}
 	return refs, nil
+}
+
+// headerRefs are the events a response names in X-Audit-Event: those that record data the client was
+// served (or that it wrote) and those about no patient, or, when there are none, one event. Events that record only what was
+// withheld are not named: their number would tell the client that something was withheld, and about how
+// many patients (DESIGN §5: no header may differ because of data the caller may not see).
+func headerRefs(events []AuditRecord) []string {
+	var refs []string
+	for _, e := range events {
+		if e.Accessed || e.Patient == "" {
+			refs = append(refs, "AuditEvent/"+e.ID)
+		}
+	}
+	if len(refs) == 0 && len(events) > 0 {
+		refs = append(refs, "AuditEvent/"+events[0].ID)
+	}
+	return refs
 }
 
 func entryLine(r *rest.Request) (string, string) {

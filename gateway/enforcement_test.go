@@ -3,10 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +20,10 @@ import (
 	"fhirgate/conformance"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/store/redis"
+	"fhirgate/internal/sharedtest"
 	"fhirgate/population"
 )
 
@@ -38,6 +44,45 @@ type authOptions struct {
 	noAudit        bool             // no audit trail at all (benchmark baselines)
 	noConsent      bool             // no consent enforcement (benchmark baselines)
 	open           bool             // no token verification: OpenPolicy (benchmark baselines)
+	engine         string           // "redis" for the Redis engine (default: embedded)
+	// fixed makes the server deterministic: every clock stops at this instant and ids are counters, so
+	// that two servers given the same requests answer the same bytes.
+	fixed time.Time
+}
+
+// openTestStore opens an empty store of the engine: the embedded one in a temporary directory, or a
+// fresh key prefix of the test Redis (removed when the test ends).
+func openTestStore(t testing.TB, engine string, now func() time.Time) store.Store {
+	t.Helper()
+	if engine == "redis" {
+		url := sharedtest.RedisURL(t)
+		prefix := "fhirgate-gw-test:" + rest.NewUUID() + ":"
+		st, err := redis.Open(context.Background(), redis.Config{URL: url, Prefix: prefix, AcceptDataLoss: true, Now: now,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close(); redis.Drop(context.Background(), url, prefix) })
+		return st
+	}
+	st, err := embedded.Open(embedded.Config{Dir: t.TempDir(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// counter returns an id maker giving prefix-1, prefix-2...
+func counter(prefix string) func() string {
+	var mu sync.Mutex
+	n := 0
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return fmt.Sprintf("%s-%d", prefix, n)
+	}
 }
 
 func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
@@ -46,17 +91,21 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	st, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+	var now func() time.Time
+	rcfg := rest.Config{}
+	if !o.fixed.IsZero() {
+		now = func() time.Time { return o.fixed }
+		rcfg.Now, rcfg.NewID = now, counter("id")
 	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t, o.engine, now)
 	v, _ := fhir.NewValidator()
 	ts := &testServer{store: st}
 	ts.Server = httptest.NewServer(nil)
 	t.Cleanup(ts.Server.Close)
 	ts.base = ts.Server.URL + "/fhir"
-	ts.svc, err = rest.New(rest.Config{BaseURL: ts.base}, st, v)
+	rcfg.BaseURL = ts.base
+	var err error
+	ts.svc, err = rest.New(rcfg, st, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +126,9 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	}
 	if o.audit == nil && !o.noAudit {
 		o.audit = &AuditConfig{Sink: NewStoreSink(st, ts.svc)}
+		if now != nil {
+			o.audit.Now, o.audit.NewID = now, counter("audit")
+		}
 	}
 	if o.noAudit {
 		o.audit = nil
@@ -85,7 +137,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		consents = nil
 	}
 	access := auth.NewAccess(ts.svc.Engine(), auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc),
-		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}})
+		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}, Now: now})
 	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Access: access}
 	if o.open {
 		policy = OpenPolicy{}

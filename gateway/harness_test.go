@@ -12,6 +12,7 @@ import (
 	"fhirgate/auth"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 )
 
@@ -19,7 +20,7 @@ import (
 type testServer struct {
 	*httptest.Server
 	base  string
-	store *embedded.Store
+	store store.Store
 	svc   *rest.Service
 }
 
