@@ -72,7 +72,7 @@ func (g *Guard) writable(ctx context.Context, f *search.Facts, perm scope.Perm, 
 		return err
 	}
 	if after {
-		if err := g.governorsAllow(ctx, f, confine, t); err != nil {
+		if err := g.governorsAllow(ctx, f, confine, action, t); err != nil {
 			return err
 		}
 	}
@@ -175,8 +175,10 @@ func (g *Guard) writeDenied(ctx context.Context, pf *search.Facts, id string, re
 }
 
 // governorsAllow checks what governs a new version: each resource must exist and be visible to the caller,
-// within its confinement; otherwise the write is answered as if that resource did not exist.
-func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []string, t *taken) error {
+// within its confinement (otherwise the write is answered as if that resource did not exist), and its
+// patients' consents must allow the action: writing a Binary of an Observation adds to that patient's
+// record.
+func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []string, action string, t *taken) error {
 	for _, ref := range f.Governing() {
 		typ, id, _ := strings.Cut(ref, "/")
 		gov, err := g.engine.ReadFacts(ctx, typ, id)
@@ -196,6 +198,13 @@ func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []s
 		}
 		if confine != nil && !within(gov, confine, true) {
 			return refused("a patient writes only data of their own record (what it refers to names another patient)")
+		}
+		if err := g.consent(ctx, gov, action, t); err != nil {
+			if k := fhir.KindOf(err); k != fhir.KindNotFound && k != fhir.KindForbidden {
+				return err
+			}
+			return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "the patient's consent does not allow this change",
+				Err: errors.New(reasonOf(err))}
 		}
 	}
 	return nil

@@ -308,7 +308,13 @@ type interaction struct {
 
 // record writes the events of an interaction (and of its batch entries) and returns their references.
 func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.EntryResult) ([]string, error) {
-	events := a.events(in)
+	top := *in
+	if len(entries) > 0 {
+		// The Bundle's own event is about no patient: its entries' events record what each touched or
+		// was refused. (A transaction that failed has no entries: its one event records the refusals.)
+		top.ledger = nil
+	}
+	events := a.events(&top)
 	for _, e := range entries {
 		sub := *in
 		sub.req, sub.err, sub.ledger, sub.touched = e.Request, e.Err, e.Ledger, nil

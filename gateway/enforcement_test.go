@@ -48,6 +48,8 @@ type authOptions struct {
 	// fixed makes the server deterministic: every clock stops at this instant and ids are counters, so
 	// that two servers given the same requests answer the same bytes.
 	fixed time.Time
+	// demo replaces the demo population's transaction Bundles.
+	demo [][]byte
 }
 
 // openTestStore opens an empty store of the engine: the embedded one in a temporary directory, or a
@@ -110,7 +112,11 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		t.Fatal(err)
 	}
 	consents := auth.AttachConsent(ts.svc, o.consentDefault)
-	for _, b := range population.Demo() {
+	demo := o.demo
+	if demo == nil {
+		demo = population.Demo()
+	}
+	for _, b := range demo {
 		if _, err := ts.svc.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
 			t.Fatal(err)
 		}
