@@ -217,8 +217,9 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 	if err := g.protectedType(req.Type, req.Interaction); err != nil {
 		return err
 	}
-	// A search by a caller confined to one patient is a search of that patient's compartment.
-	if req.Interaction == rest.SearchType && req.Compartment == "" && len(search.CompartmentParams(req.Type)) > 0 {
+	// A search by a caller confined to one patient is a search of that patient's compartment (not for a type
+	// whose resources may be the patient's through what governs them: a Provenance of a Binary).
+	if req.Interaction == rest.SearchType && req.Compartment == "" && len(search.CompartmentParams(req.Type)) > 0 && req.Type != "Provenance" {
 		if only, ok := g.onePatient(ctx, allowed); ok {
 			req.Compartment = only
 		}
