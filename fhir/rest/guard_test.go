@@ -89,7 +89,11 @@ func guardCases() []struct {
 	}{
 		{"read", r(rest.Read, "Observation", "o1", "", "")},
 		{"read of a Binary", r(rest.Read, "Binary", "b1", "", "")},
-		{"vread", func() *rest.Request { req := r(rest.VRead, "Observation", "o1", "", "")(); req.VersionID = "1"; return req }},
+		{"vread", func() *rest.Request {
+			req := r(rest.VRead, "Observation", "o1", "", "")()
+			req.VersionID = "1"
+			return req
+		}},
 		{"instance history", r(rest.HistoryInstance, "Observation", "o1", "", "")},
 		{"type history", r(rest.HistoryType, "Observation", "", "", "")},
 		{"system history", r(rest.HistorySystem, "", "", "", "")},
