@@ -11,7 +11,7 @@ import (
 	"fhirgate/fhir/rest"
 )
 
-// TestAccessMatrix: who may do what, as one table per kind of data: every principal of DESIGN §5 against
+// TestAccessMatrix: who may do what, as one table per kind of data: every principal of ADR 0005 against
 // every interaction, over HTTP with real signed tokens, on both engines. The data is Eve's, whose
 // Consent refuses Dr House and the insurer, and hides PSY-labelled data from everyone but Dr Martin.
 // For every write the cell refuses, the test checks that nothing changed in the store; for every write it

@@ -15,7 +15,7 @@ import (
 	"fhirgate/population"
 )
 
-// The access decision of DESIGN §5, tried as an attacker would: every side door the issue of that name
+// The access decision (docs/adr/0005-access-decision.md), tried as an attacker would: every side door the issue of that name
 // found, turned around, over HTTP with real signed tokens, on both engines. The demo population: Alice
 // denies the insurer; Bob admits only Dr Martin; Chloé hides PSY data from all but Dr House.
 

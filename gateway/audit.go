@@ -349,7 +349,7 @@ func (a *auditor) record(ctx context.Context, in *interaction, entries []*rest.E
 // headerRefs are the events a response names in X-Audit-Event: those that record data the client was
 // served (or that it wrote) and those about no patient, or, when there are none, one event. Events that record only what was
 // withheld are not named: their number would tell the client that something was withheld, and about how
-// many patients (DESIGN §5: no header may differ because of data the caller may not see).
+// many patients (no header may differ because of data the caller may not see).
 func headerRefs(events []AuditRecord) []string {
 	var refs []string
 	for _, e := range events {

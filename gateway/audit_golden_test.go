@@ -48,7 +48,7 @@ const (
 // request id they carry), in the order the server builds them (by patient, the event without a patient
 // first), and returns their raw bodies. It checks that the response's X-Audit-Event names exactly the
 // events that record data served (or written), and those without a patient; or, when there are none,
-// one event (DESIGN §5: the header does not tell how many patients' data was withheld).
+// one event (the header does not tell how many patients' data was withheld).
 func (a *authServer) auditEventsOf(t *testing.T, auditor string, r result) [][]byte {
 	t.Helper()
 	h := r.header.Get("X-Audit-Event")

@@ -240,7 +240,7 @@ func TestAuditPatientHistory(t *testing.T) {
 	})
 
 	t.Run("the insurer cannot read Alice's access history", func(t *testing.T) {
-		// AuditEvents are read only by the patient they concern and by auditors (DESIGN §5.7), whatever the
+		// AuditEvents are read only by the patient they concern and by auditors (ADR 0005), whatever the
 		// scopes: prac-adviser, whom Alice's consent denies, may not learn from her trail which of her
 		// resources exist, nor read the record of his own refusal.
 		adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")

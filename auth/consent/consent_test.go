@@ -33,6 +33,9 @@ func TestEvaluate(t *testing.T) {
 		"code":[{"coding":[{"system":"http://loinc.org","code":"1234-5"}]}]}]}`)
 	expired := policy(t, "expired", `{"type":"deny","period":{"end":"2025-01-01"}}`)
 	confidential := policy(t, "conf", `{"type":"permit","provision":[{"type":"deny","securityLabel":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]}]}`)
+	orgOnly := policy(t, "org-only", `{"type":"deny","provision":[{"type":"permit","actor":[{`+ircp+`,"reference":{"reference":"Organization/ins"}}]}]}`)
+	noChanges := policy(t, "no-changes", `{"type":"permit","provision":[{"type":"deny","action":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentaction","code":"correct"}]}]}]}`)
+	noDisclose := policy(t, "no-disclose", `{"type":"permit","provision":[{"type":"deny","action":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentaction","code":"disclose"}]}]}]}`)
 	req := func(mut func(*Request)) *Request {
 		r := &Request{Actors: []string{"Practitioner/doc", "Organization/hosp"}, Purposes: []string{"TREAT"}, Action: "access",
 			Resource: "Observation/1", Type: "Observation", Now: now}
@@ -75,6 +78,15 @@ func TestEvaluate(t *testing.T) {
 		{"confidentiality high-water: R covers N", []*Policy{confidential}, req(func(r *Request) { r.Labels = []string{"http://terminology.hl7.org/CodeSystem/v3-Confidentiality|N"} }), Permit, false, Deny, "Consent/conf"},
 		{"confidentiality high-water: R does not cover V", []*Policy{confidential}, req(func(r *Request) { r.Labels = []string{"http://terminology.hl7.org/CodeSystem/v3-Confidentiality|V"} }), Permit, false, Permit, "Consent/conf"},
 		{"deny wins over permit", []*Policy{treatOnly, insurer}, req(func(r *Request) { r.Actors = []string{"Organization/ins"} }), Permit, false, Deny, "Consent/insurer"},
+		{"an unknown organisation is refused what an organisation is refused", []*Policy{insurer}, req(func(r *Request) { r.Actors, r.OrganizationUnknown = []string{"Practitioner/adv"}, true }), Permit, false, Deny, "Consent/insurer"},
+		{"an unknown organisation is never permitted as one", []*Policy{orgOnly}, req(func(r *Request) { r.Actors, r.OrganizationUnknown = []string{"Practitioner/adv"}, true }), Permit, false, Deny, "Consent/org-only"},
+		{"a known organisation not named", []*Policy{orgOnly}, req(nil), Permit, false, Deny, "Consent/org-only"},
+		{"the named organisation", []*Policy{orgOnly}, req(func(r *Request) { r.Actors = []string{"Organization/ins"} }), Permit, false, Permit, "Consent/org-only"},
+		{"reads: a correct-only refusal does not apply", []*Policy{noChanges}, req(nil), Permit, false, Permit, "Consent/no-changes"},
+		{"changes: a correct-only refusal applies", []*Policy{noChanges}, req(func(r *Request) { r.Action = "correct" }), Permit, false, Deny, "Consent/no-changes"},
+		{"creates are collect, not correct", []*Policy{noChanges}, req(func(r *Request) { r.Action = "collect" }), Permit, false, Permit, "Consent/no-changes"},
+		{"a refusal of disclosure applies to reads", []*Policy{noDisclose}, req(nil), Permit, false, Deny, "Consent/no-disclose"},
+		{"a refusal of disclosure does not apply to writes", []*Policy{noDisclose}, req(func(r *Request) { r.Action = "collect" }), Permit, false, Permit, "Consent/no-disclose"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Evaluate(tc.policies, tc.req, tc.def, tc.btg)

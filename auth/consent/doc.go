@@ -9,6 +9,10 @@
 //     reverses it; nested provisions may nest again (the deepest match decides);
 //   - a provision matches when every element it states matches; several values of one element are
 //     alternatives; purposes match along the v3 ActReason is-a hierarchy (BTG is-a ETREAT is-a TREAT);
+//     actions are the request's: access for reads (which use and disclose also name), collect for creates,
+//     correct for changes and deletions;
+//   - a professional whose organisation cannot be established is matched by a provision naming an
+//     organisation when it denies, never when it permits;
 //   - several applicable Consents: any deny wins; none: the configured default (opt-out: permit; opt-in:
 //     deny);
 //   - the patient always sees their own data (right of access);

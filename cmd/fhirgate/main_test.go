@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeRefusesBadStarts: a bad flag, a missing issuer, an unusable store each exit non-zero with one
@@ -53,5 +54,53 @@ func TestBadFlagIsOneLine(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"serve", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-max-body") {
 		t.Fatalf("serve -h: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestDevAdminAndAuditor: a development server loads its demo population through the administration
+// client's path, prints a ready-to-paste command for that client and for the auditor, and `fhirgate token
+// --client` gives tokens that are what they say: the auditor reads the trail and an ordinary client with
+// the same scope does not; the administration client writes the directory and a practitioner does not.
+func TestDevAdminAndAuditor(t *testing.T) {
+	addr := freeAddr(t)
+	server := "http://" + addr
+	p := launch(t, addr, "serve", "--dev", "--store", "file:"+t.TempDir(), "--addr", addr, "--base-url", server+"/fhir")
+	for _, want := range []string{"--client " + devAdminClient + " --scope 'system/*.cruds'", "--client " + devAuditorClient + " --scope 'system/AuditEvent.rs'"} {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(p.logs.String(), want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(p.logs.String(), want) {
+			t.Fatalf("the start banner has no command with %q:\n%s", want, p.logs)
+		}
+	}
+	token := func(args ...string) string {
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"token", "--server", server}, args...), &out, &errb); code != 0 {
+			t.Fatalf("token %v: exit %d: %s", args, code, errb.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	status := func(method, path, tok, body string) int {
+		t.Helper()
+		return call(t, method, server+"/fhir"+path, tok, body).status
+	}
+	auditor := token("--client", devAuditorClient, "--scope", "system/AuditEvent.rs")
+	admin := token("--client", devAdminClient, "--scope", "system/*.cruds")
+	if got := status("GET", "/Patient/pat-alice", admin, ""); got != 200 {
+		t.Fatalf("the demo population is not there for the administration client: %d", got)
+	}
+	if got := status("GET", "/AuditEvent?_count=1", auditor, ""); got != 200 {
+		t.Fatalf("the auditor reads the trail: %d", got)
+	}
+	if got := status("GET", "/AuditEvent?_count=1", token("--scope", "system/AuditEvent.rs"), ""); got != 403 {
+		t.Fatalf("an ordinary client reads the trail: %d", got)
+	}
+	role := `{"resourceType":"PractitionerRole","active":true,"practitioner":{"reference":"Practitioner/prac-martin"},"organization":{"reference":"Organization/org-insurer"}}`
+	if got := status("POST", "/PractitionerRole", token("--scope", "user/*.cruds", "--fhir-user", "Practitioner/prac-martin"), role); got != 403 {
+		t.Fatalf("a practitioner writes the directory: %d", got)
+	}
+	if got := status("POST", "/PractitionerRole", admin, role); got != 201 {
+		t.Fatalf("the administration client writes the directory: %d", got)
 	}
 }
