@@ -292,7 +292,7 @@ func (g *Guard) read(ctx context.Context, req *rest.Request, f *search.Facts, t 
 	if !ok {
 		return hidden(f, "refused by scope: outside the patient context or the granular scopes")
 	}
-	return g.sees(ctx, f, confine, "access", 0, t)
+	return g.sees(ctx, f, confine, "access", t)
 }
 
 // covered reports whether one of the scopes covers f (confinement and granular restriction), and the
@@ -355,9 +355,10 @@ func governed(f *search.Facts) bool {
 }
 
 // sees decides whether the caller may see (action "access") or change (action "collect", "correct") the
-// data of f: the consent of each patient it is about, then the same for the resources that govern it and
-// those it holds, which must also stay within the caller's confinement.
-func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, action string, depth int, t *taken) error {
+// data of f: the consent of each patient it is about, then the same for the resources that govern it
+// (which the caller must be allowed to see) and those it holds, which must also stay within the caller's
+// confinement.
+func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, action string, t *taken) error {
 	if err := g.consent(ctx, f, action, t); err != nil {
 		return err
 	}
@@ -365,30 +366,40 @@ func (g *Guard) sees(ctx context.Context, f *search.Facts, confine []string, act
 	if err != nil {
 		return hidden(f, "its governing resources cannot be established: "+err.Error())
 	}
-	for _, gov := range govs {
-		if confine != nil && !within(gov, confine, false) {
-			return hidden(f, "governed by "+gov.Ref()+", outside the patient context")
-		}
-		if err := g.sees(ctx, gov, confine, "access", depth+1, t); err != nil {
-			return hidden(f, "governed by "+gov.Ref()+", "+reasonOf(err))
-		}
-	}
 	parts, err := f.Parts()
 	if err != nil {
 		return hidden(f, "the resources it holds cannot be established: "+err.Error())
 	}
-	for _, part := range parts {
-		if confine != nil && !within(part, confine, false) {
-			return hidden(f, "holds "+part.Ref()+", outside the patient context")
-		}
-		if err := g.sees(ctx, part, confine, action, depth+1, t); err != nil {
-			return hidden(f, "holds "+part.Ref()+", "+reasonOf(err))
+	for _, rel := range []struct {
+		how    string
+		list   []*search.Facts
+		action string
+	}{{"governed by", govs, "access"}, {"holds", parts, action}} {
+		for _, o := range rel.list {
+			if confine != nil && !within(o, confine, false) {
+				return hidden(f, rel.how+" "+o.Ref()+", outside the patient context")
+			}
+			if err := g.sees(ctx, o, confine, rel.action, t); err != nil {
+				return refusedFor(f, err, rel.how+" "+o.Ref()+", "+reasonOf(err))
+			}
 		}
 	}
 	if err := f.Err(); err != nil {
 		return unavailable("the resource's index could not be read", err)
 	}
 	return nil
+}
+
+// refusedFor is the refusal of f because of a refusal of what governs it or what it holds: the same kind
+// of answer (hidden as absent, or 403 when consent refusals are 403; unavailable stays unavailable), about f.
+func refusedFor(f *search.Facts, err error, reason string) error {
+	switch fhir.KindOf(err) {
+	case fhir.KindForbidden:
+		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: fhir.AsError(err).Details, Err: errors.New(reason)}
+	case fhir.KindNotFound:
+		return hidden(f, reason)
+	}
+	return err
 }
 
 // reasonOf is the real reason of a refusal (kept for the audit trail), whatever the client was told.

@@ -193,7 +193,7 @@ func (g *Guard) governorsAllow(ctx context.Context, f *search.Facts, confine []s
 		if confine != nil && !within(gov, confine, false) {
 			return hidden(gov, "governed by "+ref+", outside the caller's patients")
 		}
-		if err := g.sees(ctx, gov, confine, "access", 1, t); err != nil {
+		if err := g.sees(ctx, gov, confine, "access", t); err != nil {
 			return err
 		}
 		if confine != nil && !within(gov, confine, true) {

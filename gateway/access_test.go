@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fhirgate/auth/devissuer"
 	"fhirgate/fhir/store"
 	"fhirgate/population"
 )
@@ -541,7 +542,11 @@ func TestAccessGovernedResources(t *testing.T) {
 // deleted or rewritten by the professional who broke the glass (nor by anyone); Alice may mark it read,
 // and change nothing else.
 func TestAccessNoticesProtected(t *testing.T) {
-	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, notify: &NotifyConfig{}})
+	forEachEngine(t, testNoticesProtected)
+}
+
+func testNoticesProtected(t *testing.T, engine string) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, notify: &NotifyConfig{}, engine: engine})
 	btg := a.mint(t, "user/*.cruds", "", "Practitioner/prac-adviser", "BTG")
 	a.get(t, btg, "/Patient/pat-alice").wantStatus(t, 200)
 	vs := notices(t, a, "Patient/pat-alice", NoticeBreakTheGlass, 1)
@@ -587,4 +592,49 @@ func TestAccessNoticesProtected(t *testing.T) {
 	if a.versionOf(t, "Communication", id) != 2 {
 		t.Fatal("Alice could not mark her notice read")
 	}
+}
+
+// TestAccessRelatedPerson: a RelatedPerson user sees and writes the record of the patient their
+// RelatedPerson links to (as that patient's consent allows), records Consents for them, and nothing of
+// anyone else; they cannot move their own link to another patient.
+func TestAccessRelatedPerson(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, engine: engine})
+		admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
+		link := `{"resourceType":"RelatedPerson","id":"rp-alice","active":true,"patient":{"reference":"Patient/pat-alice"},"name":[{"family":"Dupont","given":["Marc"]}]}`
+		a.do(t, "PUT", "/RelatedPerson/rp-alice", []byte(link), bearer(admin)).wantStatus(t, 201)
+		rp := a.mint(t, "user/*.cruds", "", "RelatedPerson/rp-alice")
+		a.get(t, rp, "/Patient/pat-alice").wantStatus(t, 200)
+		a.get(t, rp, "/Observation/obs-alice-01").wantStatus(t, 200)
+		a.get(t, rp, "/Patient/pat-chloe").wantStatus(t, 404)
+		if got := refs(t, a.get(t, rp, "/Patient?_count=100").body, "match"); !slices.Equal(got, []string{"Patient/pat-alice"}) {
+			t.Fatalf("GET /Patient: %v", got)
+		}
+		a.do(t, "POST", "/Consent", consentBody("", "Patient/pat-alice", "permit"), bearer(rp)).wantStatus(t, 201)
+		a.do(t, "POST", "/Consent", consentBody("", "Patient/pat-chloe", "deny"), bearer(rp)).wantStatus(t, 403)
+		a.do(t, "PUT", "/RelatedPerson/rp-alice", []byte(strings.Replace(link, "pat-alice", "pat-chloe", 1)), bearer(rp)).wantStatus(t, 403)
+		a.get(t, rp, "/Patient/pat-chloe").wantStatus(t, 404)
+		// No AuditEvents: they are the patient's alone.
+		a.get(t, rp, "/AuditEvent?patient=Patient/pat-alice").wantStatus(t, 403)
+	})
+}
+
+// TestAccessOrganisationInDoubt: a professional whose organisation cannot be established (no
+// organization claim, no PractitionerRole) is refused what a patient refuses an organisation, and only
+// that; the token's claim places them.
+func TestAccessOrganisationInDoubt(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, engine: engine})
+		nobody := a.mint(t, "user/*.rs", "", "Practitioner/prac-nowhere")
+		a.get(t, nobody, "/Patient/pat-alice").wantStatus(t, 404) // Alice refuses the insurer: he might be its
+		a.get(t, nobody, "/Patient/pat-chloe").wantStatus(t, 200) // Chloé refuses no organisation
+		tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: "matrix-app", Scope: "user/*.rs", FHIRUser: "Practitioner/prac-nowhere",
+			Organization: "Organization/org-hopital-nord", Lifetime: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.get(t, tok, "/Patient/pat-alice").wantStatus(t, 200)
+		// A backend is placed by its client: an organisation's refusal does not reach it by doubt.
+		a.get(t, a.mint(t, "system/*.rs", "", ""), "/Patient/pat-alice").wantStatus(t, 200)
+	})
 }

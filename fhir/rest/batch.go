@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	"fhirgate/fhir"
-	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
 
@@ -527,24 +526,7 @@ func (s *Service) prepareWrite(ctx context.Context, g Guard, p *planned, ids map
 		if err != nil {
 			return nil, err
 		}
-		_, before, err := s.existing(ctx, sub.Type, id)
-		if err != nil {
-			return nil, err
-		}
-		if before != nil {
-			if hidden := s.visible(ctx, g, sub, before); hidden != nil {
-				if fhir.KindOf(hidden) != fhir.KindNotFound {
-					return nil, hidden
-				}
-				if m != 0 {
-					return nil, ifMatchFailed(sub.Type, id, m, 0)
-				}
-				p.nothing = true
-				return nil, nil
-			}
-		}
-		p.approved, err = s.approve(ctx, g, sub, Change{Before: before, Companion: companion},
-			store.Op{Type: sub.Type, ID: id, Delete: true, Method: "DELETE", IfMatch: m})
+		p.approved, p.nothing, err = s.deletion(ctx, g, sub, id, m, companion)
 		return nil, err
 	case Patch:
 		m, err := ifMatch(sub)
@@ -582,24 +564,11 @@ func (s *Service) prepareWrite(ctx context.Context, g Guard, p *planned, ids map
 	}
 	op.Body, op.Index = b, index
 	after := s.afterFacts(ctx, sub.Type, id, b, index)
-	var before *search.Facts
 	if sub.Interaction == Update {
-		if _, before, err = s.existing(ctx, sub.Type, id); err != nil {
-			return nil, err
-		}
-		if before != nil {
-			if hidden := s.visible(ctx, g, sub, before); hidden != nil {
-				if err := g.Write(ctx, sub, Change{After: after, Companion: companion}); err != nil {
-					return nil, err
-				}
-				if match != 0 && fhir.KindOf(hidden) == fhir.KindNotFound {
-					return nil, ifMatchFailed(sub.Type, id, match, 0)
-				}
-				return nil, hidden
-			}
-		}
+		p.approved, err = s.replacement(ctx, g, sub, op, after, companion)
+		return rc, err
 	}
-	p.approved, err = s.approve(ctx, g, sub, Change{Before: before, After: after, Companion: companion}, op)
+	p.approved, err = s.approve(ctx, g, sub, Change{After: after, Companion: companion}, op)
 	return rc, err
 }
 

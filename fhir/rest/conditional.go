@@ -98,10 +98,6 @@ func (s *Service) conditionalUpdate(ctx context.Context, g Guard, req *Request) 
 		if err != nil {
 			return nil, err
 		}
-		status := 200
-		if v.Created {
-			status = 201
-		}
-		return s.versionResponse(req, status, v), nil
+		return s.writeResult(req, v), nil
 	}
 }

@@ -41,25 +41,12 @@ func (s *Service) deleteOnce(ctx context.Context, g Guard, req *Request, match u
 		}
 		id, check = matched, s.stillMatches(g, req, crit, matched)
 	}
-	_, before, err := s.existing(ctx, req.Type, id)
+	a, nothing, err := s.deletion(ctx, g, req, id, match, nil)
 	if err != nil {
 		return nil, err
 	}
-	if before != nil {
-		if hidden := s.visible(ctx, g, req, before); hidden != nil {
-			if fhir.KindOf(hidden) != fhir.KindNotFound {
-				return nil, hidden
-			}
-			// As for a resource that does not exist: nothing to delete.
-			if match != 0 {
-				return nil, ifMatchFailed(req.Type, id, match, 0)
-			}
-			return s.nothingDeleted(req, req.Type+"/"+id), nil
-		}
-	}
-	a, err := s.approve(ctx, g, req, Change{Before: before}, store.Op{Type: req.Type, ID: id, Delete: true, Method: "DELETE", IfMatch: match})
-	if err != nil {
-		return nil, err
+	if nothing {
+		return s.nothingDeleted(req, req.Type+"/"+id), nil
 	}
 	v, err := s.commitOne(ctx, a, check)
 	if err != nil {
@@ -73,6 +60,30 @@ func (s *Service) deleteOnce(ctx context.Context, g Guard, req *Request, match u
 		resp.Status = 200
 	}
 	return resp, nil
+}
+
+// deletion decides on deleting id. A current version the caller may not see is answered as a resource
+// that does not exist: nothing to delete (nothing is true), or with If-Match the 412 of a missing
+// resource. An absent or deleted one is left to the store (nothing, or 412 with If-Match).
+func (s *Service) deletion(ctx context.Context, g Guard, req *Request, id string, match uint64, companion func(string) bool) (approved, bool, error) {
+	_, before, err := s.existing(ctx, req.Type, id)
+	if err != nil {
+		return approved{}, false, err
+	}
+	if before != nil {
+		if hidden := s.visible(ctx, g, req, before); hidden != nil {
+			switch {
+			case fhir.KindOf(hidden) != fhir.KindNotFound:
+				return approved{}, false, hidden
+			case match != 0:
+				return approved{}, false, ifMatchFailed(req.Type, id, match, 0)
+			}
+			return approved{}, true, nil
+		}
+	}
+	a, err := s.approve(ctx, g, req, Change{Before: before, Companion: companion},
+		store.Op{Type: req.Type, ID: id, Delete: true, Method: "DELETE", IfMatch: match})
+	return a, false, err
 }
 
 // nothingDeleted is the answer of a delete that changed nothing: what is absent (or hidden, or matched by

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
 
@@ -43,38 +44,39 @@ func (s *Service) update(ctx context.Context, g Guard, req *Request) (*Response,
 		if err != nil {
 			return nil, err
 		}
-		status := 200
-		if v.Created {
-			status = 201
-		}
-		return s.versionResponse(req, status, v), nil
+		return s.writeResult(req, v), nil
 	}
 }
 
-// put decides and commits the write of a resource body at id (update, conditional update). A current
-// version the caller may not see is answered as far as possible as if it did not exist: the write is
-// decided as a create, and If-Match fails as it does on a resource that does not exist; only what
-// cannot be imitated (creating on an id that is taken) is refused, with the answer of a hidden read.
+// put decides and commits the write of a resource body at id (update, conditional update).
 func (s *Service) put(ctx context.Context, g Guard, req *Request, id string, body []byte, index []store.IndexEntry, match uint64, check func(context.Context) error) (*store.Version, error) {
-	after := s.afterFacts(ctx, req.Type, id, body, index)
-	_, before, err := s.existing(ctx, req.Type, id)
-	if err != nil {
-		return nil, err
-	}
-	if before != nil {
-		if hidden := s.visible(ctx, g, req, before); hidden != nil {
-			if err := g.Write(ctx, req, Change{After: after}); err != nil {
-				return nil, err
-			}
-			if match != 0 && fhir.KindOf(hidden) == fhir.KindNotFound {
-				return nil, ifMatchFailed(req.Type, id, match, 0) // as on a resource that does not exist
-			}
-			return nil, hidden
-		}
-	}
-	a, err := s.approve(ctx, g, req, Change{Before: before, After: after}, store.Op{Type: req.Type, ID: id, Body: body, Index: index, Method: "PUT", IfMatch: match})
+	op := store.Op{Type: req.Type, ID: id, Body: body, Index: index, Method: "PUT", IfMatch: match}
+	a, err := s.replacement(ctx, g, req, op, s.afterFacts(ctx, req.Type, id, body, index), nil)
 	if err != nil {
 		return nil, err
 	}
 	return s.commitOne(ctx, a, check)
+}
+
+// replacement decides on writing after in place of the current version of op's resource. A current
+// version the caller may not see is answered as far as possible as if it did not exist: the write is
+// decided as a create, and If-Match fails as it does on a resource that does not exist; only what cannot
+// be imitated (creating on an id that is taken) is refused, with the answer of a hidden read.
+func (s *Service) replacement(ctx context.Context, g Guard, req *Request, op store.Op, after *search.Facts, companion func(string) bool) (approved, error) {
+	_, before, err := s.existing(ctx, op.Type, op.ID)
+	if err != nil {
+		return approved{}, err
+	}
+	if before != nil {
+		if hidden := s.visible(ctx, g, req, before); hidden != nil {
+			if err := g.Write(ctx, req, Change{After: after, Companion: companion}); err != nil {
+				return approved{}, err
+			}
+			if op.IfMatch != 0 && fhir.KindOf(hidden) == fhir.KindNotFound {
+				return approved{}, ifMatchFailed(op.Type, op.ID, op.IfMatch, 0) // as on a resource that does not exist
+			}
+			return approved{}, hidden
+		}
+	}
+	return s.approve(ctx, g, req, Change{Before: before, After: after, Companion: companion}, op)
 }

@@ -73,24 +73,7 @@ func list() (map[string]listed, error) {
 // Load type-checks the non-test files of a package of the module ("fhirgate/auth").
 func Load(t testing.TB, path string) *Package {
 	t.Helper()
-	all, err := list()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok := all[path]
-	if !ok {
-		t.Fatalf("archtest: no package %s", path)
-	}
-	fset := token.NewFileSet()
-	var files []*ast.File
-	for _, name := range p.GoFiles {
-		f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-	}
-	return check(t, path, fset, files)
+	return LoadWith(t, path, nil)
 }
 
 // LoadWith type-checks a package of the module with extra source files (a rule's own test: code that
