@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fhirgate/audit"
 	"net/http"
 	"slices"
 	"sort"
@@ -546,10 +547,10 @@ func TestAccessNoticesProtected(t *testing.T) {
 }
 
 func testNoticesProtected(t *testing.T, engine string) {
-	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, notify: &NotifyConfig{}, engine: engine})
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, notify: &audit.NotifyConfig{}, engine: engine})
 	btg := a.mint(t, "user/*.cruds", "", "Practitioner/prac-adviser", "BTG")
 	a.get(t, btg, "/Patient/pat-alice").wantStatus(t, 200)
-	vs := notices(t, a, "Patient/pat-alice", NoticeBreakTheGlass, 1)
+	vs := notices(t, a, "Patient/pat-alice", audit.NoticeBreakTheGlass, 1)
 	if len(vs) != 1 {
 		t.Fatalf("%d break-the-glass notices", len(vs))
 	}

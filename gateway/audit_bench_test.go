@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
+	"fhirgate/audit"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"fhirgate/fhir"
 )
 
 // BenchmarkReadAuditOn and BenchmarkReadAuditOff: reads by id over HTTP from 32 concurrent clients (2
@@ -37,11 +36,11 @@ func BenchmarkReadAuditDsyncOnly(b *testing.B) { benchReads(b, newDsyncSink(b)) 
 // benchGCPercent is the collector's target fhirgate serve runs with (cmd/fhirgate, serverGCPercent).
 const benchGCPercent = 400
 
-func benchReads(b *testing.B, sink AuditSink) {
+func benchReads(b *testing.B, sink audit.Sink) {
 	defer debug.SetGCPercent(debug.SetGCPercent(benchGCPercent))
 	opts := authOptions{consentDefault: "permit", denyStatus: 404}
 	if sink != nil {
-		opts.audit = &AuditConfig{Sink: sink}
+		opts.audit = &audit.Config{Sink: sink}
 	}
 	a := newAuthServer(b, opts)
 	tok := a.mint(b, "user/*.rs", "", "Practitioner/prac-martin")
@@ -90,7 +89,7 @@ func newSyncSink(b *testing.B) *syncSink {
 	return s
 }
 
-func (s *syncSink) Append(ctx context.Context, events []AuditRecord) error {
+func (s *syncSink) Append(ctx context.Context, events []audit.Record) error {
 	s.mu.Lock()
 	for _, e := range events {
 		n, err := s.f.WriteAt(e.Body, s.end)
@@ -143,7 +142,7 @@ func newDsyncSink(b *testing.B) *dsyncSink {
 	return &dsyncSink{f: f}
 }
 
-func (s *dsyncSink) Append(ctx context.Context, events []AuditRecord) error {
+func (s *dsyncSink) Append(ctx context.Context, events []audit.Record) error {
 	var buf []byte
 	for _, e := range events {
 		buf = append(buf, e.Body...)
@@ -154,50 +153,4 @@ func (s *dsyncSink) Append(ctx context.Context, events []AuditRecord) error {
 	s.mu.Unlock()
 	_, err := s.f.WriteAt(buf, off)
 	return err
-}
-
-// BenchmarkAuditEventEncode: encoding a read's AuditEvent, by the auditor's writer and by encoding/json.
-//
-//	go test -run '^$' -bench AuditEventEncode ./gateway/
-func BenchmarkAuditEventEncode(b *testing.B) {
-	concept := func(system, code, display string) aeConcept {
-		return aeConcept{Coding: []aeCoding{{System: system, Code: code, Display: display}}}
-	}
-	purpose := concept(actReason, "TREAT", "")
-	ev := &auditEvent{ResourceType: "AuditEvent", ID: "6f1c2a9e-8d7b-4c3a-9e2f-1a2b3c4d5e6f",
-		Meta:    &aeMeta{Profile: []string{balpProfile + "PatientRead"}},
-		Type:    aeCoding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
-		Subtype: []aeCoding{{System: "http://hl7.org/fhir/restful-interaction", Code: "read"}},
-		Action:  "R", Recorded: "2026-11-29T10:00:00.123Z", Outcome: "0", PurposeOfEvent: []aeConcept{purpose},
-		Agent: []aeAgent{
-			{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: "110152"}}}, Who: &aeReference{Identifier: &aeIdentifier{Value: "app"}, Display: "client app"},
-				Network: &aeNetwork{Address: "127.0.0.1", Type: "2"}},
-			{Type: &aeConcept{Coding: []aeCoding{{System: dcm, Code: "110153"}}}, Who: &aeReference{Reference: "Device/fhirgate"},
-				Network: &aeNetwork{Address: "http://127.0.0.1:8080/fhir", Type: "5"}},
-			{Type: &aeConcept{Coding: []aeCoding{{System: participation, Code: "IRCP"}}}, Requestor: true,
-				Role:   []aeConcept{concept(roleClass, "PROV", "healthcare provider")},
-				Who:    &aeReference{Reference: "Practitioner/prac-house", Identifier: &aeIdentifier{System: "http://127.0.0.1:8080/dev-issuer", Value: "Practitioner/prac-house"}},
-				Policy: []string{"urn:ietf:params:oauth:jti:0123456789abcdef"}, PurposeOfUse: []aeConcept{purpose}},
-		},
-		Source: aeSource{Site: "127.0.0.1:8080", Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate http://127.0.0.1:8080/fhir"},
-			Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}},
-		Entity: []aeEntity{
-			{What: &aeReference{Reference: "Patient/pat-alice"}, Type: &aeCoding{System: entityType, Code: "1", Display: "Person"}, Role: &aeCoding{System: objectRole, Code: "1", Display: "Patient"}},
-			{What: &aeReference{Reference: "Patient/pat-alice/_history/1"}, Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"}, Role: &aeCoding{System: objectRole, Code: "4", Display: "Domain Resource"}},
-			{What: &aeReference{Identifier: &aeIdentifier{Value: "5f0e8a4c-1111-2222-3333-444455556666"}}, Type: &aeCoding{System: "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", Code: "XrequestId"}},
-		},
-	}
-	if !bytes.Equal(ev.encode(), fhir.MustJSON(ev)) {
-		b.Fatal("the auditor's encoding differs from encoding/json's")
-	}
-	b.Run("auditor", func(b *testing.B) {
-		for b.Loop() {
-			ev.encode()
-		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		for b.Loop() {
-			fhir.MustJSON(ev)
-		}
-	})
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fhirgate/audit"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,7 +18,7 @@ type failingSink struct {
 	calls atomic.Int32
 }
 
-func (f *failingSink) Append(ctx context.Context, events []AuditRecord) error {
+func (f *failingSink) Append(ctx context.Context, events []audit.Record) error {
 	f.calls.Add(1)
 	switch f.mode {
 	case "full":
@@ -34,7 +35,7 @@ func TestAuditFailureClosed(t *testing.T) {
 	for _, mode := range []string{"error", "full", "hang"} {
 		t.Run(mode, func(t *testing.T) {
 			sink := &failingSink{mode: mode}
-			a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &AuditConfig{Sink: sink, Deadline: 300 * time.Millisecond}})
+			a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &audit.Config{Sink: sink, Deadline: 300 * time.Millisecond}})
 			tok := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
 			start := time.Now()
 			r := a.get(t, tok, "/Patient/pat-alice")
@@ -61,7 +62,7 @@ func TestAuditFailureClosed(t *testing.T) {
 // TestAuditFailureOpen: with --audit-failure open the response is served (and the failure logged).
 func TestAuditFailureOpen(t *testing.T) {
 	sink := &failingSink{mode: "full"}
-	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &AuditConfig{Sink: sink, FailOpen: true}})
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &audit.Config{Sink: sink, FailOpen: true}})
 	r := a.get(t, a.mint(t, "user/*.rs", "", "Practitioner/prac-martin"), "/Patient/pat-alice")
 	r.wantStatus(t, 200)
 	if r.header.Get("X-Audit-Event") != "" {
@@ -113,7 +114,7 @@ func TestEveryResponseNamesItsAuditEvents(t *testing.T) {
 // discardSink stores nothing (the audit-off baseline of the benchmarks).
 type discardSink struct{}
 
-func (discardSink) Append(context.Context, []AuditRecord) error { return nil }
+func (discardSink) Append(context.Context, []audit.Record) error { return nil }
 
 // queuedSink stores one request at a time, each taking a while, and reports its progress like
 // StoreSink: a store that works, under load.
@@ -124,7 +125,7 @@ type queuedSink struct {
 	stuck atomic.Bool // stop making progress
 }
 
-func (q *queuedSink) Append(ctx context.Context, events []AuditRecord) error {
+func (q *queuedSink) Append(ctx context.Context, events []audit.Record) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.stuck.Load() {
@@ -143,7 +144,7 @@ func (q *queuedSink) Progress() uint64 { return q.done.Load() }
 // it stops.
 func TestAuditDeadlineUnderLoad(t *testing.T) {
 	sink := &queuedSink{took: 100 * time.Millisecond}
-	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &AuditConfig{Sink: sink, Deadline: 250 * time.Millisecond}})
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, audit: &audit.Config{Sink: sink, Deadline: 250 * time.Millisecond}})
 	tok := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
 	const n = 12 // the last waits about 1.2 s, well past the deadline
 	statuses := make(chan int, n)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fhirgate/audit"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ func BenchmarkSearchConsents0(b *testing.B) { benchConsentSearch(b, 0) }
 func BenchmarkSearchConsents20(b *testing.B) { benchConsentSearch(b, 20) }
 
 func benchConsentSearch(b *testing.B, consents int) {
-	a := newAuthServer(b, authOptions{consentDefault: consent.Permit, denyStatus: 404, audit: &AuditConfig{Sink: discardSink{}}})
+	a := newAuthServer(b, authOptions{consentDefault: consent.Permit, denyStatus: 404, audit: &audit.Config{Sink: discardSink{}}})
 	a.putPatient(b, "pat-bench")
 	var entries []string
 	for i := range 100 {

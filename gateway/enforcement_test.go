@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/auth"
 	"fhirgate/auth/consent"
 	"fhirgate/auth/devissuer"
@@ -31,20 +32,21 @@ import (
 // the production verifier) over the demo population.
 type authServer struct {
 	*testServer
-	issuer *devissuer.Issuer
-	srv    *Server
+	issuer  *devissuer.Issuer
+	srv     *Server
+	notices *audit.Notifier // nil without notices
 }
 
 // authOptions vary the consent configuration of an authServer.
 type authOptions struct {
-	consentDefault consent.Decision // default permit
-	denyStatus     int              // default 404
-	audit          *AuditConfig     // default: the store
-	notify         *NotifyConfig    // default: no notices
-	noAudit        bool             // no audit trail at all (benchmark baselines)
-	noConsent      bool             // no consent enforcement (benchmark baselines)
-	open           bool             // no token verification: OpenPolicy (benchmark baselines)
-	engine         string           // "redis" for the Redis engine (default: embedded)
+	consentDefault consent.Decision    // default permit
+	denyStatus     int                 // default 404
+	audit          *audit.Config       // Sink, Deadline, FailOpen (default: the store, checked)
+	notify         *audit.NotifyConfig // default: no notices
+	noAudit        bool                // no audit trail at all (benchmark baselines)
+	noConsent      bool                // no consent enforcement (benchmark baselines)
+	open           bool                // no token verification: OpenPolicy (benchmark baselines)
+	engine         string              // "redis" for the Redis engine (default: embedded)
 	// fixed makes the server deterministic: every clock stops at this instant and ids are counters, so
 	// that two servers given the same requests answer the same bytes.
 	fixed time.Time
@@ -130,14 +132,29 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.audit == nil && !o.noAudit {
-		o.audit = &AuditConfig{Sink: NewStoreSink(st, ts.svc)}
-		if now != nil {
-			o.audit.Now, o.audit.NewID = now, counter("audit")
+	var trail *audit.Trail
+	var notices *audit.Notifier
+	if !o.noAudit {
+		var sink audit.Sink = audit.NewStoreSink(st, ts.svc)
+		if checkEvents {
+			sink = checkedSink{sink, ts.svc}
 		}
-	}
-	if o.noAudit {
-		o.audit = nil
+		cfg := audit.Config{Sink: sink}
+		if o.audit != nil {
+			cfg = *o.audit
+		}
+		cfg.Indexer, cfg.BaseURL = ts.svc, ts.base
+		if now != nil {
+			cfg.Now, cfg.NewID = now, counter("audit")
+		}
+		if o.notify != nil {
+			notices = audit.NewNotifier(*o.notify, ts.svc, slog.Default())
+			t.Cleanup(func() { notices.Close(context.Background()) })
+			cfg.Stored = notices.Consider
+		}
+		if trail, err = audit.New(cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.noConsent {
 		consents = nil
@@ -148,15 +165,14 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if o.open {
 		policy = OpenPolicy{}
 	}
-	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: o.audit, Notify: o.notify,
+	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: trail,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
 		ts.svc, st, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Server.Config.Handler = srv.Handler()
-	t.Cleanup(func() { srv.Close(context.Background()) })
-	return &authServer{testServer: ts, issuer: iss, srv: srv}
+	return &authServer{testServer: ts, issuer: iss, srv: srv, notices: notices}
 }
 
 // The clients an authServer knows as administration client and as auditor.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fhirgate/audit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,7 +54,7 @@ func notices(t *testing.T, a *authServer, patient, kind string, want int) []*sto
 	var vs []*store.Version
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var err error
-		vs, err = a.svc.Engine().Find(ctx, "Communication", map[string][]string{"recipient": {patient}, "category": {noticeTopicSystem + "|" + kind}})
+		vs, err = a.svc.Engine().Find(ctx, "Communication", map[string][]string{"recipient": {patient}, "category": {audit.NoticeTopicSystem + "|" + kind}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,17 +64,19 @@ func notices(t *testing.T, a *authServer, patient, kind string, want int) []*sto
 	}
 }
 
-// settle waits for the notifier's queue to drain, so that a test can assert that nothing more comes.
+// settle waits until the notifier has handled every access recorded so far, so that a test can assert
+// that nothing more comes.
 func settle(a *authServer) {
-	for i := 0; i < 200 && len(a.srv.notify.queue) > 0; i++ {
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.notices.Settle(ctx); err != nil {
+		panic("the notifier did not settle: " + err.Error())
 	}
-	time.Sleep(100 * time.Millisecond)
 }
 
 func TestNoticeFirstAccessOnce(t *testing.T) {
 	hook := newWebhook(t)
-	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &NotifyConfig{Webhook: hook.URL}})
+	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &audit.NotifyConfig{Webhook: hook.URL}})
 	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
 	alice := a.mint(t, "patient/*.rs", "pat-alice", "Patient/pat-alice")
 
@@ -81,9 +84,9 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 	a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 200)
 	a.get(t, martin, "/Observation?patient=pat-alice").wantStatus(t, 200)
 	a.get(t, martin, "/Patient/pat-alice").wantStatus(t, 200)
-	vs := notices(t, a, "Patient/pat-alice", NoticeFirstAccess, 1)
+	vs := notices(t, a, "Patient/pat-alice", audit.NoticeFirstAccess, 1)
 	settle(a)
-	vs = notices(t, a, "Patient/pat-alice", NoticeFirstAccess, 1)
+	vs = notices(t, a, "Patient/pat-alice", audit.NoticeFirstAccess, 1)
 	if len(vs) != 1 {
 		t.Fatalf("%d first-access notices for Dr Martin's three accesses, want 1", len(vs))
 	}
@@ -114,7 +117,7 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 	}
 	// Dr Martin on another patient: another notice; nothing for Chloé from Alice's.
 	a.get(t, martin, "/Patient/pat-chloe").wantStatus(t, 200)
-	if vs := notices(t, a, "Patient/pat-chloe", NoticeFirstAccess, 1); len(vs) != 1 {
+	if vs := notices(t, a, "Patient/pat-chloe", audit.NoticeFirstAccess, 1); len(vs) != 1 {
 		t.Fatalf("Chloé has %d first-access notices", len(vs))
 	}
 	// The webhook heard of both, and of nothing clinical.
@@ -131,41 +134,41 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if len(keys) != 4 || keys[0] != "communication" || keys[1] != "event" || keys[2] != "patient" || keys[3] != "sent" || call["event"] != NoticeFirstAccess {
+		if len(keys) != 4 || keys[0] != "communication" || keys[1] != "event" || keys[2] != "patient" || keys[3] != "sent" || call["event"] != audit.NoticeFirstAccess {
 			t.Fatalf("webhook body %v", call)
 		}
 	}
 }
 
 func TestNoticeBreakTheGlassEveryTime(t *testing.T) {
-	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &NotifyConfig{}})
+	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &audit.NotifyConfig{}})
 	btg := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser", "BTG")
 	adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")
 	a.get(t, adviser, "/Patient/pat-alice").wantStatus(t, 404) // refused: not an access, no notice
 	a.get(t, btg, "/Patient/pat-alice").wantStatus(t, 200)
 	a.get(t, btg, "/Patient/pat-alice").wantStatus(t, 200)
-	if vs := notices(t, a, "Patient/pat-alice", NoticeBreakTheGlass, 2); len(vs) != 2 {
+	if vs := notices(t, a, "Patient/pat-alice", audit.NoticeBreakTheGlass, 2); len(vs) != 2 {
 		t.Fatalf("%d break-the-glass notices for two accesses", len(vs))
 	}
 	settle(a)
 	// The first break-the-glass access is also the adviser's first access (the refusal did not count).
-	if vs := notices(t, a, "Patient/pat-alice", NoticeFirstAccess, 1); len(vs) != 1 {
+	if vs := notices(t, a, "Patient/pat-alice", audit.NoticeFirstAccess, 1); len(vs) != 1 {
 		t.Fatalf("%d first-access notices", len(vs))
 	}
 }
 
 // Concurrent first accesses by the same professional: exactly one notice.
 func TestNoticeConcurrentFirstAccesses(t *testing.T) {
-	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &NotifyConfig{}})
+	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &audit.NotifyConfig{}})
 	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house")
 	var wg sync.WaitGroup
 	for range 12 {
 		wg.Go(func() { a.get(t, house, "/Patient/pat-david").wantStatus(t, 200) })
 	}
 	wg.Wait()
-	notices(t, a, "Patient/pat-david", NoticeFirstAccess, 1)
+	notices(t, a, "Patient/pat-david", audit.NoticeFirstAccess, 1)
 	settle(a)
-	if vs := notices(t, a, "Patient/pat-david", NoticeFirstAccess, 1); len(vs) != 1 {
+	if vs := notices(t, a, "Patient/pat-david", audit.NoticeFirstAccess, 1); len(vs) != 1 {
 		t.Fatalf("%d first-access notices for 12 concurrent first accesses", len(vs))
 	}
 }

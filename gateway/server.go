@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"fhirgate/audit"
 	"fhirgate/auth"
 	"fhirgate/conformance"
 	"fhirgate/fhir"
@@ -38,15 +39,12 @@ type Config struct {
 	SMART *conformance.SMART
 	// DevIssuer, when set, is the development OIDC issuer, served under /dev-issuer.
 	DevIssuer http.Handler
-	// Audit configures the audit trail (nil: no audit trail, for tests of the REST layer only).
-	Audit *AuditConfig
+	// Audit is the audit trail (nil: none, for tests of the REST layer only).
+	Audit *audit.Trail
 	// StoreInfo describes the store in /readyz (engine, durability, warnings).
 	StoreInfo map[string]string
 	// Portal, when set, serves the patient's pages under /portal/.
 	Portal http.Handler
-	// Notify, with Audit, turns professionals' first accesses and break-the-glass accesses into notices
-	// to the patient (nil: no notices).
-	Notify *NotifyConfig
 }
 
 // Pinger reports whether the store can serve (readiness).
@@ -73,8 +71,7 @@ type Guard interface {
 // Server is the HTTP server of the FHIR API and its public endpoints.
 type Server struct {
 	cfg     Config
-	audit   *auditor
-	notify  *notifier
+	audit   *audit.Trail
 	echo    *echo.Echo
 	svc     *rest.Service
 	store   Pinger
@@ -104,17 +101,8 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, svc: svc, store: st, policy: policy, metrics: m, log: cfg.Logger.With("component", "gateway"), capJSON: capJSON}
-	if cfg.Audit != nil {
-		if cfg.Audit.Sink == nil {
-			return nil, errors.New("gateway: an audit configuration needs a sink")
-		}
-		s.audit = newAuditor(*cfg.Audit, cfg.BaseURL, cfg.Logger)
-		if cfg.Notify != nil {
-			s.notify = newNotifier(*cfg.Notify, svc, cfg.Logger)
-			s.audit.stored = s.notify.consider
-		}
-	}
+	s := &Server{cfg: cfg, svc: svc, store: st, policy: policy, metrics: m, log: cfg.Logger.With("component", "gateway"),
+		capJSON: capJSON, audit: cfg.Audit}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
@@ -155,14 +143,6 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	s.echo = e
 	return s, nil
-}
-
-// Close finishes the server's background work (the patient notices queued), waiting at most until ctx
-// ends. Call it after the HTTP server has stopped taking requests.
-func (s *Server) Close(ctx context.Context) {
-	if s.notify != nil {
-		s.notify.close(ctx)
-	}
 }
 
 // Handler returns the server as an http.Handler.
@@ -309,21 +289,12 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, Guard
 // recordAudit writes the AuditEvents of a request before its response leaves.
 func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard Guard, err error) ([]string, error) {
 	r := c.Request()
-	in := &interaction{req: req, method: r.Method, target: r.URL.RequestURI(), clientAddr: c.RealIP(),
-		requestID: c.Response().Header().Get(echo.HeaderXRequestID), err: err}
-	if req != nil {
-		in.ledger = req.Ledger
-	}
+	in := &audit.Interaction{Request: req, Method: r.Method, Target: r.URL.RequestURI(), ClientAddr: c.RealIP(),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Response: resp, Err: err}
 	if guard != nil {
-		in.principal, in.decisions = guard.Principal(), guard.Decisions()
+		in.Principal, in.Decisions = guard.Principal(), guard.Decisions()
 	}
-	var entries []*rest.EntryResult
-	if resp != nil {
-		in.status, in.touched, entries = resp.Status, resp.Touched, resp.Entries
-	} else if err != nil {
-		in.status = fhir.KindOf(err).Status()
-	}
-	return s.audit.record(r.Context(), in, entries)
+	return s.audit.Record(r.Context(), in)
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {

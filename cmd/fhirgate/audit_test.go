@@ -15,10 +15,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"fhirgate/audit"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
-	"fhirgate/gateway"
 )
 
 // cliAuditEvent is an AuditEvent about a patient, as the gateway records a read (abridged).
@@ -33,7 +33,7 @@ func cliAuditEvent(id, patient, resource string) []byte {
 		`{"what":{"reference":"` + resource + `"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"4"}}]}`)
 }
 
-// buildAuditStore writes AuditEvents through gateway.StoreSink (chained, indexed as the server does),
+// buildAuditStore writes AuditEvents through audit.StoreSink (chained, indexed as the server does),
 // some requests with one event and some with two, and closes the store. It returns the ids in write
 // order and, for each, its patient.
 func buildAuditStore(t *testing.T, dir string) (ids []string, patientOf map[string]string) {
@@ -50,16 +50,16 @@ func buildAuditStore(t *testing.T, dir string) (ids []string, patientOf map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := gateway.NewStoreSink(st, svc)
+	sink := audit.NewStoreSink(st, svc)
 	patientOf = map[string]string{}
 	patients := []string{"Patient/pat-alice", "Patient/pat-bob", "Patient/pat-chloe"}
 	ctx := context.Background()
 	for i := 0; i < 12; {
-		var recs []gateway.AuditRecord
+		var recs []audit.Record
 		for j := 0; j < 1+i%2 && i < 12; j, i = j+1, i+1 {
 			id := fmt.Sprintf("evt-%02d", i)
 			p := patients[i%3]
-			recs = append(recs, gateway.AuditRecord{ID: id, Body: cliAuditEvent(id, p, fmt.Sprintf("Observation/obs-%d/_history/1", i))})
+			recs = append(recs, audit.Record{ID: id, Body: cliAuditEvent(id, p, fmt.Sprintf("Observation/obs-%d/_history/1", i))})
 			ids = append(ids, id)
 			patientOf[id] = p
 		}

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/auth"
 	"fhirgate/auth/consent"
 	"fhirgate/auth/devissuer"
@@ -252,8 +253,12 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--issuer: %w", err)
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
-	gcfg.Audit = &gateway.AuditConfig{Sink: gateway.NewStoreSink(st, svc), FailOpen: cfg.auditFailure == "open"}
-	gcfg.Notify = &gateway.NotifyConfig{Webhook: cfg.notifyWebhook}
+	notices := audit.NewNotifier(audit.NotifyConfig{Webhook: cfg.notifyWebhook}, svc, log)
+	gcfg.Audit, err = audit.New(audit.Config{Sink: audit.NewStoreSink(st, svc), Indexer: svc, BaseURL: cfg.baseURL,
+		FailOpen: cfg.auditFailure == "open", Logger: log, Stored: notices.Consider})
+	if err != nil {
+		return err
+	}
 	if gcfg.SMART.AuthorizationEndpoint != "" && gcfg.SMART.TokenEndpoint != "" {
 		gcfg.Portal, err = portal.Handler(portal.Config{FHIRBase: cfg.baseURL, ClientID: cfg.portalClientID,
 			AuthorizationEndpoint: gcfg.SMART.AuthorizationEndpoint, TokenEndpoint: gcfg.SMART.TokenEndpoint})
@@ -315,7 +320,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
-	srv.Close(shutdownCtx) // the patient notices still queued
+	notices.Close(shutdownCtx) // the patient notices still queued
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package audit
 
 import (
 	"fhirgate/fhir"
@@ -7,7 +7,7 @@ import (
 // Every request builds at least one AuditEvent, and encoding it with encoding/json (reflection) cost a
 // tenth of a read's CPU. The auditor writes it directly: encode gives exactly the bytes fhir.MustJSON
 // gives for the same event (members in declaration order, omitted where omitempty omits them, strings
-// escaped as encoding/json escapes them without HTML escaping). The gateway tests check that for every
+// escaped as encoding/json escapes them without HTML escaping). The tests check that for every
 // event they store; fhir.FuzzAppendJSONString checks the strings.
 
 // encode returns the event's JSON.

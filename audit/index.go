@@ -1,4 +1,4 @@
-package gateway
+package audit
 
 import (
 	"strings"
@@ -9,8 +9,8 @@ import (
 // The audit trail indexes every AuditEvent it writes. Decoding each event's JSON again and evaluating
 // every search parameter's expression on it cost more than the read being audited, so the auditor
 // describes the values of the event it built to the indexer directly (search.Description), following the
-// expressions of the AuditEvent parameters this server indexes. TestMain checks, for every event the
-// gateway's tests store, that the entries are exactly those of the generic indexer on the event's JSON.
+// expressions of the AuditEvent parameters this server indexes. The tests check, for every event they store,
+// that the entries are exactly those of the generic indexer on the event's JSON.
 
 // describe gives the indexer the values each indexed AuditEvent parameter selects.
 func (ev *auditEvent) describe(d *search.Description) {

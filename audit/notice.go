@@ -1,4 +1,4 @@
-package gateway
+package audit
 
 import (
 	"bytes"
@@ -39,41 +39,44 @@ const (
 	NoticeBreakTheGlass = "break-the-glass"
 )
 
-// noticeTopicSystem codes Communication.topic for fhirgate's notices.
-const noticeTopicSystem = "https://fhirgate.dev/CodeSystem/patient-notice"
+// NoticeTopicSystem codes Communication.topic (and .category) of fhirgate's notices.
+const NoticeTopicSystem = "https://fhirgate.dev/CodeSystem/patient-notice"
 
-// notifier turns audit records into notices, off the request path, once the events are stored.
-type notifier struct {
+// Notifier turns audit records into notices, off the request path, once the events are stored.
+type Notifier struct {
 	cfg   NotifyConfig
 	svc   *rest.Service
 	log   *slog.Logger
-	queue chan AuditRecord
+	queue chan Record
 
-	mu     sync.Mutex
-	seen   map[string]bool // "Patient/p|Practitioner/x": known not to be a first access any more
-	closed bool
-	done   chan struct{}
+	mu      sync.Mutex
+	seen    map[string]bool // "Patient/p|Practitioner/x": known not to be a first access any more
+	closed  bool
+	done    chan struct{}
+	pending sync.WaitGroup // records queued and not handled yet
 }
 
 // maxSeen bounds the memory of known pairs; beyond it the memory starts again (the store answers).
 const maxSeen = 200_000
 
-func newNotifier(cfg NotifyConfig, svc *rest.Service, log *slog.Logger) *notifier {
+// NewNotifier starts the notifier of a server: its Consider is the trail's Config.Stored, and Close
+// waits for the notices still queued.
+func NewNotifier(cfg NotifyConfig, svc *rest.Service, log *slog.Logger) *Notifier {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 5 * time.Second}
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 10_000
 	}
-	n := &notifier{cfg: cfg, svc: svc, log: log.With("component", "notify"), queue: make(chan AuditRecord, cfg.Queue),
+	n := &Notifier{cfg: cfg, svc: svc, log: log.With("component", "notify"), queue: make(chan Record, cfg.Queue),
 		seen: map[string]bool{}, done: make(chan struct{})}
 	go n.run()
 	return n
 }
 
-// consider queues the records that may call for a notice: a professional's successful access to a
+// Consider queues the records that may call for a notice: a professional's successful access to a
 // patient's data.
-func (n *notifier) consider(recs []AuditRecord) {
+func (n *Notifier) Consider(recs []Record) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -86,10 +89,12 @@ func (n *notifier) consider(recs []AuditRecord) {
 		if !r.BreakTheGlass && n.seen[r.Patient+"|"+r.User] {
 			continue
 		}
+		n.pending.Add(1)
 		select {
 		case n.queue <- r:
 		default:
-			n.log.Error("notice queue full: a patient notice is dropped", "patient", r.Patient, "event", r.ID)
+			n.pending.Done()
+			n.log.Error("notice queue full: a patient notice is dropped", "event", r.ID)
 		}
 	}
 }
@@ -99,8 +104,21 @@ func isProfessional(user string) bool {
 	return strings.HasPrefix(user, "Practitioner/") || strings.HasPrefix(user, "PractitionerRole/")
 }
 
-// close stops taking notices and waits (up to the context) for the queued ones.
-func (n *notifier) close(ctx context.Context) {
+// Settle waits until every record queued so far has been handled (its notice written, or found not to be
+// due), or until ctx ends.
+func (n *Notifier) Settle(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { n.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops taking notices and waits (up to the context) for the queued ones.
+func (n *Notifier) Close(ctx context.Context) {
 	n.mu.Lock()
 	if !n.closed {
 		n.closed = true
@@ -113,18 +131,19 @@ func (n *notifier) close(ctx context.Context) {
 	}
 }
 
-func (n *notifier) run() {
+func (n *Notifier) run() {
 	defer close(n.done)
 	for r := range n.queue {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := n.handle(ctx, r); err != nil {
-			n.log.Error("patient notice failed", "patient", r.Patient, "event", r.ID, "err", err)
+			n.log.Error("patient notice failed", "event", r.ID, "err", err)
 		}
 		cancel()
+		n.pending.Done()
 	}
 }
 
-func (n *notifier) handle(ctx context.Context, r AuditRecord) error {
+func (n *Notifier) handle(ctx context.Context, r Record) error {
 	if r.BreakTheGlass {
 		if err := n.notify(ctx, r, NoticeBreakTheGlass, "btg-"+r.ID); err != nil {
 			return err
@@ -166,7 +185,7 @@ func (n *notifier) handle(ctx context.Context, r AuditRecord) error {
 // firstAccess reports whether the record's event is the professional's first successful access to the
 // patient's data: no earlier event of theirs about the patient (the same instant: the smaller id is
 // earlier), so that of two concurrent first accesses exactly one is first.
-func (n *notifier) firstAccess(ctx context.Context, r AuditRecord) (bool, error) {
+func (n *Notifier) firstAccess(ctx context.Context, r Record) (bool, error) {
 	vs, err := n.svc.Engine().Find(ctx, "AuditEvent", url.Values{
 		"patient": {r.Patient}, "agent": {r.User}, "outcome": {"0"},
 		"date": {"le" + fhir.FormatInstant(r.Recorded)},
@@ -197,7 +216,7 @@ func (n *notifier) firstAccess(ctx context.Context, r AuditRecord) (bool, error)
 
 // notify writes the notice's Communication once (its id is the notice's: a retry or another process
 // finds it there) and calls the webhook when it was new.
-func (n *notifier) notify(ctx context.Context, r AuditRecord, kind, id string) error {
+func (n *Notifier) notify(ctx context.Context, r Record, kind, id string) error {
 	body, err := noticeCommunication(id, kind, r)
 	if err != nil {
 		return err
@@ -214,7 +233,7 @@ func (n *notifier) notify(ctx context.Context, r AuditRecord, kind, id string) e
 	if err != nil {
 		return err
 	}
-	n.log.Info("patient notice", "kind", kind, "patient", r.Patient, "communication", "Communication/"+id)
+	n.log.Info("patient notice", "kind", kind, "event", r.ID)
 	if n.cfg.Webhook != "" {
 		go n.callWebhook(kind, r.Patient, "Communication/"+id, r.Recorded)
 	}
@@ -223,7 +242,7 @@ func (n *notifier) notify(ctx context.Context, r AuditRecord, kind, id string) e
 
 // callWebhook tells the webhook of a notice, without clinical content: the kind, the patient's
 // reference, the Communication to read, the instant.
-func (n *notifier) callWebhook(kind, patient, communication string, sent time.Time) {
+func (n *Notifier) callWebhook(kind, patient, communication string, sent time.Time) {
 	payload, _ := json.Marshal(map[string]string{"event": kind, "patient": patient, "communication": communication,
 		"sent": fhir.FormatInstant(sent)})
 	req, err := http.NewRequest(http.MethodPost, n.cfg.Webhook, bytes.NewReader(payload))
@@ -246,7 +265,7 @@ func (n *notifier) callWebhook(kind, patient, communication string, sent time.Ti
 // noticeCommunication is the notice to the patient: who accessed (the professional, in sender is the
 // server that noticed), the AuditEvent it is about, and a plain text for readers that know nothing of
 // fhirgate. received stays empty until the patient has seen it.
-func noticeCommunication(id, kind string, r AuditRecord) ([]byte, error) {
+func noticeCommunication(id, kind string, r Record) ([]byte, error) {
 	text := map[string]string{
 		NoticeFirstAccess:   "First access to your record by " + r.User + ".",
 		NoticeBreakTheGlass: "Emergency (break-the-glass) access to your record by " + r.User + ".",
@@ -290,9 +309,9 @@ func noticeCommunication(id, kind string, r AuditRecord) ([]byte, error) {
 		ResourceType: "Communication", ID: id, Status: "completed",
 		// The kind is a category too, since R4 cannot search Communication.topic.
 		Category: []concept{{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/communication-category", Code: "notification"}}},
-			{Coding: []coding{{System: noticeTopicSystem, Code: kind}}}},
+			{Coding: []coding{{System: NoticeTopicSystem, Code: kind}}}},
 		Priority: priority, Subject: ref{r.Patient},
-		Topic: concept{Coding: []coding{{System: noticeTopicSystem, Code: kind}}},
+		Topic: concept{Coding: []coding{{System: NoticeTopicSystem, Code: kind}}},
 		About: []ref{{"AuditEvent/" + r.ID}, {r.User}}, Sent: fhir.FormatInstant(r.Recorded),
 		Recipient: []ref{{r.Patient}}, Sender: ref{auth.NoticeSender},
 	}

@@ -1,4 +1,4 @@
-package gateway
+package audit
 
 import (
 	"context"
@@ -27,8 +27,8 @@ func TestStoreSinkGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := NewStoreSink(st, svc)
-	event := func(id, patient string) AuditRecord {
-		return AuditRecord{ID: id, Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":%q,
+	event := func(id, patient string) Record {
+		return Record{ID: id, Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":%q,
 			"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},
 			"action":"R","recorded":"2026-11-29T10:00:00Z","outcome":"0",
 			"agent":[{"who":{"reference":"Practitioner/p1"},"requestor":true}],
@@ -36,7 +36,7 @@ func TestStoreSinkGroupCommit(t *testing.T) {
 			"entity":[{"what":{"reference":%q}}]}`, id, patient))}
 	}
 	ctx := context.Background()
-	if err := sink.Append(ctx, []AuditRecord{event("taken", "Patient/p0")}); err != nil {
+	if err := sink.Append(ctx, []Record{event("taken", "Patient/p0")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -45,7 +45,7 @@ func TestStoreSinkGroupCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range requests {
 		wg.Go(func() {
-			recs := []AuditRecord{event(fmt.Sprintf("ev-%d-a", i), fmt.Sprintf("Patient/p%d", i))}
+			recs := []Record{event(fmt.Sprintf("ev-%d-a", i), fmt.Sprintf("Patient/p%d", i))}
 			if i%3 == 0 { // a request with two events (two patients)
 				recs = append(recs, event(fmt.Sprintf("ev-%d-b", i), "Patient/shared"))
 			}
