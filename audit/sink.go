@@ -206,4 +206,3 @@ func groupContext(group []*pending) (context.Context, context.CancelFunc) {
 	}
 	return context.WithDeadline(context.Background(), latest)
 }
-

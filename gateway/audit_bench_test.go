@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // BenchmarkReadAuditOn and BenchmarkReadAuditOff: reads by id over HTTP from 32 concurrent clients (2
