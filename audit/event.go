@@ -1,11 +1,15 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"fhirgate/auth/consent"
 	"fhirgate/fhir"
@@ -118,6 +122,32 @@ func requestPatient(in *interaction) string {
 	return ""
 }
 
+// maxQuery is the longest query (or error text) an event keeps whole; beyond it, its first maxQuery bytes,
+// its length and its SHA-256: what one request can make the trail record is bounded.
+const maxQuery = 2048
+
+// bounded returns s cut to maxQuery bytes (at a character boundary) and, when it was cut, the details that
+// identify the whole: its length and SHA-256.
+func bounded(s string) (string, []aeDetail) {
+	prefix, whole := cut(s, maxQuery)
+	if whole {
+		return s, nil
+	}
+	sum := sha256.Sum256([]byte(s))
+	return prefix, []aeDetail{{Type: "length", ValueString: strconv.Itoa(len(s))}, {Type: "sha256", ValueString: hex.EncodeToString(sum[:])}}
+}
+
+// cut returns the first n bytes of s at most, cut at a character boundary, and whether that is all of s.
+func cut(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, true
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], false
+}
+
 // refusalReason is what the audit trail says of an error: the real reason, also when the client was
 // answered as if the resource did not exist.
 func refusalReason(err error) string {
@@ -227,6 +257,18 @@ type aeMeta struct {
 	Security []aeCoding `json:"security,omitempty"`
 }
 
+// source is the event's source: this server, which observed the access.
+func (t *Trail) source() aeSource {
+	return aeSource{Site: t.site, Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate " + t.cfg.BaseURL},
+		Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}}
+}
+
+// serverAgent is the agent that is this server, of the BALP type typ.
+func (t *Trail) serverAgent(typ aeCoding) aeAgent {
+	return aeAgent{Type: &aeConcept{Coding: []aeCoding{typ}}, Who: &aeReference{Reference: "Device/fhirgate"},
+		Network: &aeNetwork{Address: t.cfg.BaseURL, Type: "5"}}
+}
+
 // event builds one BALP AuditEvent.
 func (t *Trail) event(id string, in *interaction, patient string, data, refused, policies []string, decision consent.Decision, recorded time.Time) *auditEvent {
 	interaction, action, kind := "unknown", "E", "Query"
@@ -255,8 +297,7 @@ func (t *Trail) event(id string, in *interaction, patient string, data, refused,
 		Action:   action,
 		Recorded: fhir.FormatInstant(recorded),
 		Outcome:  "0",
-		Source: aeSource{Site: t.site, Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate " + t.cfg.BaseURL},
-			Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}},
+		Source:   t.source(),
 	}
 	if in.req != nil && in.req.Interaction == rest.Operation && in.req.Operation != "" {
 		ev.Subtype = append(ev.Subtype, aeCoding{System: "http://hl7.org/fhir/restful-interaction", Code: "operation", Display: "$" + in.req.Operation})
@@ -279,7 +320,7 @@ func (t *Trail) event(id string, in *interaction, patient string, data, refused,
 		ev.Outcome = "4"
 	}
 	if in.err != nil {
-		ev.OutcomeDesc = refusalReason(in.err)
+		ev.OutcomeDesc, _ = bounded(refusalReason(in.err))
 	} else if len(refused) > 0 {
 		ev.OutcomeDesc = fmt.Sprintf("%d resource(s) withheld by scopes or consent", len(refused))
 	}
@@ -301,9 +342,7 @@ func (t *Trail) event(id string, in *interaction, patient string, data, refused,
 	} else {
 		client.Who = &aeReference{Display: "unidentified client"}
 	}
-	server := aeAgent{Type: &aeConcept{Coding: []aeCoding{serverType}},
-		Who: &aeReference{Reference: "Device/fhirgate"}, Network: &aeNetwork{Address: t.cfg.BaseURL, Type: "5"}}
-	ev.Agent = []aeAgent{client, server}
+	ev.Agent = []aeAgent{client, t.serverAgent(serverType)}
 	if p := in.principal; p != nil {
 		userType := "IRCP"
 		if !reading {
@@ -351,9 +390,16 @@ func (t *Trail) event(id string, in *interaction, patient string, data, refused,
 			Detail: []aeDetail{{Type: "access", ValueString: "refused"}}})
 	}
 	if in.req != nil && (action == "E" || in.req.Interaction == rest.HistoryType || in.req.Interaction == rest.HistorySystem) && in.target != "" {
+		// A long query is kept once: its first maxQuery bytes in the (base64) query, the start of it in the
+		// description, its length and SHA-256 in the details.
+		desc, detail := bounded(in.target)
+		query := base64.StdEncoding.EncodeToString([]byte(in.method + " " + desc))
+		if detail != nil {
+			desc, _ = cut(desc, 128)
+			desc += "…"
+		}
 		ev.Entity = append(ev.Entity, aeEntity{Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"},
-			Role: &aeCoding{System: objectRole, Code: "24", Display: "Query"}, Description: in.target,
-			Query: base64.StdEncoding.EncodeToString([]byte(in.method + " " + in.target))})
+			Role: &aeCoding{System: objectRole, Code: "24", Display: "Query"}, Description: desc, Query: query, Detail: detail})
 	}
 	for _, c := range policies {
 		ent := aeEntity{What: &aeReference{Reference: c}, Type: &aeCoding{System: "http://hl7.org/fhir/resource-types", Code: "Consent", Display: "Consent"}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"fhirgate/auth"
@@ -41,9 +42,13 @@ type Config struct {
 // Trail records IHE BALP AuditEvents for every interaction, durably, before its response leaves: the
 // broker of the trail (in Vault's terms), with the sink as its one device, failing closed.
 type Trail struct {
-	cfg  Config
-	site string
-	log  *slog.Logger
+	cfg    Config
+	site   string
+	log    *slog.Logger
+	unauth unauthenticated
+	stop   chan struct{}
+	ticked chan struct{}
+	closed sync.Once
 }
 
 // New returns a trail.
@@ -67,7 +72,19 @@ func New(cfg Config) (*Trail, error) {
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		site = u.Host
 	}
-	return &Trail{cfg: cfg, site: site, log: cfg.Logger.With("component", "audit")}, nil
+	t := &Trail{cfg: cfg, site: site, log: cfg.Logger.With("component", "audit"), stop: make(chan struct{}), ticked: make(chan struct{})}
+	go t.tick()
+	return t, nil
+}
+
+// Close records what the trail still holds in memory (the counts of refused unauthenticated requests)
+// and stops it. Call it once the server takes no more requests.
+func (t *Trail) Close(ctx context.Context) {
+	t.closed.Do(func() {
+		close(t.stop)
+		<-t.ticked
+		t.flushUnauthenticated(ctx)
+	})
 }
 
 // Interaction is what the trail knows of one request: the FHIR interaction, who asked from where, and
@@ -109,6 +126,10 @@ type interaction struct {
 func (t *Trail) Record(ctx context.Context, in *Interaction) ([]string, error) {
 	top := &interaction{req: in.Request, method: in.Method, target: in.Target, principal: in.Principal,
 		clientAddr: in.ClientAddr, requestID: in.RequestID, err: in.Err, decisions: in.Decisions}
+	if in.Principal == nil && fhir.KindOf(in.Err) == fhir.KindUnauthorized {
+		top.status = 401
+		return t.refuseUnauthenticated(ctx, top)
+	}
 	if in.Request != nil {
 		top.ledger = in.Request.Ledger
 	}

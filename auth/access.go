@@ -17,7 +17,7 @@ import (
 //   - who may run an interaction at all: the SMART scopes, and the protected types (the directory is
 //     written by admin clients only, a patient's Consents by the patient, a RelatedPerson acting for them
 //     or an admin client, AuditEvents are read by their patient and by auditors only and are written by
-//     the server);
+//     the server, or reported by an audit-source client as its own);
 //   - whose data a resource is: the patients of its compartment, or the patients it points to, or those of
 //     the resources that govern it (a Binary's securityContext, a Provenance's targets) or that it holds (a
 //     stored Bundle's entries);
@@ -30,6 +30,7 @@ type Access struct {
 	opts     Options
 	admins   map[string]bool
 	auditors map[string]bool
+	sources  map[string]bool
 }
 
 // Options configure the access decision point.
@@ -47,6 +48,9 @@ type Options struct {
 	AdminClients []string
 	// AuditorClients are the client ids that may read every AuditEvent.
 	AuditorClients []string
+	// AuditSourceClients are the client ids that may report AuditEvents of their own: recorded as
+	// reported by that client (ReportedBy), never as what the server observed.
+	AuditSourceClients []string
 	// Now is the clock of consent periods (time.Now when nil).
 	Now func() time.Time
 }
@@ -63,12 +67,15 @@ func NewAccess(engine *search.Engine, opts Options) *Access {
 	if opts.DenyStatus == 0 {
 		opts.DenyStatus = 404
 	}
-	a := &Access{engine: engine, opts: opts, admins: map[string]bool{}, auditors: map[string]bool{}}
+	a := &Access{engine: engine, opts: opts, admins: map[string]bool{}, auditors: map[string]bool{}, sources: map[string]bool{}}
 	for _, c := range opts.AdminClients {
 		a.admins[c] = true
 	}
 	for _, c := range opts.AuditorClients {
 		a.auditors[c] = true
+	}
+	for _, c := range opts.AuditSourceClients {
+		a.sources[c] = true
 	}
 	return a
 }
@@ -76,5 +83,6 @@ func NewAccess(engine *search.Engine, opts Options) *Access {
 // Guard returns the guard of one request of p.
 func (a *Access) Guard(p *Principal) *Guard {
 	return &Guard{p: p, a: a, engine: a.engine, opts: a.opts,
-		admin: p.ClientID != "" && a.admins[p.ClientID], auditor: p.ClientID != "" && a.auditors[p.ClientID]}
+		admin: p.ClientID != "" && a.admins[p.ClientID], auditor: p.ClientID != "" && a.auditors[p.ClientID],
+		source: p.ClientID != "" && a.sources[p.ClientID]}
 }

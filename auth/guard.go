@@ -25,6 +25,7 @@ type Guard struct {
 	opts    Options
 	admin   bool // the client is one of --admin-clients
 	auditor bool // the client is one of --auditor-clients
+	source  bool // the client is one of --audit-source-clients
 
 	mu        sync.Mutex
 	decisions []Decision
@@ -199,7 +200,7 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 			if len(g.p.Scopes.Allowed(t, perm, contexts...)) == 0 {
 				return g.forbidden(t, perm)
 			}
-			if err := g.protectedType(t, req.Interaction); err != nil {
+			if err := g.protectedType(t, req.Interaction, req.Bundle); err != nil {
 				return err
 			}
 		}
@@ -214,7 +215,7 @@ func (g *Guard) Authorize(ctx context.Context, req *rest.Request) error {
 	if len(allowed) == 0 {
 		return g.forbidden(req.Type, perm)
 	}
-	if err := g.protectedType(req.Type, req.Interaction); err != nil {
+	if err := g.protectedType(req.Type, req.Interaction, req.Bundle); err != nil {
 		return err
 	}
 	// A search by a caller confined to one patient is a search of that patient's compartment (not for a type
@@ -417,7 +418,8 @@ func reasonOf(err error) string {
 func (g *Guard) consentExempt(f *search.Facts) bool {
 	switch f.Type {
 	case "AuditEvent":
-		return g.auditor || g.p.PatientUser()
+		// Reporting an access another system observed discloses nothing to the reporter.
+		return g.auditor || g.p.PatientUser() || g.source
 	case "Consent":
 		return g.admin
 	}

@@ -36,11 +36,15 @@ func writing(i rest.Interaction) bool {
 // protectedType refuses an interaction on a protected type to whoever may not perform it, whatever the
 // data: it is decided from the caller and the type alone, so the refusal tells nothing about what is
 // stored.
-func (g *Guard) protectedType(typ string, i rest.Interaction) error {
+func (g *Guard) protectedType(typ string, i rest.Interaction, bundle rest.Interaction) error {
 	write := writing(i)
 	switch {
+	case typ == "AuditEvent" && i == rest.Create && g.source && bundle == "":
+		return nil // reported by an audit-source client, as its own (Write checks it says so)
+	case typ == "AuditEvent" && i == rest.Create && g.source:
+		return refused("an AuditEvent is reported on its own, to POST [base]/AuditEvent, not in a batch or transaction")
 	case typ == "AuditEvent" && write:
-		return refused("AuditEvents are recorded by the server: clients do not submit, change or delete them")
+		return refused("AuditEvents are recorded by the server: clients do not submit, change or delete them (except audit-source clients, which report events of their own)")
 	case typ == "AuditEvent" && !g.auditor && !g.p.PatientUser():
 		return refused("AuditEvents are read only by the patient they concern and by auditors")
 	case directory[typ] && write && !g.admin:
@@ -49,6 +53,39 @@ func (g *Guard) protectedType(typ string, i rest.Interaction) error {
 		return refused("a patient's Consents are written only by the patient, a RelatedPerson acting for them, or an administration client")
 	}
 	return nil
+}
+
+// An AuditEvent a client reports carries the ReportedSystem tag, and names the client as its observer
+// (source.observer.identifier in ClientSystem): it is shown apart from what the server observed.
+const (
+	ReportedSystem = "https://fhirgate.dev/CodeSystem/audit-origin"
+	ReportedCode   = "reported"
+	ClientSystem   = "https://fhirgate.dev/client"
+)
+
+// ReportedBy returns the client an AuditEvent says reported it ("" when it does not say so).
+func ReportedBy(body []byte) string {
+	var ev struct {
+		Meta struct {
+			Tag []struct{ System, Code string } `json:"tag"`
+		} `json:"meta"`
+		Source struct {
+			Observer struct {
+				Identifier struct{ System, Value string } `json:"identifier"`
+			} `json:"observer"`
+		} `json:"source"`
+	}
+	if json.Unmarshal(body, &ev) != nil {
+		return ""
+	}
+	tagged := false
+	for _, t := range ev.Meta.Tag {
+		tagged = tagged || (t.System == ReportedSystem && t.Code == ReportedCode)
+	}
+	if id := ev.Source.Observer.Identifier; tagged && id.System == ClientSystem {
+		return id.Value
+	}
+	return ""
 }
 
 // notice reports whether a version is one of the server's notices to a patient.
@@ -60,6 +97,9 @@ func notice(f *search.Facts) bool {
 // and only the patient it is sent to may mark it read (set Communication.received), changing nothing
 // else.
 func (g *Guard) protectedChange(ch rest.Change) error {
+	if a := ch.After; a != nil && a.Type == "AuditEvent" && ReportedBy(a.Body()) != g.p.ClientID {
+		return refused("an AuditEvent a client reports is recorded as reported by that client")
+	}
 	before, after := notice(ch.Before), notice(ch.After)
 	switch {
 	case !before && !after:

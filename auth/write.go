@@ -34,7 +34,7 @@ func (g *Guard) write(ctx context.Context, req *rest.Request, ch rest.Change, t 
 	if perm == 0 || !writing(req.Interaction) {
 		return refused("this interaction does not write")
 	}
-	if err := g.protectedType(req.Type, req.Interaction); err != nil {
+	if err := g.protectedType(req.Type, req.Interaction, req.Bundle); err != nil {
 		return err
 	}
 	action := "correct"

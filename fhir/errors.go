@@ -28,6 +28,7 @@ const (
 	KindTooCostly                      // 400 too-costly
 	KindUnavailable                    // store or audit unavailable: 503 transient
 	KindTimeout                        // 503 timeout
+	KindURITooLong                     // request target too long: 414 too-long
 )
 
 var kindInfo = map[Kind]struct {
@@ -52,6 +53,7 @@ var kindInfo = map[Kind]struct {
 	KindTooCostly:          {400, "too-costly", "too-costly"},
 	KindUnavailable:        {503, "transient", "unavailable"},
 	KindTimeout:            {503, "timeout", "timeout"},
+	KindURITooLong:         {414, "too-long", "uri-too-long"},
 }
 
 // Status returns the HTTP status of the kind.

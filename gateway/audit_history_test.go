@@ -509,3 +509,55 @@ func TestAuditImmutable(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditReportedBySourceClient: an --audit-source-clients client's event is recorded as reported by
+// that client — tagged, the client as observer, the server's clock as recorded — chained, and shown in the
+// patient's history as such; the same client cannot slip one into a transaction, and cannot read the
+// trail.
+func TestAuditReportedBySourceClient(t *testing.T) {
+	a := newAuthServer(t)
+	source := a.mintAs(t, sourceClient, "system/AuditEvent.c", "", "")
+	ev := `{"resourceType":"AuditEvent","id":"chosen-by-client","meta":{"tag":[{"system":"https://fhirgate.dev/CodeSystem/audit-origin","code":"observed"}]},
+		"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},
+		"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],
+		"action":"R","recorded":"2020-01-02T03:04:05Z","outcome":"0",
+		"agent":[{"who":{"reference":"Practitioner/prac-martin"},"requestor":true}],
+		"source":{"site":"other-ehr","observer":{"reference":"Device/fhirgate","display":"fhirgate"}},
+		"entity":[{"what":{"reference":"Patient/pat-alice"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1"}}]}`
+	before := time.Now().Add(-time.Second)
+	r := a.do(t, "POST", "/AuditEvent", []byte(ev), "Authorization: Bearer "+source)
+	r.wantStatus(t, 201)
+	loc := r.header.Get("Location")
+	id := loc[strings.Index(loc, "/AuditEvent/")+len("/AuditEvent/"):]
+	id, _, _ = strings.Cut(id, "/")
+	if id == "chosen-by-client" {
+		t.Fatal("the client chose the event's id")
+	}
+	alice := a.mint(t, "patient/AuditEvent.rs", "pat-alice", "Patient/pat-alice")
+	var got jobj
+	for _, e := range a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100") {
+		if e.ID == id {
+			json.Unmarshal(e.Raw, &got)
+		}
+	}
+	if got == nil {
+		t.Fatal("Alice does not see the event reported about her")
+	}
+	if jstr(got, "source", "observer", "identifier", "value") != sourceClient || jstr(got, "source", "observer", "reference") != "" {
+		t.Fatalf("the observer is not the reporting client: %v", got["source"])
+	}
+	tags, _ := jat(got, "meta", "tag").([]any)
+	if len(tags) != 1 || jstr(tags[0], "code") != "reported" {
+		t.Fatalf("tags %v: want only the reported tag", tags)
+	}
+	rec, err := time.Parse(time.RFC3339Nano, jstr(got, "recorded"))
+	if err != nil || rec.Before(before) || jstr(got, "period", "start") != "2020-01-02T03:04:05Z" {
+		t.Fatalf("recorded %s, period %v: want the server's clock, and the claimed time as the period", jstr(got, "recorded"), got["period"])
+	}
+	if rep, err := store.VerifyChain(context.Background(), a.store, []string{"AuditEvent"}, nil); err != nil || rep.Broken != nil {
+		t.Fatalf("the chain: %v %v", err, rep)
+	}
+	entry := `{"resource":` + ev + `,"request":{"method":"POST","url":"AuditEvent"}}`
+	a.do(t, "POST", "", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+entry+`]}`), "Authorization: Bearer "+source).wantStatus(t, 403)
+	a.get(t, a.mintAs(t, sourceClient, "system/AuditEvent.rs", "", ""), "/AuditEvent/"+id).wantStatus(t, 403)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -52,6 +53,8 @@ type authOptions struct {
 	fixed time.Time
 	// demo replaces the demo population's transaction Bundles.
 	demo [][]byte
+	// proxies are the trusted reverse proxies.
+	proxies []*net.IPNet
 }
 
 // openTestStore opens an empty store of the engine: the embedded one in a temporary directory, or a
@@ -155,17 +158,18 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		if trail, err = audit.New(cfg); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { trail.Close(context.Background()) })
 	}
 	if o.noConsent {
 		consents = nil
 	}
 	access := auth.NewAccess(ts.svc.Engine(), auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc),
-		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}, Now: now})
+		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}, AuditSourceClients: []string{sourceClient}, Now: now})
 	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Access: access}
 	if o.open {
 		policy = OpenPolicy{}
 	}
-	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: trail,
+	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: trail, TrustedProxies: o.proxies,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
 		ts.svc, st, policy, nil)
 	if err != nil {
@@ -179,6 +183,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 const (
 	adminClient   = "admin-app"
 	auditorClient = "auditor-app"
+	sourceClient  = "source-app"
 )
 
 // mint returns a signed access token of an ordinary client; user is "" or a fhirUser reference; purposes

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +30,11 @@ type Config struct {
 	BaseURL string
 	// MaxBody is the largest request body accepted, in bytes (413 beyond).
 	MaxBody int64
+	// MaxURL is the longest request target (path and query) accepted, in bytes (414 beyond; default 16 KiB).
+	MaxURL int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed: the client address is the
+	// TCP peer, or, from one of these, the nearest X-Forwarded-For hop that is not one of them.
+	TrustedProxies []*net.IPNet
 	// Logger is the structured logger (JSON in production).
 	Logger *slog.Logger
 	// Version is the software version reported in the CapabilityStatement.
@@ -89,6 +95,9 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 20
 	}
+	if cfg.MaxURL <= 0 {
+		cfg.MaxURL = 16 << 10
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -106,6 +115,15 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(cfg.TrustedProxies) > 0 {
+		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, r := range cfg.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(r))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
+	}
+	e.Pre(s.boundURL)
 	e.Pre(middleware.RemoveTrailingSlash()) // [base]/[type]/ is [base]/[type]
 	e.Use(s.requestID, s.recoverPanics)
 	if len(cfg.CORSOrigins) > 0 {
@@ -281,6 +299,13 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, Guard
 	if err != nil {
 		return nil, nil, err
 	}
+	if req.Interaction == rest.Create && req.Type == "AuditEvent" && guard.Principal() != nil {
+		// What a client submits is recorded as reported by it (the guard refuses it from anyone but an
+		// audit-source client, and anything not marked so).
+		if req.Body, err = audit.AsReported(req.Body, guard.Principal().ClientID, time.Now()); err != nil {
+			return nil, nil, err
+		}
+	}
 	req.Ledger = rest.NewLedger()
 	resp, err := s.svc.Do(r.Context(), guard, req)
 	return resp, guard, err
@@ -434,6 +459,18 @@ func errText(fe *fhir.Error) string {
 		return fe.Details + ": " + fe.Err.Error()
 	}
 	return fe.Details
+}
+
+// boundURL refuses a request target longer than the limit (414) before anything else reads it: the
+// front door is bounded, and so is what the audit trail can be made to record.
+func (s *Server) boundURL(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if n := len(c.Request().RequestURI); n > s.cfg.MaxURL {
+			return &fhir.Error{Kind: fhir.KindURITooLong, Code: "too-long",
+				Details: fmt.Sprintf("the URL is %d bytes long; the limit is %d (search with POST [type]/_search)", n, s.cfg.MaxURL)}
+		}
+		return next(c)
+	}
 }
 
 // requestID echoes X-Request-Id, or assigns one (and then returns the client's as X-Correlation-Id).

@@ -42,14 +42,17 @@ type serveConfig struct {
 	corsOrigins, consentDefault, auditFailure            string
 	notifyWebhook, portalClientID, debugAddr             string
 	auditRetention, adminClients, auditorClients         string
+	auditSourceClients, trustedProxies, auditCheckpoints string
+	auditKey                                             string
+	proxies                                              []*net.IPNet
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
 	dev, demoData, acceptDataLoss                        bool
-	maxBody                                              byteSize
+	maxBody, maxURL                                      byteSize
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
-	c := &serveConfig{maxBody: 16 << 20}
+	c := &serveConfig{maxBody: 16 << 20, maxURL: 16 << 10}
 	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
 	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080/fhir", "public base URL used in links, Location and fullUrl")
 	fs.StringVar(&c.storeURL, "store", "file:./data", storeFlagUsage)
@@ -59,6 +62,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&c.dev, "dev", false, "development mode: open API unless --issuer, demo data, loud warning in the log")
 	fs.BoolVar(&c.demoData, "demo-data", true, "with --dev, load the synthetic demo population on first start")
 	fs.Var(&c.maxBody, "max-body", "largest request body accepted, e.g. 16MiB (413 beyond)")
+	fs.Var(&c.maxURL, "max-url", "longest request target (path and query) accepted, e.g. 16KiB (414 beyond)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
 	fs.StringVar(&c.consentDefault, "consent-default", "permit", "decision when a patient has no applicable Consent: permit (opt-out) or deny (opt-in)")
 	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
@@ -70,6 +74,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "browser origins allowed to call the API, comma-separated (default none; * with --dev)")
 	fs.StringVar(&c.adminClients, "admin-clients", "", "client ids (client_id or azp) that administer the directory (Practitioner, PractitionerRole, Organization...) and may record Consents on a patient's behalf, comma-separated (default none; "+devAdminClient+" with --dev)")
 	fs.StringVar(&c.auditorClients, "auditor-clients", "", "client ids that may read every AuditEvent, comma-separated (default none; "+devAuditorClient+" with --dev)")
+	fs.StringVar(&c.auditSourceClients, "audit-source-clients", "", "client ids allowed to report AuditEvents of their own (POST [base]/AuditEvent), recorded as reported by that client, comma-separated (default none; "+devSourceClient+" with --dev)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed, comma-separated (default none: the client address is the TCP peer)")
+	fs.StringVar(&c.auditCheckpoints, "audit-checkpoints", "", "file where signed audit checkpoints are appended (ideally on another disk, or a mount the server cannot rewrite); they are always logged too")
+	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -130,6 +138,26 @@ func (c *serveConfig) validate() error {
 	if c.dev && c.auditorClients == "" {
 		c.auditorClients = devAuditorClient
 	}
+	if c.dev && c.auditSourceClients == "" {
+		c.auditSourceClients = devSourceClient
+	}
+	for _, cidr := range list(c.trustedProxies) {
+		if !strings.Contains(cidr, "/") { // one address
+			if ip := net.ParseIP(cidr); ip != nil && ip.To4() != nil {
+				cidr += "/32"
+			} else {
+				cidr += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return usageError{fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR", cidr)}
+		}
+		c.proxies = append(c.proxies, n)
+	}
+	if c.maxURL < 1024 {
+		return usageError{errors.New("--max-url must be at least 1KiB")}
+	}
 	return nil
 }
 
@@ -138,6 +166,7 @@ func (c *serveConfig) validate() error {
 const (
 	devAdminClient   = "fhirgate-admin"
 	devAuditorClient = "fhirgate-auditor"
+	devSourceClient  = "fhirgate-audit-source"
 )
 
 // list splits a comma-separated flag value.
@@ -234,7 +263,8 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), Logger: log, Version: version, StoreInfo: storeInfo}
+	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), MaxURL: int(cfg.maxURL), TrustedProxies: cfg.proxies,
+		Logger: log, Version: version, StoreInfo: storeInfo}
 	gcfg.CORSOrigins = list(cfg.corsOrigins)
 	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
 	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
@@ -273,7 +303,8 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
 	access := auth.NewAccess(svc.Engine(), auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus,
-		Actors: auth.NewActors(svc), AdminClients: list(cfg.adminClients), AuditorClients: list(cfg.auditorClients)})
+		Actors: auth.NewActors(svc), AdminClients: list(cfg.adminClients), AuditorClients: list(cfg.auditorClients),
+		AuditSourceClients: list(cfg.auditSourceClients)})
 	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Access: access}
 	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
 	if err != nil {
@@ -320,7 +351,8 @@ func serve(args []string, stderr io.Writer) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
-	notices.Close(shutdownCtx) // the patient notices still queued
+	gcfg.Audit.Close(shutdownCtx) // the counts of refused unauthenticated requests
+	notices.Close(shutdownCtx)    // the patient notices still queued
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

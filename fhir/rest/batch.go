@@ -107,7 +107,7 @@ func (s *Service) entryRequest(parent *Request, i int, e entryIn) (*Request, err
 		}
 		sub.IfModifiedSince = t
 	}
-	sub.Return, sub.Strict, sub.Entry, sub.inBundle = parent.Return, parent.Strict, i, true
+	sub.Return, sub.Strict, sub.Entry, sub.Bundle, sub.inBundle = parent.Return, parent.Strict, i, parent.Interaction, true
 	sub.Ledger = parent.Ledger.entry()
 	if sub.Return == ReturnDefault {
 		sub.Return = ReturnMinimal // bundles answer writes without the resource unless asked

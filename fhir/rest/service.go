@@ -70,8 +70,10 @@ type Request struct {
 	Compartment string
 	// Operation names the operation of an Operation interaction ("everything").
 	Operation string
-	// Entry is set for a batch or transaction entry: its index in the Bundle.
+	// Entry is set for a batch or transaction entry: its index in the Bundle; Bundle is then the
+	// interaction of the Bundle (Batch or Transaction), "" for a request of its own.
 	Entry    int
+	Bundle   Interaction
 	inBundle bool
 	// Ledger, when set, records what the interaction touched and what it refused (for the audit trail).
 	Ledger *Ledger
