@@ -336,7 +336,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
-	log.Info("fhirgate listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL, "store", cfg.storeURL, "version", version)
+	log.Info("fhirgate listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL, "store", redacted(cfg.storeURL), "version", version)
 	if cfg.dev {
 		printDevHelp(stderr, cfg)
 	}
@@ -386,6 +386,15 @@ func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, access *au
 	}
 	log.Info("demo data loaded", "resources", n)
 	return nil
+}
+
+// redacted is a store URL without its password, for the logs.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
 }
 
 // storeDir returns the directory of a file: store ("" for other stores).

@@ -64,7 +64,7 @@ func (e *Engine) storedValues(ctx context.Context, typ, id string, failed *error
 		if values == nil {
 			lists, err := e.st.IndexEntriesMany(ctx, typ, []string{id})
 			if err == nil && len(lists) != 1 {
-				err = fmt.Errorf("search: the index of %s/%s could not be read", typ, id)
+				err = fmt.Errorf("search: the index of a %s could not be read", typ)
 			}
 			if err != nil {
 				*failed = err
