@@ -47,6 +47,9 @@ type Config struct {
 	DevIssuer http.Handler
 	// Audit is the audit trail (nil: none, for tests of the REST layer only).
 	Audit *audit.Trail
+	// Checkpoints, when set, gives the last signed checkpoint of the audit chain, served (without patient
+	// data) at /audit/checkpoint, where the patient's pages show which checkpoint seals their history.
+	Checkpoints func() (audit.Checkpoint, bool)
 	// StoreInfo describes the store in /readyz (engine, durability, warnings).
 	StoreInfo map[string]string
 	// Portal, when set, serves the patient's pages under /portal/.
@@ -157,6 +160,16 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	e.Any(base, s.fhirHandler)
 	e.Any(base+"/*", s.fhirHandler)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
+	if cfg.Checkpoints != nil {
+		e.GET("/audit/checkpoint", func(c echo.Context) error {
+			cp, ok := cfg.Checkpoints()
+			if !ok {
+				return c.JSON(404, map[string]string{"status": "no checkpoint yet"})
+			}
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.JSON(200, cp)
+		})
+	}
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	s.echo = e

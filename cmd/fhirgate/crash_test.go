@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,7 +319,8 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 		t.Skip("runs the real binary")
 	}
 	data := t.TempDir()
-	p := startServer(t, data, "--demo-data=true")
+	checkpoints := filepath.Join(t.TempDir(), "checkpoints")
+	p := startServer(t, data, "--demo-data=true", "--audit-checkpoints", checkpoints, "--audit-checkpoint-interval", "50ms")
 	reader := &http.Client{Timeout: 10 * time.Second, Transport: bearer{devToken(t, strings.TrimSuffix(p.base, "/fhir"), "user/*.rs")}}
 	var mu sync.Mutex
 	var events []string
@@ -365,7 +367,7 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	p2 := startServer(t, data)
+	p2 := startServer(t, data, "--audit-checkpoints", checkpoints, "--audit-checkpoint-interval", "50ms")
 	auditor := &http.Client{Timeout: 10 * time.Second, Transport: bearer{issueToken(t, strings.TrimSuffix(p2.base, "/fhir"),
 		url.Values{"grant_type": {"client_credentials"}, "client_id": {devAuditorClient}, "scope": {"system/AuditEvent.rs"}})}}
 	mu.Lock()
@@ -383,8 +385,16 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 	p2.cmd.Process.Signal(syscall.SIGTERM)
 	p2.cmd.Wait()
 	var out, errb bytes.Buffer
-	if code := run([]string{"audit", "verify", "--store", "file:" + data}, &out, &errb); code != 0 {
+	if code := run([]string{"audit", "verify", "--store", "file:" + data, "--checkpoints", checkpoints}, &out, &errb); code != 0 {
 		t.Fatalf("audit verify after the crash: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var n int
+	if i := strings.Index(out.String(), " signed checkpoints hold"); i < 0 {
+		t.Fatalf("audit verify did not hold the chain against the checkpoints: %s", out.String())
+	} else if fields := strings.Fields(out.String()[:i]); len(fields) == 0 {
+		t.Fatalf("audit verify: %s", out.String())
+	} else if n, _ = strconv.Atoi(fields[len(fields)-1]); n < 2 {
+		t.Fatalf("%d checkpoints written across the crash and the restart", n)
 	}
 	t.Logf("%d responses fully received before kill -9, %d audit events all present; %s", received.Load(), len(events), strings.TrimSpace(out.String()))
 }

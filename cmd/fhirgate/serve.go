@@ -49,6 +49,7 @@ type serveConfig struct {
 	claims                                               token.ClaimNames
 	dev, demoData, acceptDataLoss                        bool
 	maxBody, maxURL                                      byteSize
+	checkpointInterval                                   time.Duration
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -77,6 +78,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.auditSourceClients, "audit-source-clients", "", "client ids allowed to report AuditEvents of their own (POST [base]/AuditEvent), recorded as reported by that client, comma-separated (default none; "+devSourceClient+" with --dev)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed, comma-separated (default none: the client address is the TCP peer)")
 	fs.StringVar(&c.auditCheckpoints, "audit-checkpoints", "", "file where signed audit checkpoints are appended (ideally on another disk, or a mount the server cannot rewrite); they are always logged too")
+	fs.DurationVar(&c.checkpointInterval, "audit-checkpoint-interval", 10*time.Second, "the longest time between two signed audit checkpoints (one is also taken every 10,000 events)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
@@ -154,6 +156,9 @@ func (c *serveConfig) validate() error {
 			return usageError{fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR", cidr)}
 		}
 		c.proxies = append(c.proxies, n)
+	}
+	if c.checkpointInterval <= 0 || c.checkpointInterval > 10*time.Second {
+		return usageError{errors.New("--audit-checkpoint-interval must be more than 0 and at most 10s")}
 	}
 	if c.maxURL < 1024 {
 		return usageError{errors.New("--max-url must be at least 1KiB")}
@@ -284,8 +289,21 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
 	notices := audit.NewNotifier(audit.NotifyConfig{Webhook: cfg.notifyWebhook}, svc, log)
+	signer, err := auditSigner(cfg, log)
+	if err != nil {
+		return err
+	}
+	checkpoints, err := audit.NewCheckpointer(audit.CheckpointConfig{Store: st, Signer: signer, File: cfg.auditCheckpoints,
+		Interval: cfg.checkpointInterval, Logger: log})
+	if err != nil {
+		return err
+	}
+	gcfg.Checkpoints = checkpoints.Latest
 	gcfg.Audit, err = audit.New(audit.Config{Sink: audit.NewStoreSink(st, svc), Indexer: svc, BaseURL: cfg.baseURL,
-		FailOpen: cfg.auditFailure == "open", Logger: log, Stored: notices.Consider})
+		FailOpen: cfg.auditFailure == "open", Logger: log, Stored: func(recs []audit.Record) {
+			notices.Consider(recs)
+			checkpoints.Counted(len(recs))
+		}})
 	if err != nil {
 		return err
 	}
@@ -353,6 +371,9 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	gcfg.Audit.Close(shutdownCtx) // the counts of refused unauthenticated requests
 	notices.Close(shutdownCtx)    // the patient notices still queued
+	if err := checkpoints.Close(shutdownCtx); err != nil {
+		log.Error("the last audit checkpoint", "err", err)
+	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}
@@ -386,6 +407,23 @@ func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, access *au
 	}
 	log.Info("demo data loaded", "resources", n)
 	return nil
+}
+
+// auditSigner returns the key that signs audit checkpoints: --audit-key, or the data directory's, or
+// one for this process only (said in the log: its checkpoints verify with the key they carry).
+func auditSigner(cfg *serveConfig, log *slog.Logger) (*audit.Signer, error) {
+	path := cfg.auditKey
+	if path == "" && storeDir(cfg.storeURL) != "" {
+		if err := os.MkdirAll(storeDir(cfg.storeURL), 0o700); err != nil {
+			return nil, err
+		}
+		path = filepath.Join(storeDir(cfg.storeURL), "audit-key")
+	}
+	if path == "" {
+		log.Warn("no --audit-key: audit checkpoints are signed with a key of this process only; give one to sign them with the same key across restarts")
+		return audit.EphemeralSigner(), nil
+	}
+	return audit.LoadSigner(path)
 }
 
 // redacted is a store URL without its password, for the logs.

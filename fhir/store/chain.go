@@ -45,6 +45,8 @@ type Chain interface {
 	ChainRecords(ctx context.Context, fn func(ChainRecord) bool) error
 	// ChainHead returns the last link's position and hash (zero when the chain is empty).
 	ChainHead(ctx context.Context) (uint64, [32]byte, error)
+	// ChainLink returns the link at a position (ErrNotFound when there is none).
+	ChainLink(ctx context.Context, seq uint64) (ChainRecord, error)
 }
 
 // ChainReport is the result of a verification.
@@ -79,8 +81,9 @@ type ChainStore interface {
 
 // VerifyChain walks the audit chain of st and reports the first record that was altered, removed,
 // inserted or reordered. chainedTypes are the types whose every resource must be in the chain (an
-// AuditEvent stored outside the chain was inserted). progress, when set, is called every 10,000 records.
-func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, progress func(n int)) (*ChainReport, error) {
+// AuditEvent stored outside the chain was inserted). visit, when set, is called with every link verified,
+// in chain order (to check them against anchors kept elsewhere, or to show progress).
+func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, visit func(ChainRecord)) (*ChainReport, error) {
 	rep := &ChainReport{}
 	var prev [32]byte
 	var last ChainRecord
@@ -98,7 +101,11 @@ func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, prog
 		}
 		if r.Seq != expect {
 			if r.Seq > expect {
-				return brk(r, fmt.Sprintf("links %d to %d are missing before this one (removed)", expect, r.Seq-1))
+				// The first bad position is the first missing one; the record named is where the walk
+				// met the gap.
+				rep.Broken = &ChainBreak{Seq: expect, Ref: r.Ref(),
+					Reason: fmt.Sprintf("links %d to %d are missing before this one (removed, or moved)", expect, r.Seq-1)}
+				return false
 			}
 			return brk(r, "a link is out of order (inserted or reordered)")
 		}
@@ -124,8 +131,8 @@ func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, prog
 		prev, last = r.Hash, r
 		expect++
 		rep.Records++
-		if progress != nil && rep.Records%10000 == 0 {
-			progress(rep.Records)
+		if visit != nil {
+			visit(r)
 		}
 		return true
 	})

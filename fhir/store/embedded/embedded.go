@@ -711,6 +711,24 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 	return store.Unavailable(it.Error())
 }
 
+// ChainLink implements store.Chain.
+func (s *Store) ChainLink(ctx context.Context, seq uint64) (store.ChainRecord, error) {
+	if err := s.enter(); err != nil {
+		return store.ChainRecord{}, err
+	}
+	defer s.leave()
+	key := chainKey(seq)
+	b, ok, err := s.get(key)
+	if err != nil {
+		return store.ChainRecord{}, store.Unavailable(err)
+	}
+	if !ok {
+		return store.ChainRecord{}, store.ErrNotFound
+	}
+	r, err := decodeChainLink(key, b)
+	return r, store.Unavailable(err)
+}
+
 // ChainHead implements store.Chain.
 func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
 	if err := s.enter(); err != nil {

@@ -43,9 +43,16 @@ type chainFixture struct {
 	head   [32]byte
 }
 
-// buildChainStore writes n AuditEvents in commits of up to perCommit events each, as gateway.StoreSink
+// buildChainStore writes n AuditEvents in commits of up to perCommit events each, as audit.StoreSink
 // does (POST, IfNoneExist, Chain), with other resources written between the commits, and closes the store.
 func buildChainStore(tb testing.TB, dir string, n, perCommit int) *chainFixture {
+	tb.Helper()
+	return buildChainStoreThen(tb, dir, n, perCommit, nil)
+}
+
+// buildChainStoreThen is buildChainStore, calling last (when set) on the open store before it closes
+// (the newest writes are then still in the write-ahead log only).
+func buildChainStoreThen(tb testing.TB, dir string, n, perCommit int, last func(s *Store, f *chainFixture)) *chainFixture {
 	tb.Helper()
 	s, err := Open(Config{Dir: dir, Logger: quietLogger()})
 	if err != nil {
@@ -75,6 +82,9 @@ func buildChainStore(tb testing.TB, dir string, n, perCommit int) *chainFixture 
 	_, f.head, err = s.ChainHead(ctx)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if last != nil {
+		last(s, f)
 	}
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
@@ -267,8 +277,8 @@ func TestChainTamper(t *testing.T) {
 		s := f.openCopy(t)
 		k := 11
 		rawDelete(t, s, chainKey(uint64(k+1)))
-		// The walk meets link k+2 where it expected k+1.
-		wantBroken(t, verify(t, s), uint64(k+2), f.ref(k+1), "missing", "removed", fmt.Sprint(k+1))
+		// The walk meets link k+2 where it expected k+1: position k+1 is the first bad one.
+		wantBroken(t, verify(t, s), uint64(k+1), f.ref(k+1), "missing", "removed", fmt.Sprint(k+1))
 	})
 
 	t.Run("insert an event outside the chain", func(t *testing.T) {

@@ -910,6 +910,28 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 	}
 }
 
+// ChainLink implements store.Chain.
+func (s *Store) ChainLink(ctx context.Context, seq uint64) (store.ChainRecord, error) {
+	if err := s.enter(); err != nil {
+		return store.ChainRecord{}, err
+	}
+	defer s.leave()
+	score := strconv.FormatUint(seq, 10)
+	ms, err := s.rdb.ZRangeByScore(ctx, s.chainKey(), &goredis.ZRangeBy{Min: score, Max: score}).Result()
+	if err != nil {
+		return store.ChainRecord{}, unavailable(ctx, err)
+	}
+	if len(ms) == 0 {
+		return store.ChainRecord{}, store.ErrNotFound
+	}
+	m := []byte(ms[0])
+	if len(m) < 8 {
+		return store.ChainRecord{}, store.Unavailable(codec.ErrBadPointer)
+	}
+	r, err := codec.DecodeChainLink(binary.BigEndian.Uint64(m[:8]), m[8:])
+	return r, store.Unavailable(err)
+}
+
 // ChainHead implements store.Chain.
 func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
 	if err := s.enter(); err != nil {

@@ -689,6 +689,12 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if seq != 5 || head != prev {
 		t.Fatalf("head = %d %x", seq, head)
 	}
+	if r, err := s.ChainLink(ctx, 3); err != nil || r.Seq != 3 || r.ID != vs[2].ID {
+		t.Fatalf("link 3 = %+v, %v", r, err)
+	}
+	if _, err := s.ChainLink(ctx, 6); err != store.ErrNotFound {
+		t.Fatalf("link 6: %v, want ErrNotFound", err)
+	}
 	rep, err := store.VerifyChain(ctx, s.(store.ChainStore), []string{"AuditEvent"}, nil)
 	if err != nil || rep.Broken != nil || rep.Records != 5 {
 		t.Fatalf("verify = %+v, %v", rep, err)
