@@ -35,8 +35,9 @@ type Checkpoint struct {
 	// Seq is the head's position in the chain, Head its hash (hex).
 	Seq  uint64 `json:"seq"`
 	Head string `json:"head"`
-	// Sealed is when the head's event was stored (its meta.lastUpdated): every event stored before it is
-	// in the chain this checkpoint seals.
+	// Event is the head's event ("AuditEvent/<id>"), and Sealed when it was stored (its meta.lastUpdated):
+	// that event, and every event stored before it, is in the chain this checkpoint seals.
+	Event  string    `json:"event"`
 	Sealed time.Time `json:"sealed"`
 	// At is when the checkpoint was taken.
 	At time.Time `json:"at"`
@@ -47,8 +48,8 @@ type Checkpoint struct {
 
 // message is what a checkpoint's signature covers.
 func (c *Checkpoint) message() []byte {
-	return fmt.Appendf(nil, "fhirgate audit checkpoint\nseq %d\nhead %s\nsealed %s\nat %s\nkey %s\n",
-		c.Seq, c.Head, c.Sealed.UTC().Format(time.RFC3339Nano), c.At.UTC().Format(time.RFC3339Nano), c.Key)
+	return fmt.Appendf(nil, "fhirgate audit checkpoint\nseq %d\nhead %s\nevent %s\nsealed %s\nat %s\nkey %s\n",
+		c.Seq, c.Head, c.Event, c.Sealed.UTC().Format(time.RFC3339Nano), c.At.UTC().Format(time.RFC3339Nano), c.Key)
 }
 
 // Fingerprint returns a short fingerprint of the checkpoint's key, to compare with the one the server
@@ -140,9 +141,9 @@ func (s *Signer) PublicKey() string { return s.pub }
 // Fingerprint returns the public key's fingerprint.
 func (s *Signer) Fingerprint() string { return fingerprint(s.pub) }
 
-// Sign signs a checkpoint of a head.
-func (s *Signer) Sign(seq uint64, head [32]byte, sealed, at time.Time) Checkpoint {
-	c := Checkpoint{Seq: seq, Head: hex.EncodeToString(head[:]), Sealed: sealed.UTC(), At: at.UTC(), Key: s.pub}
+// Sign signs a checkpoint of a head: its position and hash, its event and when that was stored.
+func (s *Signer) Sign(seq uint64, head [32]byte, event string, sealed, at time.Time) Checkpoint {
+	c := Checkpoint{Seq: seq, Head: hex.EncodeToString(head[:]), Event: event, Sealed: sealed.UTC(), At: at.UTC(), Key: s.pub}
 	c.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, c.message()))
 	return c
 }
@@ -262,7 +263,7 @@ func (c *Checkpointer) Take(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	cp := c.cfg.Signer.Sign(seq, head, v.LastUpdated, c.cfg.Now())
+	cp := c.cfg.Signer.Sign(seq, head, link.Type+"/"+link.ID, v.LastUpdated, c.cfg.Now())
 	c.log.Info("audit checkpoint", "seq", cp.Seq, "head", cp.Head, "sealed", cp.Sealed.Format(time.RFC3339Nano), "sig", cp.Sig)
 	if c.file != nil {
 		line, _ := json.Marshal(cp)

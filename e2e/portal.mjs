@@ -13,7 +13,8 @@
 // What it does:
 //   1. signs in as Alice on the development issuer's page (authorization code + PKCE);
 //   2. access history: Dr Martin, his organisation and purpose; the refused attempt; the break-the-glass
-//      access highlighted; the break-the-glass filter; the professional filter; the CSV download;
+//      access highlighted; an access another system reported, shown apart; the signed checkpoint that
+//      seals the newest access; the break-the-glass filter; the professional filter; the CSV download;
 //   3. who may see my record: the insurer's denial in words; blocks Clinique Sud (Dr Martin then gets
 //      404 on Alice's record), unblocks it (200 again);
 //   4. notices: the first accesses and the break-the-glass access, unread; marks one as read;
@@ -167,6 +168,12 @@ async function main() {
   const btg = history.find((h) => h.classes.split(' ').includes('btg'));
   check(btg && btg.text.includes('Paul Durand') && btg.text.includes('Emergency access'), 'the break-the-glass access is not highlighted');
   check(!history.some((h) => /\bYou\b/.test(h.text.split('\n')[1] || '')), 'the patient\'s own accesses are shown by default');
+  const reported = history.find((h) => h.classes.split(' ').includes('reported'));
+  check(reported && reported.text.includes('Reported by fhirgate-audit-source') && reported.text.includes('this server did not observe it'),
+    'the access another system reported is not shown apart');
+  await page.waitForFunction(() => document.querySelector('#history-seal').textContent !== '');
+  result.seal = await page.locator('#history-seal').innerText();
+  check(/signed checkpoint no\. \d+ of .* \(key [0-9a-f]{16}\)/.test(result.seal), `the seal of the newest access is not said: ${result.seal}`);
   await shot(page, 'portal-1-history.png');
 
   await page.locator('#f-btg').check();

@@ -167,7 +167,10 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 				return c.JSON(404, map[string]string{"status": "no checkpoint yet"})
 			}
 			c.Response().Header().Set("Cache-Control", "no-store")
-			return c.JSON(200, cp)
+			return c.JSON(200, struct {
+				audit.Checkpoint
+				Fingerprint string `json:"fingerprint"`
+			}{cp, cp.Fingerprint()})
 		})
 	}
 	e.GET("/readyz", s.ready)

@@ -28,6 +28,9 @@ const Scope = "openid fhirUser launch/patient patient/*.rs patient/Consent.cruds
 type Config struct {
 	// FHIRBase is the FHIR base URL (absolute), the token audience.
 	FHIRBase string
+	// CheckpointURL, when set, is where the server serves its latest signed audit checkpoint (on the
+	// pages' own origin): the history says whether the newest access is sealed.
+	CheckpointURL string
 	// ClientID is the pages' client id at the authorization server (a public client).
 	ClientID string
 	// AuthorizationEndpoint and TokenEndpoint are the authorization server's (absolute URLs).
@@ -51,6 +54,7 @@ func Handler(cfg Config) (http.Handler, error) {
 	conf, err := json.Marshal(map[string]string{
 		"fhirBase": strings.TrimSuffix(cfg.FHIRBase, "/"), "clientId": cfg.ClientID, "scope": Scope,
 		"authorizationEndpoint": cfg.AuthorizationEndpoint, "tokenEndpoint": cfg.TokenEndpoint,
+		"checkpointURL": cfg.CheckpointURL,
 	})
 	if err != nil {
 		return nil, err

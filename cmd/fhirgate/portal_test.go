@@ -76,6 +76,7 @@ type portalResult struct {
 	History          []struct {
 		Classes, Text, Event string
 	} `json:"history"`
+	Seal            string   `json:"seal"`
 	BTGFiltered     int      `json:"btgFiltered"`
 	MartinFiltered  int      `json:"martinFiltered"`
 	CSVLines        int      `json:"csvLines"`
@@ -108,7 +109,7 @@ type portalResult struct {
 // unblocks it, reads her notices, switches to French; tampered requests and responses never show
 // another patient's data.
 func TestPortal(t *testing.T) {
-	p := startServer(t, t.TempDir(), "--demo-data=true")
+	p := startServer(t, t.TempDir(), "--demo-data=true", "--audit-checkpoint-interval", "200ms")
 	martin := userToken(t, p, "user/*.rs", "Practitioner/prac-martin", "TREAT")
 	adviser := userToken(t, p, "user/*.rs", "Practitioner/prac-adviser", "")
 	adviserBTG := userToken(t, p, "user/*.rs", "Practitioner/prac-adviser", "BTG")
@@ -126,6 +127,18 @@ func TestPortal(t *testing.T) {
 			t.Fatalf("GET %s: %d, want %d", c.path, got, c.want)
 		}
 	}
+	// Another system reports an access to Alice's record (the development server's audit-source client).
+	u0, _ := url.Parse(p.base)
+	source := issueToken(t, u0.Scheme+"://"+u0.Host, url.Values{"grant_type": {"client_credentials"}, "client_id": {devSourceClient},
+		"scope": {"system/AuditEvent.c"}})
+	reported := `{"resourceType":"AuditEvent","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},
+		"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2026-01-02T03:04:05Z","outcome":"0",
+		"agent":[{"who":{"reference":"Practitioner/prac-house"},"requestor":true}],"source":{"observer":{"display":"lab system"}},
+		"entity":[{"what":{"reference":"Patient/pat-alice"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1"}}]}`
+	if got := call(t, "POST", p.base+"/AuditEvent", source, reported); got.status != 201 {
+		t.Fatalf("the audit-source client's report: %d %s", got.status, got.body)
+	}
+	time.Sleep(500 * time.Millisecond) // a checkpoint seals the accesses above
 	shots := filepath.Join(t.TempDir(), "screenshots")
 	defer copyArtifacts(t, shots)
 	u, _ := url.Parse(p.base)
@@ -135,7 +148,10 @@ func TestPortal(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("the script's output is not JSON: %v\n%s", err, out)
 	}
-	t.Logf("history as shown:\n%v", res.History)
+	t.Logf("history as shown:\n%v\n%s", res.History, res.Seal)
+	if !strings.Contains(res.Seal, "sealed by the server’s signed checkpoint") {
+		t.Errorf("the newest access is not said to be sealed: %q", res.Seal)
+	}
 	if res.CodeInAddressBar {
 		t.Error("the code stays in the address bar")
 	}

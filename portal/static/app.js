@@ -16,6 +16,7 @@
   const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
   // The audit trail marks the patient's own accesses with this agent role (agent-role is searchable).
   const SELF_ROLE = 'http://terminology.hl7.org/CodeSystem/v3-RoleClass|PAT';
+  const ORIGIN_SYSTEM = 'https://fhirgate.dev/CodeSystem/audit-origin'; // reported AuditEvents
   const PAGE_SIZE = 20;
   const SENSITIVE = ['PSY', 'HIV', 'SEX', 'ETH'];
   const SENSITIVE_EXTRA = { SEX: ['STD'] }; // hidden together with the label of the checkbox
@@ -288,8 +289,13 @@
       types[type] = (types[type] || 0) + 1;
     }
     const appName = app && app.who ? (app.who.display || (app.who.identifier && app.who.identifier.value) || '') : '';
+    // An access another system reported (not one this server observed) is shown apart.
+    const reported = ((ev.meta && ev.meta.tag) || []).some((t) => t.system === ORIGIN_SYSTEM && t.code === 'reported');
+    const observer = (ev.source && ev.source.observer) || {};
+    const reportedBy = reported ? ((observer.identifier && observer.identifier.value) || observer.display || '?') : '';
     return {
-      id: ev.id, when: ev.recorded, who, appName: appName.replace(/^client /, ''),
+      id: ev.id, when: ev.recorded, stored: (ev.meta && ev.meta.lastUpdated) || ev.recorded, reportedBy,
+      who, appName: appName.replace(/^client /, ''),
       action: (ev.subtype && ev.subtype[0] && ev.subtype[0].code) || 'other',
       types, purposes, btg, allowed: ev.outcome === '0', reason: ev.outcomeDesc || '',
     };
@@ -356,6 +362,7 @@
     historyState.events = described;
     historyState.next = link(bundle, 'next');
     renderHistory(bundle.total);
+    await showSeal();
     setStatus('');
   }
 
@@ -366,8 +373,9 @@
     if (!historyState.events.length) list.append(el('li', { class: 'empty', text: t('history.empty') }));
     for (const d of historyState.events) {
       const orgs = orgsOf(d.who).map((o) => o.name);
-      const classes = [d.allowed ? 'allowed' : 'refused', d.btg ? 'btg' : ''].join(' ').trim();
+      const classes = [d.allowed ? 'allowed' : 'refused', d.btg ? 'btg' : '', d.reportedBy ? 'reported' : ''].join(' ').trim();
       const tags = el('p', { class: 'tags' });
+      if (d.reportedBy) tags.append(el('span', { class: 'tag reported', text: t('history.reported', { app: d.reportedBy }) }));
       if (d.btg) tags.append(el('span', { class: 'tag btg', text: t('history.btg') }));
       tags.append(el('span', { class: 'tag ' + (d.allowed ? 'allowed' : 'refused'), text: outcomeText(d) }));
       const why = d.purposes.filter((p) => p !== 'BTG' || !d.btg).map(purposeText);
@@ -383,10 +391,34 @@
           el('span', { class: 'when' }, el('time', { datetime: d.when, text: formatDate(d.when) })),
           el('span', { class: 'why', text: t('history.why', { purposes: why.length ? why.join(', ') : t('purpose.none') }) }),
           d.appName ? el('span', { class: 'app', text: t('history.viaApp', { app: d.appName }) }) : null),
-        d.btg ? el('p', { class: 'explain', text: t('history.btgExplain') }) : null));
+        d.btg ? el('p', { class: 'explain', text: t('history.btgExplain') }) : null,
+        d.reportedBy ? el('p', { class: 'explain', text: t('history.reportedExplain', { app: d.reportedBy }) }) : null));
     }
     $('history-next').hidden = !historyState.next;
     $('history-prev').hidden = historyState.prev.length === 0;
+  }
+
+  // showSeal says whether the newest access shown is sealed by the server's latest signed checkpoint of
+  // the audit trail (after which it cannot be removed from the trail unnoticed).
+  async function showSeal() {
+    const out = $('history-seal');
+    out.textContent = '';
+    out.className = 'muted';
+    if (!config.checkpointURL || historyState.prev.length || !historyState.events.length) return;
+    const newest = historyState.events[0];
+    let cp = null;
+    try {
+      const resp = await fetch(config.checkpointURL, { cache: 'no-store' });
+      if (resp.ok) cp = await resp.json();
+    } catch (e) {
+      cp = null;
+    }
+    if (cp && (cp.event === 'AuditEvent/' + newest.id || Date.parse(newest.stored) < Date.parse(cp.sealed))) {
+      out.className = 'sealed';
+      out.textContent = t('history.sealed', { seq: cp.seq, when: formatDate(cp.at), key: cp.fingerprint || '' });
+    } else {
+      out.textContent = t('history.notYetSealed');
+    }
   }
 
   // fillFilters offers the professionals and organisations seen in the recent history.

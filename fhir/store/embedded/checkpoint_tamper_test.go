@@ -44,7 +44,7 @@ func buildCheckpointedStore(t *testing.T) *checkpointedStore {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.checkpoints = append(c.checkpoints, signer.Sign(seq, link.Hash, v.LastUpdated, v.LastUpdated))
+			c.checkpoints = append(c.checkpoints, signer.Sign(seq, link.Hash, link.Type+"/"+link.ID, v.LastUpdated, v.LastUpdated))
 		}
 	})
 	return c

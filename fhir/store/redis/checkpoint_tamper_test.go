@@ -55,7 +55,7 @@ func chainedStore(t *testing.T) (*Store, []audit.Checkpoint, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cps = append(cps, signer.Sign(seq, link.Hash, v.LastUpdated, v.LastUpdated))
+		cps = append(cps, signer.Sign(seq, link.Hash, link.Type+"/"+link.ID, v.LastUpdated, v.LastUpdated))
 	}
 	return s, cps, signer.PublicKey()
 }
