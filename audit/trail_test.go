@@ -300,4 +300,3 @@ func TestAsReported(t *testing.T) {
 		t.Fatalf("not an AuditEvent, changed: %s", same)
 	}
 }
-

@@ -310,7 +310,7 @@ func serve(args []string, stderr io.Writer) error {
 	if gcfg.SMART.AuthorizationEndpoint != "" && gcfg.SMART.TokenEndpoint != "" {
 		u, _ := url.Parse(cfg.baseURL)
 		gcfg.Portal, err = portal.Handler(portal.Config{FHIRBase: cfg.baseURL, ClientID: cfg.portalClientID,
-			CheckpointURL: u.Scheme + "://" + u.Host + "/audit/checkpoint",
+			CheckpointURL:         u.Scheme + "://" + u.Host + "/audit/checkpoint",
 			AuthorizationEndpoint: gcfg.SMART.AuthorizationEndpoint, TokenEndpoint: gcfg.SMART.TokenEndpoint})
 		if err != nil {
 			return err
