@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,33 @@ func TestCheckpointer(t *testing.T) {
 	rep, err := Verify(ctx, d.st, cps, "", nil)
 	if err != nil || rep.Broken != nil || rep.Checkpoints != 3 {
 		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}
+
+// BenchmarkCheckpoint: one checkpoint of a moved head: reading the head and its event, signing, appending
+// the line to the file and syncing it.
+//
+//	go test -run '^$' -bench Checkpoint -benchtime 200x ./audit/
+func BenchmarkCheckpoint(b *testing.B) {
+	d := newDemo(b)
+	sink := NewStoreSink(d.st, d.svc)
+	tr := newTrail(b, d, sink, nil)
+	ctx := context.Background()
+	c, err := NewCheckpointer(CheckpointConfig{Store: d.st, Signer: EphemeralSigner(), File: filepath.Join(b.TempDir(), "checkpoints"),
+		Interval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	in := d.run(practitioner("Practitioner/prac-house"), "GET", "Patient/pat-alice")
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := tr.Record(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := c.Take(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
