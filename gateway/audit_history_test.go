@@ -244,12 +244,23 @@ func TestAuditPatientHistory(t *testing.T) {
 		// scopes: prac-adviser, whom Alice's consent denies, may not learn from her trail which of her
 		// resources exist, nor read the record of his own refusal.
 		adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")
-		a.get(t, adviser, "/Patient/pat-alice").wantStatus(t, 404)
+		r := a.get(t, adviser, "/Patient/pat-alice")
+		r.wantStatus(t, 404)
+		// Not even the event his own refused read names.
+		if len(auditRefs(t, r)) == 0 {
+			t.Fatal("the refused read names no AuditEvent")
+		}
+		for _, id := range auditRefs(t, r) {
+			if c := a.get(t, adviser, "/AuditEvent/"+id).status; c != 403 && c != 404 {
+				t.Fatalf("the adviser reads AuditEvent/%s, named by his refused read: %d", id, c)
+			}
+			a.get(t, adviser, "/AuditEvent?_id="+id).wantStatus(t, 403)
+		}
 		a.get(t, adviser, "/AuditEvent?patient=Patient/pat-alice&_count=100").wantStatus(t, 403)
 		a.get(t, adviser, "/AuditEvent/"+aliceEvents[1]).wantStatus(t, 403)
 		a.get(t, adviser, "/_history?_type=AuditEvent").wantStatus(t, 403)
 		// Not through a system search or an include either.
-		r := a.get(t, adviser, "/?_type=Patient,AuditEvent")
+		r = a.get(t, adviser, "/?_type=Patient,AuditEvent")
 		r.wantStatus(t, 403)
 		r = a.get(t, a.mint(t, "user/*.rs", "", "Practitioner/prac-house"), "/Patient?_id=pat-alice&_revinclude=AuditEvent:patient")
 		r.wantStatus(t, 200)
@@ -489,6 +500,7 @@ func TestAuditImmutable(t *testing.T) {
 			a.mintAs(t, adminClient, "system/*.cruds", "", ""),
 			a.mintAs(t, auditorClient, "system/*.cruds", "", ""),
 			a.mint(t, "patient/*.cruds", "pat-bob", "Patient/pat-bob"),
+			a.mint(t, "user/*.cruds", "", "Practitioner/prac-martin"),
 		} {
 			a.do(t, "POST", "/AuditEvent", []byte(ev), "Authorization: Bearer "+tok).wantStatus(t, 403)
 			entry := `{"resource":` + ev + `,"request":{"method":"POST","url":"AuditEvent"}}`
@@ -498,8 +510,8 @@ func TestAuditImmutable(t *testing.T) {
 		if err != nil || after.Broken != nil {
 			t.Fatalf("chain after: %v %v", err, after.Broken)
 		}
-		if after.Records != before.Records+8 { // one event per refused request
-			t.Fatalf("chain of %d records after 8 refused posts, %d before", after.Records, before.Records)
+		if after.Records != before.Records+10 { // one event per refused request
+			t.Fatalf("chain of %d records after 10 refused posts, %d before", after.Records, before.Records)
 		}
 		alice := a.mint(t, "patient/AuditEvent.rs", "pat-alice", "Patient/pat-alice")
 		for _, e := range a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100") {
