@@ -77,7 +77,8 @@ func New(cfg Config) (*Trail, error) {
 	return t, nil
 }
 
-// Close records what the trail still holds in memory (the counts of refused unauthenticated requests)
+// Close records what the trail still holds in memory (the counts of refused unauthenticated and throttled
+// requests)
 // and stops it. Call it once the server takes no more requests.
 func (t *Trail) Close(ctx context.Context) {
 	t.closed.Do(func() {
@@ -129,6 +130,10 @@ func (t *Trail) Record(ctx context.Context, in *Interaction) ([]string, error) {
 	if in.Principal == nil && fhir.KindOf(in.Err) == fhir.KindUnauthorized {
 		top.status = 401
 		return t.refuseUnauthenticated(ctx, top)
+	}
+	if in.Principal != nil && fhir.KindOf(in.Err) == fhir.KindTooManyRequests {
+		top.status = 429
+		return t.refuseThrottled(ctx, top)
 	}
 	if in.Request != nil {
 		top.ledger = in.Request.Ledger

@@ -29,6 +29,8 @@ const (
 	KindUnavailable                    // store or audit unavailable: 503 transient
 	KindTimeout                        // 503 timeout
 	KindURITooLong                     // request target too long: 414 too-long
+	KindHeaderTooLarge                 // request headers too large: 431 too-long
+	KindTooManyRequests                // a client over its rate or concurrency: 429 throttled
 )
 
 var kindInfo = map[Kind]struct {
@@ -54,6 +56,8 @@ var kindInfo = map[Kind]struct {
 	KindUnavailable:        {503, "transient", "unavailable"},
 	KindTimeout:            {503, "timeout", "timeout"},
 	KindURITooLong:         {414, "too-long", "uri-too-long"},
+	KindHeaderTooLarge:     {431, "too-long", "header-too-large"},
+	KindTooManyRequests:    {429, "throttled", "too-many-requests"},
 }
 
 // Status returns the HTTP status of the kind.
@@ -85,6 +89,9 @@ type Error struct {
 	More []Issue
 	// Scope names an OAuth scope that would have allowed a refused request (403 insufficient_scope).
 	Scope string
+	// Limit names the configured limit a refused request went beyond (its flag, e.g. "max-bundle-entries"),
+	// for the metrics of refusals by limit.
+	Limit string
 	// Err is the wrapped cause, if any.
 	Err error
 }

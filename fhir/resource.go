@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,8 +20,9 @@ type Resource struct {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
-// ValidID reports whether s is a valid FHIR resource id ([A-Za-z0-9\-\.]{1,64}).
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidID reports whether s is a valid FHIR resource id ([A-Za-z0-9\-\.]{1,64}) that is not made only of
+// dots: "." and ".." are path segments to every URL normaliser, so [base]/Basic/.. would name [base]/.
+func ValidID(s string) bool { return idPattern.MatchString(s) && strings.Trim(s, ".") != "" }
 
 // ParseResource parses body as a resource: a JSON object whose resourceType names an R4 resource type.
 // It checks the JSON structure only; Validator.Validate checks the content.

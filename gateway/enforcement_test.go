@@ -25,6 +25,7 @@ import (
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
+	"fhirgate/gateway/throttle"
 	"fhirgate/internal/sharedtest"
 	"fhirgate/population"
 )
@@ -36,6 +37,7 @@ type authServer struct {
 	issuer  *devissuer.Issuer
 	srv     *Server
 	notices *audit.Notifier // nil without notices
+	metrics *Metrics
 }
 
 // authOptions vary the consent configuration of an authServer.
@@ -55,6 +57,13 @@ type authOptions struct {
 	demo [][]byte
 	// proxies are the trusted reverse proxies.
 	proxies []*net.IPNet
+	// limits and throttle bound the requests (default: the defaults, with a 1 MiB body, and no throttle);
+	// service adjusts the FHIR service's configuration.
+	limits   *Limits
+	throttle *throttle.Limiter
+	service  func(*rest.Config)
+	// listener wraps the server's listener (to count what it reads).
+	listener func(net.Listener) net.Listener
 }
 
 // openTestStore opens an empty store of the engine: the embedded one in a temporary directory, or a
@@ -107,14 +116,25 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	st := openTestStore(t, o.engine, now)
 	v, _ := fhir.NewValidator()
 	ts := &testServer{store: st}
-	ts.Server = httptest.NewServer(nil)
+	ts.Server = httptest.NewUnstartedServer(nil) // served below by the gateway's own HTTP server
 	t.Cleanup(ts.Server.Close)
-	ts.base = ts.Server.URL + "/fhir"
+	origin := "http://" + ts.Server.Listener.Addr().String()
+	ts.base = origin + "/fhir"
 	rcfg.BaseURL = ts.base
+	loader := rcfg // the demo is loaded whatever the service's limits
+	if o.service != nil {
+		o.service(&rcfg)
+	}
 	var err error
 	ts.svc, err = rest.New(rcfg, st, v)
 	if err != nil {
 		t.Fatal(err)
+	}
+	load := ts.svc
+	if o.service != nil {
+		if load, err = rest.New(loader, st, v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	consents := auth.AttachConsent(ts.svc, o.consentDefault)
 	demo := o.demo
@@ -122,11 +142,11 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		demo = population.Demo()
 	}
 	for _, b := range demo {
-		if _, err := ts.svc.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
+		if _, err := load.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	iss, err := devissuer.New(devissuer.Config{Issuer: ts.Server.URL + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir()})
+	iss, err := devissuer.New(devissuer.Config{Issuer: origin + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +189,23 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if o.open {
 		policy = OpenPolicy{}
 	}
-	srv, err := New(Config{BaseURL: ts.base, MaxBody: 1 << 20, DevIssuer: iss.Handler(), Audit: trail, TrustedProxies: o.proxies,
+	limits := Limits{MaxBody: 1 << 20}
+	if o.limits != nil {
+		limits = *o.limits
+	}
+	metrics := NewMetrics(nil)
+	srv, err := New(Config{BaseURL: ts.base, Limits: limits, Throttle: o.throttle, DevIssuer: iss.Handler(), Audit: trail, TrustedProxies: o.proxies,
 		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
-		ts.svc, st, policy, nil)
+		ts.svc, st, policy, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Server.Config.Handler = srv.Handler()
-	return &authServer{testServer: ts, issuer: iss, srv: srv, notices: notices}
+	ts.Server.Config = srv.HTTPServer(nil)
+	if o.listener != nil {
+		ts.Server.Listener = o.listener(ts.Server.Listener)
+	}
+	ts.Server.Start()
+	return &authServer{testServer: ts, issuer: iss, srv: srv, notices: notices, metrics: metrics}
 }
 
 // The clients an authServer knows as administration client and as auditor.

@@ -32,7 +32,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
-	ts := newTestServer(t, func(c *Config) { c.MaxBody = 16 << 20 })
+	ts := newTestServer(t, func(c *Config) { c.Limits.MaxBody = 16 << 20 })
 	var mu sync.Mutex
 	accepted, refused := 0, 0
 	var failures []string

@@ -46,7 +46,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{BaseURL: ts.base, MaxBody: 1 << 20}
+	cfg := Config{BaseURL: ts.base, Limits: Limits{MaxBody: 1 << 20}}
 	for _, o := range opts {
 		o(&cfg)
 	}

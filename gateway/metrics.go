@@ -18,6 +18,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	commits  *prometheus.HistogramVec
+	limits   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (a new registry when nil).
@@ -39,8 +40,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "fhirgate_store_commit_duration_seconds", Help: "Store commit latency (including the fsync).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"result"}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fhirgate_limit_refusals_total", Help: "Requests (and Bundle entries) refused for going beyond a limit, by the limit's flag.",
+		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.commits)
+	reg.MustRegister(m.requests, m.latency, m.commits, m.limits)
 	return m
 }
 
@@ -51,6 +55,9 @@ func (m *Metrics) observe(interaction, typ string, status int, d time.Duration) 
 	m.requests.WithLabelValues(interaction, typ, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(interaction).Observe(d.Seconds())
 }
+
+// limit counts one refusal for going beyond a limit.
+func (m *Metrics) limit(name string) { m.limits.WithLabelValues(name).Inc() }
 
 // ObserveCommit records one store commit (wire it to the engine's commit observer).
 func (m *Metrics) ObserveCommit(d time.Duration, ops int, err error) {

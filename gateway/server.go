@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,16 +23,17 @@ import (
 	"fhirgate/conformance"
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/gateway/throttle"
 )
 
 // Config configures the gateway.
 type Config struct {
 	// BaseURL is the public base URL of the FHIR API (e.g. https://fhir.example.org/fhir).
 	BaseURL string
-	// MaxBody is the largest request body accepted, in bytes (413 beyond).
-	MaxBody int64
-	// MaxURL is the longest request target (path and query) accepted, in bytes (414 beyond; default 16 KiB).
-	MaxURL int
+	// Limits bound every request.
+	Limits Limits
+	// Throttle, when set, limits each client's rate and requests in flight (429 beyond).
+	Throttle *throttle.Limiter
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed: the client address is the
 	// TCP peer, or, from one of these, the nearest X-Forwarded-For hop that is not one of them.
 	TrustedProxies []*net.IPNet
@@ -95,12 +97,7 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	if svc == nil || st == nil || policy == nil {
 		return nil, errors.New("gateway: a service, a store and a policy are required")
 	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 16 << 20
-	}
-	if cfg.MaxURL <= 0 {
-		cfg.MaxURL = 16 << 10
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -126,7 +123,7 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
 	}
-	e.Pre(s.boundURL)
+	e.Pre(s.boundRequest)
 	e.Pre(middleware.RemoveTrailingSlash()) // [base]/[type]/ is [base]/[type]
 	e.Use(s.requestID, s.recoverPanics)
 	if len(cfg.CORSOrigins) > 0 {
@@ -209,25 +206,45 @@ func (s *Server) ready(c echo.Context) error {
 	return c.JSON(200, out)
 }
 
-// fhirHandler serves every FHIR route.
+// fhirHandler serves every FHIR route. Who asks is established from the headers before anything reads
+// the body: a request without a valid token gets its 401 whatever its body, content type or Accept.
 func (s *Server) fhirHandler(c echo.Context) error {
 	start := time.Now()
 	r := c.Request()
-	f, err := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
+	f, formatErr := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
 	c.Set(formatKey, f)
-	var req *rest.Request
+	req, err := s.route(c)
 	var resp *rest.Response
 	var guard Guard
-	if err == nil {
-		req, err = s.route(c)
+	if public := err == nil && req.Interaction == rest.Capabilities; !public {
+		// Whatever may carry patient data is kept out of every cache.
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		var authErr error
+		if guard, authErr = s.policy.GuardFor(r); authErr != nil {
+			guard, err = nil, authErr
+		}
+	}
+	if err == nil && guard != nil {
+		var ticket throttle.Ticket
+		ticket, err = s.admit(c, guard)
+		defer ticket.Done()
 	}
 	if err == nil {
-		resp, guard, err = s.serve(c, req)
+		err = formatErr
+	}
+	if err == nil {
+		resp, err = s.serve(c, req, guard)
 	}
 	if s.audit != nil && (req != nil && req.Interaction != rest.Capabilities || fhir.KindOf(err) == fhir.KindUnauthorized) {
 		if refs, aerr := s.recordAudit(c, req, resp, guard, err); aerr != nil {
 			resp, err = nil, aerr // no audit record, no data
 		} else if len(refs) > 0 {
+			if len(refs) > maxAuditRefs {
+				c.Response().Header().Set("X-Audit-Event-Count", strconv.Itoa(len(refs)))
+				refs = refs[:maxAuditRefs]
+			}
 			c.Response().Header().Set("X-Audit-Event", strings.Join(refs, ", "))
 		}
 	}
@@ -244,6 +261,11 @@ func (s *Server) fhirHandler(c echo.Context) error {
 		status = fhir.KindOf(err).Status()
 	} else {
 		status = resp.Status
+		for _, e := range resp.Entries {
+			if fe := fhir.AsError(e.Err); fe != nil && fe.Limit != "" {
+				s.metrics.limit(fe.Limit)
+			}
+		}
 	}
 	interaction, typ := "unknown", ""
 	if req != nil {
@@ -281,22 +303,26 @@ func (s *Server) route(c echo.Context) (*rest.Request, error) {
 	return req, nil
 }
 
-// serve completes the FHIR request from the HTTP request and runs it; it returns the guard that decided
-// its access (nil for public requests). The request's ledger records what it touched.
-func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, Guard, error) {
+// serve completes the FHIR request from the HTTP request and runs it for the caller whose access guard
+// decides (nil for public requests), within the request deadline. The request's ledger records what it
+// touched.
+func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Response, error) {
 	r := c.Request()
 	if req.Interaction == rest.Capabilities {
-		return &rest.Response{Status: 200, Body: s.capJSON}, nil, nil
+		return &rest.Response{Status: 200, Body: s.capJSON}, nil
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		form := req.Interaction == rest.SearchType || req.Interaction == rest.SearchSystem || req.Interaction == rest.Operation
 		ct, err := requestMediaType(r.Header.Get("Content-Type"), r.Method == http.MethodPatch, form)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		req.ContentType = ct
 		if req.Body, err = s.readBody(r); err != nil {
-			return nil, nil, err
+			return nil, err
+		}
+		if err := s.checkJSON(ct, req.Body); err != nil {
+			return nil, err
 		}
 	}
 	req.IfMatch = r.Header.Get("If-Match")
@@ -305,26 +331,25 @@ func (s *Server) serve(c echo.Context, req *rest.Request) (*rest.Response, Guard
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
 		t, err := http.ParseTime(ims)
 		if err != nil {
-			return nil, nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
+			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "If-Modified-Since",
 				Details: "If-Modified-Since must be an HTTP date"}
 		}
 		req.IfModifiedSince = t
 	}
 	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
-	guard, err := s.policy.GuardFor(r)
-	if err != nil {
-		return nil, nil, err
-	}
 	if req.Interaction == rest.Create && req.Type == "AuditEvent" && guard.Principal() != nil {
 		// What a client submits is recorded as reported by it (the guard refuses it from anyone but an
 		// audit-source client, and anything not marked so).
+		var err error
 		if req.Body, err = audit.AsReported(req.Body, guard.Principal().ClientID, time.Now()); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	req.Ledger = rest.NewLedger()
-	resp, err := s.svc.Do(r.Context(), guard, req)
-	return resp, guard, err
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.RequestTimeout)
+	defer cancel()
+	resp, err := s.svc.Do(ctx, guard, req)
+	return resp, s.timedOut(r, ctx, err)
 }
 
 // recordAudit writes the AuditEvents of a request before its response leaves.
@@ -339,22 +364,23 @@ func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Respo
 }
 
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > s.cfg.MaxBody {
-		return nil, tooLarge(s.cfg.MaxBody)
+	limit := s.cfg.Limits.MaxBody
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Details: "the request body could not be read"}
 	}
-	if int64(len(b)) > s.cfg.MaxBody {
-		return nil, tooLarge(s.cfg.MaxBody)
+	if int64(len(b)) > limit {
+		return nil, tooLarge(limit)
 	}
 	return b, nil
 }
 
 func tooLarge(max int64) error {
-	return &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-long",
-		Details: fmt.Sprintf("the request body exceeds the limit of %d bytes", max)}
+	return &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-long", Limit: "max-body",
+		Details: fmt.Sprintf("the request body exceeds the limit of %d bytes (--max-body)", max)}
 }
 
 // parsePrefer reads Prefer: return=... and handling=....
@@ -434,13 +460,16 @@ func (s *Server) handleEchoError(err error, c echo.Context) {
 				err = &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
 					Details: "this method is not allowed on this path"}
 			case http.StatusRequestEntityTooLarge:
-				err = tooLarge(s.cfg.MaxBody)
+				err = tooLarge(s.cfg.Limits.MaxBody)
 			default:
 				err = &fhir.Error{Kind: fhir.KindInvalid, Details: strings.ToLower(http.StatusText(he.Code))}
 			}
 		}
 	}
 	fe := fhir.AsError(err)
+	if fe.Limit != "" {
+		s.metrics.limit(fe.Limit)
+	}
 	if fe.Kind == fhir.KindUnauthorized || fe.Kind == fhir.KindForbidden && fe.Scope != "" {
 		c.Response().Header().Set("WWW-Authenticate", wwwAuthenticate(c.Request(), fe))
 	}
@@ -475,18 +504,6 @@ func errText(fe *fhir.Error) string {
 		return fe.Details + ": " + fe.Err.Error()
 	}
 	return fe.Details
-}
-
-// boundURL refuses a request target longer than the limit (414) before anything else reads it: the
-// front door is bounded, and so is what the audit trail can be made to record.
-func (s *Server) boundURL(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if n := len(c.Request().RequestURI); n > s.cfg.MaxURL {
-			return &fhir.Error{Kind: fhir.KindURITooLong, Code: "too-long",
-				Details: fmt.Sprintf("the URL is %d bytes long; the limit is %d (search with POST [type]/_search)", n, s.cfg.MaxURL)}
-		}
-		return next(c)
-	}
 }
 
 // requestID echoes X-Request-Id, or assigns one (and then returns the client's as X-Correlation-Id).

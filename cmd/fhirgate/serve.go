@@ -33,6 +33,7 @@ import (
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
 	"fhirgate/gateway"
+	"fhirgate/gateway/throttle"
 	"fhirgate/population"
 	"fhirgate/portal"
 )
@@ -47,14 +48,18 @@ type serveConfig struct {
 	proxies                                              []*net.IPNet
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
-	dev, demoData, acceptDataLoss                        bool
-	maxBody, maxURL                                      byteSize
+	dev, demoData, acceptDataLoss, devAllowRemote        bool
+	maxBody, maxURL, maxHeader, maxBatchResponse         byteSize
 	checkpointInterval                                   time.Duration
+	limits                                               gateway.Limits
+	maxCount, maxBundleEntries, maxIncludes, maxIncluded int
+	rateLimit                                            float64
+	rateBurst, maxInFlight                               int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
-	c := &serveConfig{maxBody: 16 << 20, maxURL: 16 << 10}
-	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	c := &serveConfig{maxBody: 16 << 20, maxURL: 16 << 10, maxHeader: 32 << 10, maxBatchResponse: 16 << 20}
+	fs.StringVar(&c.addr, "addr", "", "listen address (default :8080; 127.0.0.1:8080 with --dev)")
 	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080/fhir", "public base URL used in links, Location and fullUrl")
 	fs.StringVar(&c.storeURL, "store", "file:./data", storeFlagUsage)
 	fs.BoolVar(&c.acceptDataLoss, "redis-accept-data-loss", false, "run on a Redis whose persistence can lose acknowledged writes (anything but appendonly yes + appendfsync always); logged at start and shown in /readyz")
@@ -64,6 +69,23 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&c.demoData, "demo-data", true, "with --dev, load the synthetic demo population on first start")
 	fs.Var(&c.maxBody, "max-body", "largest request body accepted, e.g. 16MiB (413 beyond)")
 	fs.Var(&c.maxURL, "max-url", "longest request target (path and query) accepted, e.g. 16KiB (414 beyond)")
+	fs.Var(&c.maxHeader, "max-header", "most bytes of request header fields accepted, e.g. 32KiB (431 beyond)")
+	fs.IntVar(&c.limits.JSON.MaxDepth, "max-json-depth", 64, "deepest nesting of objects and arrays in a JSON body (400 beyond)")
+	fs.IntVar(&c.limits.JSON.MaxValues, "max-json-values", 300_000, "most values (objects, arrays, strings, numbers, literals) in a JSON body (400 beyond)")
+	fs.IntVar(&c.maxBundleEntries, "max-bundle-entries", 5000, "most entries in a batch or transaction Bundle (413 beyond)")
+	fs.IntVar(&c.maxCount, "max-count", 1000, "largest page of a search or history: a larger _count is capped to it")
+	fs.IntVar(&c.maxIncludes, "max-includes", 10, "most distinct _include and _revinclude parameters in a search (400 beyond)")
+	fs.IntVar(&c.maxIncluded, "max-included", 5000, "most resources _include and _revinclude may add to one page (400 beyond)")
+	fs.Var(&c.maxBatchResponse, "max-batch-response", "most bytes of a batch's answers, e.g. 16MiB: entries beyond are not run (or, for reads, not served)")
+	fs.DurationVar(&c.limits.RequestTimeout, "request-timeout", 30*time.Second, "how long a request may run: past it, searches and transactions stop and the answer is 503, nothing written")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 10_000, "requests per second each client and user may make, sustained (429 beyond; 0: no limit); kept in this process's memory")
+	fs.IntVar(&c.rateBurst, "rate-burst", 0, "requests each client and user may make at once after a pause (default twice --rate-limit)")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 64, "requests each client and user may have in progress at once (429 beyond; 0: no cap)")
+	fs.DurationVar(&c.limits.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send the request line and headers")
+	fs.DurationVar(&c.limits.ReadTimeout, "read-timeout", 2*time.Minute, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&c.limits.WriteTimeout, "write-timeout", 5*time.Minute, "how long the server may take to answer once the request is read (more than --request-timeout)")
+	fs.DurationVar(&c.limits.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept open")
+	fs.BoolVar(&c.devAllowRemote, "dev-allow-remote", false, "with --dev, listen on an address other than loopback and use a base URL on another host (its development issuer authenticates anyone: never with real data)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
 	fs.StringVar(&c.consentDefault, "consent-default", "permit", "decision when a patient has no applicable Consent: permit (opt-out) or deny (opt-in)")
 	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
@@ -89,6 +111,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 }
 
 func (c *serveConfig) validate() error {
+	if c.addr == "" {
+		c.addr = ":8080"
+		if c.dev {
+			c.addr = "127.0.0.1:8080"
+		}
+	}
 	u, err := url.Parse(c.baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageError{fmt.Errorf("--base-url %q is not an absolute http(s) URL", c.baseURL)}
@@ -163,7 +191,60 @@ func (c *serveConfig) validate() error {
 	if c.maxURL < 1024 {
 		return usageError{errors.New("--max-url must be at least 1KiB")}
 	}
+	if c.maxHeader < 4096 {
+		return usageError{errors.New("--max-header must be at least 4KiB")}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"--max-json-depth", c.limits.JSON.MaxDepth}, {"--max-json-values", c.limits.JSON.MaxValues}, {"--max-bundle-entries", c.maxBundleEntries},
+		{"--max-count", c.maxCount}, {"--max-includes", c.maxIncludes}, {"--max-included", c.maxIncluded}} {
+		if v.n < 1 {
+			return usageError{fmt.Errorf("%s must be at least 1", v.name)}
+		}
+	}
+	if c.limits.JSON.MaxDepth < 8 {
+		return usageError{errors.New("--max-json-depth must be at least 8 (FHIR resources nest)")}
+	}
+	if c.rateLimit < 0 || c.rateBurst < 0 || c.maxInFlight < 0 {
+		return usageError{errors.New("--rate-limit, --rate-burst and --max-in-flight cannot be negative")}
+	}
+	if c.rateBurst == 0 {
+		c.rateBurst = max(1, int(2*c.rateLimit))
+	}
+	l := c.limits
+	if l.RequestTimeout <= 0 || l.ReadHeaderTimeout <= 0 || l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 {
+		return usageError{errors.New("--request-timeout and the server timeouts must be more than 0")}
+	}
+	if l.WriteTimeout <= l.RequestTimeout {
+		return usageError{errors.New("--write-timeout must be longer than --request-timeout (an answer is written after the work)")}
+	}
+	c.limits.MaxURL, c.limits.MaxHeader, c.limits.MaxBody = int(c.maxURL), int(c.maxHeader), int64(c.maxBody)
+	if c.dev && !c.devAllowRemote {
+		// The development issuer gives a token to anyone who asks: such a server must not be reachable
+		// from another machine, nor name itself by another host.
+		if !loopbackAddr(c.addr) {
+			return usageError{fmt.Errorf("--dev listens on loopback only (--addr %s is not): its development issuer authenticates anyone; add --dev-allow-remote to accept the risk", c.addr)}
+		}
+		if !loopbackHost(u.Hostname()) {
+			return usageError{fmt.Errorf("--dev serves a loopback --base-url only (%s is not): add --dev-allow-remote to accept the risk", c.baseURL)}
+		}
+	}
 	return nil
+}
+
+// loopbackAddr reports whether a listen address binds loopback only (":8080" binds every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(host)
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // The clients a development server administers with and audits with (the development issuer gives
@@ -252,6 +333,9 @@ func serve(args []string, stderr io.Writer) error {
 	tuneGC()
 	if cfg.dev {
 		log.Warn("DEVELOPMENT MODE: a development OIDC issuer that authenticates no one hands out tokens at /dev-issuer, and demo data may be loaded; never use --dev with real patient data")
+		if cfg.devAllowRemote {
+			log.Warn("DEVELOPMENT MODE REACHABLE FROM OTHER MACHINES (--dev-allow-remote): anyone who can reach this server can obtain a token for any demo user", "addr", cfg.addr, "base_url", cfg.baseURL)
+		}
 	}
 
 	metrics := gateway.NewMetrics(nil)
@@ -264,12 +348,16 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc, err := rest.New(rest.Config{BaseURL: cfg.baseURL}, st, validator)
+	svc, err := rest.New(rest.Config{BaseURL: cfg.baseURL, MaxCount: cfg.maxCount, MaxBundleEntries: cfg.maxBundleEntries,
+		MaxIncludes: cfg.maxIncludes, MaxIncluded: cfg.maxIncluded, MaxBatchResponse: int(cfg.maxBatchResponse)}, st, validator)
 	if err != nil {
 		return err
 	}
-	gcfg := gateway.Config{BaseURL: cfg.baseURL, MaxBody: int64(cfg.maxBody), MaxURL: int(cfg.maxURL), TrustedProxies: cfg.proxies,
+	gcfg := gateway.Config{BaseURL: cfg.baseURL, Limits: cfg.limits, TrustedProxies: cfg.proxies,
 		Logger: log, Version: version, StoreInfo: storeInfo}
+	if cfg.rateLimit > 0 || cfg.maxInFlight > 0 {
+		gcfg.Throttle = throttle.New(throttle.Config{Rate: cfg.rateLimit, Burst: cfg.rateBurst, MaxInFlight: cfg.maxInFlight})
+	}
 	gcfg.CORSOrigins = list(cfg.corsOrigins)
 	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
 	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
@@ -339,14 +427,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	if cfg.debugAddr != "" {
 		if err := serveDebug(cfg.debugAddr, log); err != nil {
 			return err
@@ -519,7 +600,7 @@ func serveDebug(addr string, log *slog.Logger) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	// (Not /debug/pprof/cmdline: the command line may hold a store URL with its password.)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -41,8 +41,8 @@ func (s *Service) bundle(ctx context.Context, g Guard, req *Request) (*Response,
 			Details: "the Bundle's entries are malformed", Diagnostics: err.Error()}
 	}
 	if len(in.Entry) > s.cfg.MaxBundleEntries {
-		return nil, &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-costly", Expression: "Bundle.entry",
-			Details: fmt.Sprintf("a Bundle may hold at most %d entries", s.cfg.MaxBundleEntries)}
+		return nil, &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-costly", Expression: "Bundle.entry", Limit: "max-bundle-entries",
+			Details: fmt.Sprintf("a Bundle may hold at most %d entries (--max-bundle-entries); this one has %d", s.cfg.MaxBundleEntries, len(in.Entry))}
 	}
 	switch in.Type {
 	case "batch":
@@ -85,6 +85,9 @@ func (s *Service) entryRequest(parent *Request, i int, e entryIn) (*Request, err
 		u = rest
 	}
 	sub, err := Match(method, u)
+	if err == nil {
+		err = validTarget(sub)
+	}
 	if err != nil {
 		return nil, entryError(i, err)
 	}
@@ -162,24 +165,58 @@ func (s *Service) batch(ctx context.Context, g Guard, req *Request, entries []en
 	out := s.newBundle("batch-response")
 	out.Entry = make([]entryJSON, len(entries))
 	results := make([]*EntryResult, len(entries))
+	size := 0 // the bytes of the entries' answers so far
 	for i, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		sub, err := s.entryRequest(req, i, e)
 		var resp *Response
 		var led *Ledger
-		if err == nil {
+		switch {
+		case err != nil:
+		case ctx.Err() != nil:
+			// Past the deadline the entries left are not run, and those that ran are answered: they
+			// happened.
+			err = batchTimeout(ctx, "this entry was not run")
+		case size >= s.cfg.MaxBatchResponse:
+			err = s.batchTooLarge(false)
+		default:
 			led = sub.Ledger
 			resp, err = s.Do(ctx, g, sub)
+			if err != nil && ctx.Err() != nil {
+				err = batchTimeout(ctx, "this entry was stopped, and changed nothing")
+			}
+			if resp != nil && !sub.Interaction.writes() && size+len(resp.Body) > s.cfg.MaxBatchResponse {
+				// What was read is not served: the answer would go beyond the limit. (What was written
+				// is always answered: it happened.)
+				resp, err = nil, s.batchTooLarge(true)
+			}
 		}
 		out.Entry[i] = s.entryResult(sub, resp, err)
+		if resp != nil {
+			size += len(resp.Body)
+		}
 		results[i] = &EntryResult{Request: sub, Response: resp, Err: err, Ledger: led}
 	}
 	return &Response{Status: 200, Body: fhir.MustJSON(out), Entries: results}, nil
 }
 
 // entryResult renders one entry of a batch-response or transaction-response.
+// batchTimeout is the answer of a batch entry the deadline stopped, or did not let run.
+func batchTimeout(ctx context.Context, what string) error {
+	return &fhir.Error{Kind: fhir.KindTimeout, Code: "timeout", Limit: "request-timeout", Err: ctx.Err(),
+		Details: "the batch ran past its deadline (--request-timeout): " + what}
+}
+
+// batchTooLarge is the answer of a batch (or transaction read) entry beyond the response size limit: not run, or run but not
+// served.
+func (s *Service) batchTooLarge(ran bool) error {
+	what := "this entry was not run"
+	if ran {
+		what = "this entry's answer is not given"
+	}
+	return &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly", Limit: "max-batch-response",
+		Details: fmt.Sprintf("the batch's answer reached its limit of %d bytes (--max-batch-response): %s; send it in a batch of its own", s.cfg.MaxBatchResponse, what)}
+}
+
 func (s *Service) entryResult(sub *Request, resp *Response, err error) entryJSON {
 	if err != nil {
 		fe := fhir.AsError(err)
@@ -316,10 +353,28 @@ func (s *Service) transaction(ctx context.Context, g Guard, req *Request, entrie
 		out.Entry[p.entry] = s.entryResult(p.sub, resp, nil)
 		results[p.entry] = &EntryResult{Request: p.sub, Response: resp, Ledger: p.sub.Ledger}
 	}
+	size := 0
+	for _, r := range results {
+		if r != nil && r.Response != nil {
+			size += len(r.Response.Body)
+		}
+	}
+	// The reads run once the writes are committed (and answered, whatever comes next); like a batch's,
+	// they are bounded by the response size limit.
 	for _, i := range order {
 		if m := entries[i].Request.Method; m == "GET" || m == "HEAD" {
 			sub := subs[i]
-			resp, err := s.Do(ctx, g, sub)
+			var resp *Response
+			err := s.batchTooLarge(false)
+			if size < s.cfg.MaxBatchResponse {
+				resp, err = s.Do(ctx, g, sub)
+				if resp != nil && size+len(resp.Body) > s.cfg.MaxBatchResponse {
+					resp, err = nil, s.batchTooLarge(true)
+				}
+			}
+			if resp != nil {
+				size += len(resp.Body)
+			}
 			out.Entry[i] = s.entryResult(sub, resp, err)
 			results[i] = &EntryResult{Request: sub, Response: resp, Err: err, Ledger: sub.Ledger}
 		}
@@ -377,6 +432,9 @@ func (s *Service) planTransaction(ctx context.Context, g Guard, subs []*Request,
 	var plan []*planned
 	var recheck []func(context.Context) error
 	for _, i := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
 		sub := subs[i]
 		switch sub.Interaction {
 		case Read, VRead, SearchType, SearchSystem, HistoryInstance, HistoryType, HistorySystem, Capabilities:

@@ -39,7 +39,8 @@ func (s *Service) search(ctx context.Context, g Guard, req *Request) (*Response,
 			types = fhir.ResourceTypes()
 		}
 	}
-	q, err := search.ParseQuery(types, params, search.Options{DefaultCount: s.cfg.DefaultCount, MaxCount: s.cfg.MaxCount, Strict: req.Strict})
+	q, err := search.ParseQuery(types, params, search.Options{DefaultCount: s.cfg.DefaultCount, MaxCount: s.cfg.MaxCount,
+		MaxIncludes: s.cfg.MaxIncludes, Strict: req.Strict})
 	if err != nil {
 		return nil, err
 	}

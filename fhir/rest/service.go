@@ -36,6 +36,11 @@ const (
 	Operation       Interaction = "operation"
 )
 
+// writes reports whether the interaction changes what is stored.
+func (i Interaction) writes() bool {
+	return i == Create || i == Update || i == Patch || i == Delete
+}
+
 // Return is the client's Prefer: return= choice.
 type Return string
 
@@ -106,8 +111,14 @@ type Config struct {
 	BaseURL string
 	// DefaultCount and MaxCount bound the page size of history and search (defaults 50 and 1000).
 	DefaultCount, MaxCount int
-	// MaxBundleEntries bounds the entries of a batch or transaction (default 10000).
+	// MaxBundleEntries bounds the entries of a batch or transaction (default 5,000).
 	MaxBundleEntries int
+	// MaxIncludes bounds the distinct _include and _revinclude parameters of a search (default 10), and
+	// MaxIncluded the resources they may add to a page (default 5,000).
+	MaxIncludes, MaxIncluded int
+	// MaxBatchResponse bounds the bytes of a batch's answers (default 16 MiB): entries beyond it are not
+	// run, or, for reads, not served.
+	MaxBatchResponse int
 	// Now is the clock; NewID makes resource ids (random UUIDs when nil).
 	Now   func() time.Time
 	NewID func() string
@@ -165,7 +176,16 @@ func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
 		cfg.DefaultCount = cfg.MaxCount
 	}
 	if cfg.MaxBundleEntries <= 0 {
-		cfg.MaxBundleEntries = 10000
+		cfg.MaxBundleEntries = 5000
+	}
+	if cfg.MaxIncludes <= 0 {
+		cfg.MaxIncludes = 10
+	}
+	if cfg.MaxIncluded <= 0 {
+		cfg.MaxIncluded = 5000
+	}
+	if cfg.MaxBatchResponse <= 0 {
+		cfg.MaxBatchResponse = 16 << 20
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -174,7 +194,7 @@ func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
 		cfg.NewID = NewUUID
 	}
 	return &Service{cfg: cfg, store: st, validator: v, indexer: search.NewIndexer(cfg.BaseURL),
-		engine: search.NewEngine(st, search.Config{BaseURL: cfg.BaseURL, Now: cfg.Now})}, nil
+		engine: search.NewEngine(st, search.Config{BaseURL: cfg.BaseURL, Now: cfg.Now, MaxIncluded: cfg.MaxIncluded})}, nil
 }
 
 // Engine returns the search engine (guards evaluate granular scopes with it).
@@ -192,18 +212,8 @@ func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, err
 	if g == nil {
 		return nil, &fhir.Error{Kind: fhir.KindForbidden, Details: "no access policy applies to this request"}
 	}
-	if req.Type != "" && !fhir.IsResourceType(req.Type) {
-		return nil, fhir.UnknownType(req.Type)
-	}
-	if req.ID != "" && !fhir.ValidID(req.ID) {
-		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "id",
-			Details: "invalid resource id", Diagnostics: "an id is 1 to 64 characters among A-Z a-z 0-9 - ."}
-	}
-	if req.Compartment != "" {
-		ctype, cid, _ := strings.Cut(req.Compartment, "/")
-		if ctype != "Patient" || !fhir.ValidID(cid) {
-			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Details: "invalid compartment", Diagnostics: req.Compartment}
-		}
+	if err := validTarget(req); err != nil {
+		return nil, err
 	}
 	if req.Type == "AuditEvent" && (req.Interaction == Update || req.Interaction == Patch || req.Interaction == Delete) {
 		return nil, immutable()
@@ -237,6 +247,24 @@ func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, err
 	}
 	return nil, &fhir.Error{Kind: fhir.KindNotAllowed, MessageID: "MSG_OP_NOT_ALLOWED",
 		Details: fmt.Sprintf("the %s interaction is not supported", req.Interaction)}
+}
+
+// validTarget checks what the request's URL names: a known type, a valid id, a patient's compartment.
+func validTarget(req *Request) error {
+	if req.Type != "" && !fhir.IsResourceType(req.Type) {
+		return fhir.UnknownType(req.Type)
+	}
+	if req.ID != "" && !fhir.ValidID(req.ID) {
+		return &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "id",
+			Details: "invalid resource id", Diagnostics: "an id is 1 to 64 characters among A-Z a-z 0-9 - . and not only dots"}
+	}
+	if req.Compartment != "" {
+		ctype, cid, _ := strings.Cut(req.Compartment, "/")
+		if ctype != "Patient" || !fhir.ValidID(cid) {
+			return &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Details: "invalid compartment", Diagnostics: req.Compartment}
+		}
+	}
+	return nil
 }
 
 // NewUUID returns a random (version 4) UUID.

@@ -22,6 +22,8 @@ type Engine struct {
 	specs   specBuilder
 	indexer *Indexer
 	maxHits int
+	// maxIncluded bounds the resources included in one page.
+	maxIncluded int
 }
 
 // Config configures an Engine.
@@ -30,6 +32,9 @@ type Config struct {
 	BaseURL string
 	// MaxResults bounds the matches a query may have before it is refused as too costly (default 100,000).
 	MaxResults int
+	// MaxIncluded bounds the resources _include and _revinclude may add to one page before the search is
+	// refused as too costly (default 5,000).
+	MaxIncluded int
 	// Now is the clock (for the ap prefix).
 	Now func() time.Time
 }
@@ -39,11 +44,14 @@ func NewEngine(st store.Store, cfg Config) *Engine {
 	if cfg.MaxResults <= 0 {
 		cfg.MaxResults = 100000
 	}
+	if cfg.MaxIncluded <= 0 {
+		cfg.MaxIncluded = 5000
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Engine{st: st, specs: specBuilder{baseURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/", now: cfg.Now()},
-		indexer: NewIndexer(cfg.BaseURL), maxHits: cfg.MaxResults}
+		indexer: NewIndexer(cfg.BaseURL), maxHits: cfg.MaxResults, maxIncluded: cfg.MaxIncluded}
 }
 
 // Filter decides whether a resource may be part of a result (authorization), from its facts; nil admits
@@ -628,16 +636,21 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 	frontier := matches
 	for depth := 0; depth < 4 && len(frontier) > 0; depth++ {
 		var next []*store.Version
-		add := func(v *store.Version) {
-			if v == nil || v.Deleted || seen[v.Ref()] || len(out) >= 10*e.maxHits/100+1000 {
-				return
+		add := func(v *store.Version) error {
+			if v == nil || v.Deleted || seen[v.Ref()] {
+				return nil
 			}
 			if filter != nil && !filter(ctx, e.CurrentFacts(ctx, v)) {
-				return
+				return nil
+			}
+			if len(out) == e.maxIncluded {
+				return &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly", Expression: "_include", Limit: "max-included",
+					Details: fmt.Sprintf("the page would include more than %d resources (--max-included); ask for a smaller _count", e.maxIncluded)}
 			}
 			seen[v.Ref()] = true
 			out = append(out, v)
 			next = append(next, v)
+			return nil
 		}
 		for _, inc := range q.Includes {
 			if depth > 0 && !inc.Iterate {
@@ -646,6 +659,9 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 			for _, src := range frontier {
 				if inc.Source != "*" && src.Type != inc.Source {
 					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return nil, err
 				}
 				refs, err := e.outgoing(ctx, src, inc)
 				if err != nil {
@@ -660,7 +676,9 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 					if err != nil {
 						return nil, err
 					}
-					add(v)
+					if err := add(v); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -669,6 +687,9 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 				continue
 			}
 			for _, tgt := range frontier {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				params := []string{inc.Param}
 				if inc.Param == "*" {
 					params = nil
@@ -695,7 +716,9 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 						if err != nil {
 							return nil, err
 						}
-						add(v)
+						if err := add(v); err != nil {
+							return nil, err
+						}
 					}
 				}
 			}

@@ -1,8 +1,11 @@
 package search
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,6 +93,9 @@ var prefixes = []string{"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"}
 // Options bound what a query may ask.
 type Options struct {
 	DefaultCount, MaxCount int
+	// MaxIncludes bounds the distinct _include and _revinclude parameters of a query (0: no limit);
+	// repeated ones count once.
+	MaxIncludes int
 	// Strict turns unknown parameters into errors (Prefer: handling=strict).
 	Strict bool
 }
@@ -109,11 +115,17 @@ func ParseQuery(types []string, params url.Values, opt Options) (*Query, error) 
 			}
 		}
 	}
+	if n := len(q.Includes) + len(q.RevIncludes); opt.MaxIncludes > 0 && n > opt.MaxIncludes {
+		return nil, &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly", Expression: "_include", Limit: "max-includes",
+			Details: fmt.Sprintf("a search may have at most %d distinct _include and _revinclude parameters (--max-includes); it has %d", opt.MaxIncludes, n)}
+	}
 	if q.Count < 0 {
 		q.Count = opt.DefaultCount
 	}
 	if q.Count > opt.MaxCount {
+		// A larger page is not refused but capped, and the self link says so.
 		q.Count = opt.MaxCount
+		q.Applied.Set("_count", strconv.Itoa(q.Count))
 	}
 	if q.Summary == fhir.SummaryCount {
 		q.Count = 0
@@ -138,6 +150,9 @@ func (q *Query) add(name, raw string, opt Options) error {
 		return nil
 	case "_count":
 		n, err := strconv.Atoi(raw)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-") {
+			n, err = math.MaxInt, nil // capped below, like any page larger than the limit
+		}
 		if err != nil || n < 0 {
 			return invalid(name, "_count must be a non-negative integer")
 		}
@@ -198,11 +213,14 @@ func (q *Query) add(name, raw string, opt Options) error {
 		if err != nil {
 			return err
 		}
-		if base == "_include" {
-			q.Includes = append(q.Includes, inc)
-		} else {
-			q.RevIncludes = append(q.RevIncludes, inc)
+		list := &q.Includes
+		if base == "_revinclude" {
+			list = &q.RevIncludes
 		}
+		if slices.Contains(*list, inc) {
+			return nil // the same include twice is followed once
+		}
+		*list = append(*list, inc)
 		q.Applied.Add(name, raw)
 		return nil
 	case "_type":

@@ -11,21 +11,25 @@ import (
 	"fhirgate/fhir"
 )
 
-// Requests without a valid access token are refused before anyone is known, and anyone can send as many
-// as they like: each recorded as an event of its own, they would fill the disk with a trail that can
-// never be deleted. They are recorded in aggregate: the first from a client address in a minute at once
-// (durably, before its 401 leaves), the others of that minute counted, and recorded as one summary event
-// once the minute is over. Past maxAddresses addresses in a minute, the others share one tally.
+// Two kinds of refusal are recorded in aggregate, because a client can send as many as it likes and each
+// recorded as an event of its own would fill the disk with a trail that can never be deleted: requests
+// without a valid access token (refused before anyone is known), by client address; and requests refused
+// for going beyond a client's rate or concurrency (429), by client and user. The first of a key in a minute
+// is recorded at once (durably, before its answer leaves), the others of that minute counted, and recorded
+// as one summary event once the minute is over. Past maxKeys keys in a minute, the others share one tally.
 
-// maxAddresses bounds the addresses tallied in one minute.
-const maxAddresses = 1024
+// maxKeys bounds the keys tallied in one minute.
+const maxKeys = 1024
 
-// otherAddresses is the tally of the addresses beyond maxAddresses.
+// otherAddresses is the tally of the keys beyond maxKeys.
 const otherAddresses = "(other addresses)"
 
 type tally struct {
 	first string // the AuditEvent that recorded the first refusal
 	more  int    // the refusals counted after it
+	// throttled is the first refused interaction of a throttled client (nil for unauthenticated requests,
+	// whose key is the address).
+	throttled *interaction
 }
 
 type unauthenticated struct {
@@ -36,23 +40,36 @@ type unauthenticated struct {
 
 // refuseUnauthenticated records the refusal of a request without a valid token, in aggregate.
 func (t *Trail) refuseUnauthenticated(ctx context.Context, in *interaction) ([]string, error) {
+	return t.aggregate(ctx, in, in.clientAddr, false)
+}
+
+// refuseThrottled records the refusal of a request beyond its client's rate or concurrency, in
+// aggregate.
+func (t *Trail) refuseThrottled(ctx context.Context, in *interaction) ([]string, error) {
+	p := in.principal
+	return t.aggregate(ctx, in, "client "+p.ClientID+" user "+p.Issuer+" "+p.Subject, true)
+}
+
+func (t *Trail) aggregate(ctx context.Context, in *interaction, key string, throttled bool) ([]string, error) {
 	now := t.cfg.Now()
 	minute := now.UTC().Truncate(time.Minute)
-	addr := in.clientAddr
 	u := &t.unauth
 	u.mu.Lock()
 	past := u.rotate(minute)
-	if _, ok := u.byAddr[addr]; !ok && len(u.byAddr) >= maxAddresses {
-		addr = otherAddresses
+	if _, ok := u.byAddr[key]; !ok && len(u.byAddr) >= maxKeys {
+		key = otherAddresses
 	}
-	if tl, ok := u.byAddr[addr]; ok && tl.first != "" {
+	if tl, ok := u.byAddr[key]; ok && tl.first != "" {
 		tl.more++
 		u.mu.Unlock()
 		t.summarize(ctx, past)
 		return []string{"AuditEvent/" + tl.first}, nil
 	}
 	tl := &tally{}
-	u.byAddr[addr] = tl
+	if throttled && key != otherAddresses {
+		tl.throttled = in
+	}
+	u.byAddr[key] = tl
 	u.mu.Unlock()
 	t.summarize(ctx, past)
 
@@ -60,8 +77,8 @@ func (t *Trail) refuseUnauthenticated(ctx context.Context, in *interaction) ([]s
 	stored, err := t.store(ctx, events)
 	if !stored {
 		u.mu.Lock()
-		if u.byAddr[addr] == tl {
-			delete(u.byAddr, addr) // the next refusal is recorded at once again
+		if u.byAddr[key] == tl {
+			delete(u.byAddr, key) // the next refusal is recorded at once again
 		}
 		u.mu.Unlock()
 		return nil, err
@@ -117,8 +134,11 @@ func (t *Trail) summarize(ctx context.Context, past *ended) {
 	}
 }
 
-// summary is the event counting the refusals of one address in one minute after the first.
+// summary is the event counting the refusals of one key in one minute after the first.
 func (t *Trail) summary(addr, minute string, tl *tally) Record {
+	if tl.throttled != nil {
+		return t.throttledSummary(minute, tl)
+	}
 	id := t.cfg.NewID()
 	recorded := t.cfg.Now().UTC().Truncate(time.Millisecond)
 	ev := &auditEvent{ResourceType: "AuditEvent", ID: id, Meta: &aeMeta{},
@@ -141,6 +161,29 @@ func (t *Trail) summary(addr, minute string, tl *tally) Record {
 			{Type: "first", ValueString: "AuditEvent/" + tl.first}}}}
 	rec := t.record(ev)
 	rec.Recorded = recorded
+	return rec
+}
+
+// throttledSummary is the event counting the requests of one client and user refused for its rate or
+// concurrency in one minute after the first: the client and the user as agents, and the patient of a
+// patient's app (so that the patient's pages show it too).
+func (t *Trail) throttledSummary(minute string, tl *tally) Record {
+	in := *tl.throttled
+	in.req, in.touched, in.ledger, in.decisions = nil, nil, nil, nil
+	patient := requestPatient(&in)
+	recorded := t.cfg.Now().UTC().Truncate(time.Millisecond)
+	ev := t.event(t.cfg.NewID(), &in, patient, nil, nil, nil, "", recorded)
+	ev.OutcomeDesc = fmt.Sprintf("%d more requests refused for going beyond the client's rate or concurrency limit in the minute from %s (the first is AuditEvent/%s)",
+		tl.more, minute, tl.first)
+	ev.Entity = append(ev.Entity, aeEntity{Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"},
+		Description: "requests refused for the client's rate or concurrency limit",
+		Detail: []aeDetail{{Type: "count", ValueString: strconv.Itoa(tl.more)}, {Type: "minute", ValueString: minute},
+			{Type: "first", ValueString: "AuditEvent/" + tl.first}}})
+	rec := t.record(ev)
+	rec.Patient, rec.Recorded = patient, recorded
+	if in.principal != nil {
+		rec.User = in.principal.User
+	}
 	return rec
 }
 
