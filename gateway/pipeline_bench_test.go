@@ -6,17 +6,29 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"fhirgate/gateway/throttle"
 )
 
 // The layers of the request path, added one at a time: what each costs a read by id over HTTP.
 var pipelineLayers = []struct {
-	name string
-	opts authOptions
+	name      string
+	opts      authOptions
+	throttled bool // the serve command's default rate and in-flight limits
 }{
-	{"none", authOptions{open: true, noConsent: true, noAudit: true}},
-	{"token", authOptions{consentDefault: "permit", denyStatus: 404, noConsent: true, noAudit: true}},
-	{"token+consent", authOptions{consentDefault: "permit", denyStatus: 404, noAudit: true}},
-	{"token+consent+audit", authOptions{consentDefault: "permit", denyStatus: 404}},
+	{"none", authOptions{open: true, noConsent: true, noAudit: true}, false},
+	{"token", authOptions{consentDefault: "permit", denyStatus: 404, noConsent: true, noAudit: true}, false},
+	{"token+consent", authOptions{consentDefault: "permit", denyStatus: 404, noAudit: true}, false},
+	{"token+consent+audit", authOptions{consentDefault: "permit", denyStatus: 404}, false},
+	{"token+consent+audit+limits", authOptions{consentDefault: "permit", denyStatus: 404}, true},
+}
+
+// layerOptions are a layer's options, with a limiter of its own when it is throttled.
+func layerOptions(opts authOptions, throttled bool) authOptions {
+	if throttled {
+		opts.throttle = throttle.New(throttle.Config{Rate: 20_000, Burst: 40_000, MaxInFlight: 64})
+	}
+	return opts
 }
 
 // BenchmarkPipelineLatency: one client reading by id, one request at a time, through each set of
@@ -27,7 +39,7 @@ var pipelineLayers = []struct {
 func BenchmarkPipelineLatency(b *testing.B) {
 	for _, l := range pipelineLayers {
 		b.Run(l.name, func(b *testing.B) {
-			a := newAuthServer(b, l.opts)
+			a := newAuthServer(b, layerOptions(l.opts, l.throttled))
 			tok := a.mint(b, "user/*.rs", "", "Practitioner/prac-martin", "TREAT")
 			client := &http.Client{Timeout: 10 * time.Second}
 			lat := make([]time.Duration, 0, b.N)
@@ -48,7 +60,7 @@ func BenchmarkPipelineLatency(b *testing.B) {
 func BenchmarkPipelineThroughput(b *testing.B) {
 	for _, l := range pipelineLayers {
 		b.Run(l.name, func(b *testing.B) {
-			a := newAuthServer(b, l.opts)
+			a := newAuthServer(b, layerOptions(l.opts, l.throttled))
 			tok := a.mint(b, "user/*.rs", "", "Practitioner/prac-martin", "TREAT")
 			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			paths := []string{"/Patient/pat-alice", "/Observation/obs-bob-01", "/Patient/pat-david", "/Encounter/enc-chloe-1"}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +32,13 @@ func TestServeRefusesBadStarts(t *testing.T) {
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
 		{"unreachable issuer", []string{"serve", "--issuer", "http://127.0.0.1:1/realms/x", "--store", "file:" + filepath.Join(t.TempDir(), "d"), "--addr", "127.0.0.1:0"}, 1, "--issuer"},
 		{"bad env value", []string{"serve", "--dev"}, 2, "FHIRGATE_MAX_BODY"},
+		{"--dev on every interface", []string{"serve", "--dev", "--addr", ":8080"}, 2, "--dev-allow-remote"},
+		{"--dev on another address", []string{"serve", "--dev", "--addr", "192.0.2.1:8080"}, 2, "--dev-allow-remote"},
+		{"--dev named by another host", []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--base-url", "https://fhir.example.org/fhir"}, 2, "--dev-allow-remote"},
+		{"--dev remote allowed, other mistakes still caught", []string{"serve", "--dev", "--dev-allow-remote", "--addr", ":0", "--max-json-depth", "3"}, 2, "--max-json-depth"},
+		{"write timeout shorter than the request's", []string{"serve", "--dev", "--request-timeout", "1m", "--write-timeout", "30s"}, 2, "--write-timeout"},
+		{"negative rate", []string{"serve", "--dev", "--rate-limit", "-1"}, 2, "--rate-limit"},
+		{"tiny header limit", []string{"serve", "--dev", "--max-header", "100B"}, 2, "--max-header"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "bad env value" {
@@ -102,5 +112,32 @@ func TestDevAdminAndAuditor(t *testing.T) {
 	}
 	if got := status("POST", "/PractitionerRole", admin, role); got != 201 {
 		t.Fatalf("the administration client writes the directory: %d", got)
+	}
+}
+
+// TestDevRemoteWarnsAndProfilesHideTheCommandLine: --dev-allow-remote lets a development server listen on
+// every interface, and says so loudly; --debug-addr serves profiles, not the command line (which may hold
+// a store URL with its password).
+func TestDevRemoteWarnsAndProfilesHideTheCommandLine(t *testing.T) {
+	addr, debug := freeAddr(t), freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	p := launch(t, addr, "serve", "--dev", "--dev-allow-remote", "--demo-data=false", "--store", "file:"+t.TempDir(),
+		"--addr", "0.0.0.0:"+port, "--base-url", "http://"+addr+"/fhir", "--debug-addr", debug)
+	if !strings.Contains(p.logs.String(), "REACHABLE FROM OTHER MACHINES") {
+		t.Fatalf("no warning of a development server reachable from elsewhere:\n%s", p.logs)
+	}
+	for path, want := range map[string]int{"/debug/pprof/heap": 200, "/debug/pprof/cmdline": 404} {
+		resp, err := http.Get("http://" + debug + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		if strings.Contains(string(body), "file:") {
+			t.Fatalf("GET %s shows the command line: %s", path, body)
+		}
 	}
 }

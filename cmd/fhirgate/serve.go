@@ -78,7 +78,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.maxIncluded, "max-included", 5000, "most resources _include and _revinclude may add to one page (400 beyond)")
 	fs.Var(&c.maxBatchResponse, "max-batch-response", "most bytes of a batch's answers, e.g. 16MiB: entries beyond are not run (or, for reads, not served)")
 	fs.DurationVar(&c.limits.RequestTimeout, "request-timeout", 30*time.Second, "how long a request may run: past it, searches and transactions stop and the answer is 503, nothing written")
-	fs.Float64Var(&c.rateLimit, "rate-limit", 10_000, "requests per second each client and user may make, sustained (429 beyond; 0: no limit); kept in this process's memory")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 20_000, "requests per second each client and user may make, sustained (429 beyond; 0: no limit); kept in this process's memory")
 	fs.IntVar(&c.rateBurst, "rate-burst", 0, "requests each client and user may make at once after a pause (default twice --rate-limit)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 64, "requests each client and user may have in progress at once (429 beyond; 0: no cap)")
 	fs.DurationVar(&c.limits.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send the request line and headers")
