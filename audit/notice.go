@@ -53,7 +53,7 @@ type Notifier struct {
 	seen    map[string]bool // "Patient/p|Practitioner/x": known not to be a first access any more
 	closed  bool
 	done    chan struct{}
-	pending sync.WaitGroup // records queued and not handled yet
+	pending sync.WaitGroup // records queued and not handled yet, and webhook calls under way
 }
 
 // maxSeen bounds the memory of known pairs; beyond it the memory starts again (the store answers).
@@ -105,7 +105,7 @@ func isProfessional(user string) bool {
 }
 
 // Settle waits until every record queued so far has been handled (its notice written, or found not to be
-// due), or until ctx ends.
+// due, and the webhook told), or until ctx ends.
 func (n *Notifier) Settle(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { n.pending.Wait(); close(done) }()
@@ -235,7 +235,11 @@ func (n *Notifier) notify(ctx context.Context, r Record, kind, id string) error 
 	}
 	n.log.Info("patient notice", "kind", kind, "event", r.ID)
 	if n.cfg.Webhook != "" {
-		go n.callWebhook(kind, r.Patient, "Communication/"+id, r.Recorded)
+		n.pending.Add(1)
+		go func() {
+			defer n.pending.Done()
+			n.callWebhook(kind, r.Patient, "Communication/"+id, r.Recorded)
+		}()
 	}
 	return nil
 }

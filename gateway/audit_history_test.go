@@ -118,13 +118,15 @@ func reversed(s []string) []string {
 // TestAuditPatientHistory: a practitioner reads Alice's data (and one of Chloé's resources); Alice sees
 // exactly those accesses, newest first; Chloé sees none of them; auditors see all, and can search.
 func TestAuditPatientHistory(t *testing.T) {
-	a := newAuthServer(t)
+	// The trail's clock moves on a millisecond at every event, so that `recorded` orders the accesses.
+	start := time.Now().UTC().Truncate(time.Millisecond)
+	clock := steppingClock(start, time.Millisecond)
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, auditClock: clock})
 	house := a.mint(t, "user/*.rs", "", "Practitioner/prac-house")
 	alice := a.mint(t, "patient/AuditEvent.rs", "pat-alice", "Patient/pat-alice")
 	chloe := a.mint(t, "patient/AuditEvent.rs", "pat-chloe", "Patient/pat-chloe")
 	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
 
-	// The accesses, a few milliseconds apart so that `recorded` orders them.
 	type access struct{ path, patient, data string }
 	accesses := []access{
 		{"/Patient/pat-alice", "Patient/pat-alice", "Patient/pat-alice/_history/1"},
@@ -135,9 +137,7 @@ func TestAuditPatientHistory(t *testing.T) {
 	}
 	var aliceEvents, chloeEvents []string // in access order
 	eventData := map[string]string{}
-	start := time.Now().UTC()
 	for _, ac := range accesses {
-		time.Sleep(3 * time.Millisecond)
 		r := a.get(t, house, ac.path)
 		r.wantStatus(t, 200)
 		ids := auditRefs(t, r)
@@ -151,8 +151,7 @@ func TestAuditPatientHistory(t *testing.T) {
 			chloeEvents = append(chloeEvents, ids[0])
 		}
 	}
-	time.Sleep(3 * time.Millisecond)
-	between := time.Now().UTC() // after the practitioner's reads, before any read of the trail
+	between := clock() // after the practitioner's reads, before any read of the trail
 
 	t.Run("Alice sees exactly the accesses to her data, newest first", func(t *testing.T) {
 		got := a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100")

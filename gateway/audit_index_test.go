@@ -3,9 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,11 +16,12 @@ import (
 	"fhirgate/fhir/store"
 )
 
-// Every AuditEvent the trail stores while the gateway's tests run is checked (checkedSink): the index
-// entries the trail describes must be exactly those the generic indexer finds in the event's JSON, or a
-// search would not find what the event says; and stamping it without parsing must give the bytes a parsed
-// stamp gives. (That its bytes are what encoding/json gives is the audit package's own test.)
-var sinkChecks struct {
+// Every AuditEvent the trail stores in a test's server is checked (checkedSink): the index entries the
+// trail describes must be exactly those the generic indexer finds in the event's JSON, or a search would not
+// find what the event says; and stamping it without parsing must give the bytes a parsed stamp gives. (That
+// its bytes are what encoding/json gives is the audit package's own test.) The test that made the server
+// fails, by its own name, when one of its events breaks the rule.
+type sinkChecks struct {
 	sync.Mutex
 	n   int
 	bad []string
@@ -31,7 +30,19 @@ var sinkChecks struct {
 // checkedSink checks the events it is given, then stores them.
 type checkedSink struct {
 	audit.Sink
-	svc *rest.Service
+	svc    *rest.Service
+	checks *sinkChecks
+}
+
+// checkEventsOf makes the test fail when its server's sink found a bad event.
+func checkEventsOf(t testing.TB, c *sinkChecks) {
+	t.Cleanup(func() {
+		c.Lock()
+		defer c.Unlock()
+		if len(c.bad) > 0 {
+			t.Errorf("%d problems in the %d audit events stored; the first:\n%s", len(c.bad), c.n, c.bad[0])
+		}
+	})
 }
 
 func (c checkedSink) Append(ctx context.Context, events []audit.Record) error {
@@ -52,12 +63,12 @@ func (c checkedSink) Append(ctx context.Context, events []audit.Record) error {
 		if rec.Template == nil || err != nil || !bytes.Equal(rec.Template.Render(1, at), stamped) {
 			problems = append(problems, fmt.Sprintf("it is not stamped as a parsed stamp would (template %v, %v)", rec.Template != nil, err))
 		}
-		sinkChecks.Lock()
-		sinkChecks.n++
+		c.checks.Lock()
+		c.checks.n++
 		for _, p := range problems {
-			sinkChecks.bad = append(sinkChecks.bad, fmt.Sprintf("event %s\n  %s", rec.Body, p))
+			c.checks.bad = append(c.checks.bad, fmt.Sprintf("event %s\n  %s", rec.Body, p))
 		}
-		sinkChecks.Unlock()
+		c.checks.Unlock()
 	}
 	return c.Sink.Append(ctx, events)
 }
@@ -75,35 +86,17 @@ func entrySet(es []store.IndexEntry) []string {
 	return slices.Compact(out)
 }
 
-// checkEvents is off in benchmarks: they measure the trail as it runs in production.
-var checkEvents = true
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
-		checkEvents = false
-	}
-	code := m.Run()
-	if bad := sinkChecks.bad; len(bad) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: %d problems in the %d audit events stored; the first:\n%s\n", len(bad), sinkChecks.n, bad[0])
-		code = 1
-	}
-	os.Exit(code)
-}
-
 // TestAuditIndexMatchesJSON sends requests whose events fill every part of an AuditEvent (a read with
 // consent, a search over several patients, a refusal, a write, an unidentified client, break-the-glass)
-// and requires each event's described index to be its JSON's. The other tests' events are checked too,
-// by checkedSink, and reported in TestMain.
+// and requires each event's described index to be its JSON's. (Every other test's events are checked too,
+// by its server's checkedSink.)
 func TestAuditIndexMatchesJSON(t *testing.T) {
 	a := newAuthServer(t)
+	checks := a.sinkChecks
 	house := a.mint(t, "user/*.cruds", "", "Practitioner/prac-house", "TREAT")
 	adviser := a.mint(t, "user/*.rs", "", "Practitioner/prac-adviser")
 	btg := a.mint(t, "user/*.rs", "", "Practitioner/prac-house", "ETREAT")
 	alice := a.mint(t, "patient/*.rs", "pat-alice", "Patient/pat-alice")
-	sinkChecks.Lock()
-	before, bad := sinkChecks.n, len(sinkChecks.bad)
-	sinkChecks.Unlock()
 
 	a.get(t, house, "/Patient/pat-alice").wantStatus(t, 200)
 	a.get(t, house, "/Observation?_count=50").wantStatus(t, 200)
@@ -114,12 +107,12 @@ func TestAuditIndexMatchesJSON(t *testing.T) {
 	a.do(t, "POST", "/Observation", []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-alice"}}`),
 		"Authorization: Bearer "+house).wantStatus(t, 201)
 
-	sinkChecks.Lock()
-	defer sinkChecks.Unlock()
-	if n := sinkChecks.n - before; n < 7 {
-		t.Fatalf("%d events checked for 7 requests", n)
+	checks.Lock()
+	defer checks.Unlock()
+	if checks.n < 7 {
+		t.Fatalf("%d events checked for 7 requests", checks.n)
 	}
-	if len(sinkChecks.bad) > bad {
-		t.Fatalf("%s", sinkChecks.bad[bad])
+	if len(checks.bad) > 0 {
+		t.Fatalf("%s", checks.bad[0])
 	}
 }
