@@ -130,37 +130,15 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		rcfg.Now, rcfg.NewID = now, counter("id")
 	}
 	st := openTestStore(t, o.engine, now)
-	v, _ := fhir.NewValidator()
 	ts := &testServer{store: st}
 	ts.Server = httptest.NewUnstartedServer(nil) // served below by the gateway's own HTTP server
 	t.Cleanup(ts.Server.Close)
 	origin := "http://" + ts.Server.Listener.Addr().String()
 	ts.base = origin + "/fhir"
 	rcfg.BaseURL = ts.base
-	loader := rcfg // the demo is loaded whatever the service's limits
+	loadPopulation(t, st, rcfg, o.demo) // whatever the server's limits
 	if o.service != nil {
 		o.service(&rcfg)
-	}
-	var err error
-	ts.svc, err = rest.New(rcfg, st, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	load := ts.svc
-	if o.service != nil {
-		if load, err = rest.New(loader, st, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	consents := auth.AttachConsent(ts.svc, o.consentDefault)
-	demo := o.demo
-	if demo == nil {
-		demo = population.Demo()
-	}
-	for _, b := range demo {
-		if _, err := load.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	iss, err := devissuer.New(devissuer.Config{Issuer: origin + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir()})
 	if err != nil {
@@ -171,63 +149,77 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var trail *audit.Trail
-	var notices *audit.Notifier
-	var checks *sinkChecks
-	if !o.noAudit {
-		var sink audit.Sink = audit.NewStoreSink(st, ts.svc)
-		if _, bench := t.(*testing.B); !bench { // benchmarks measure the trail as it runs in production
-			checks = &sinkChecks{}
-			sink = checkedSink{sink, ts.svc, checks}
-			checkEventsOf(t, checks)
-		}
-		cfg := audit.Config{Sink: sink}
-		if o.audit != nil {
-			cfg = *o.audit
-		}
-		cfg.Indexer, cfg.BaseURL = ts.svc, ts.base
-		if now != nil {
-			cfg.Now, cfg.NewID = now, counter("audit")
-		}
-		if o.auditClock != nil {
-			cfg.Now = o.auditClock
-		}
-		if o.notify != nil {
-			notices = audit.NewNotifier(*o.notify, ts.svc, slog.Default())
-			t.Cleanup(func() { notices.Close(context.Background()) })
-			cfg.Stored = notices.Consider
-		}
-		if trail, err = audit.New(cfg); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { trail.Close(context.Background()) })
-	}
-	if o.noConsent {
-		consents = nil
-	}
-	access := auth.NewAccess(ts.svc.Engine(), auth.Options{Consent: consents, DenyStatus: o.denyStatus, Actors: auth.NewActors(ts.svc),
-		AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient}, AuditSourceClients: []string{sourceClient}, Now: now})
-	var policy Policy = TokenPolicy{Auth: auth.NewAuthenticator(verifier, ts.base), Access: access}
-	if o.open {
-		policy = OpenPolicy{}
-	}
 	limits := Limits{MaxBody: 1 << 20}
 	if o.limits != nil {
 		limits = *o.limits
 	}
-	metrics := NewMetrics(nil)
-	srv, err := New(Config{BaseURL: ts.base, Limits: limits, Throttle: o.throttle, DevIssuer: iss.Handler(), Audit: trail, TrustedProxies: o.proxies,
-		SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
-		ts.svc, st, policy, metrics)
+	// The server is assembled as the serve command assembles it; only the options differ.
+	asm := Assembly{
+		Store: st,
+		Gateway: Config{BaseURL: ts.base, Limits: limits, Throttle: o.throttle, DevIssuer: iss.Handler(), TrustedProxies: o.proxies,
+			SMART: conformance.SMARTFromDiscovery(verifier.Discovery()), CORSOrigins: []string{"https://app.example"}},
+		Service:       rcfg,
+		Authenticator: auth.NewAuthenticator(verifier, ts.base),
+		Access: auth.Options{DenyStatus: o.denyStatus, AdminClients: []string{adminClient}, AuditorClients: []string{auditorClient},
+			AuditSourceClients: []string{sourceClient}, Now: now},
+		ConsentDefault: o.consentDefault,
+		NoConsent:      o.noConsent,
+		NoAudit:        o.noAudit,
+		Notify:         o.notify,
+		Checkpoints:    &audit.CheckpointConfig{Signer: audit.EphemeralSigner(), Logger: slog.New(slog.DiscardHandler)},
+		Metrics:        NewMetrics(nil),
+	}
+	if o.open {
+		asm.Policy = OpenPolicy{}
+	}
+	var checks *sinkChecks
+	if o.audit != nil {
+		asm.Audit = *o.audit
+	} else if _, bench := t.(*testing.B); !bench { // benchmarks measure the trail as it runs in production
+		checks = &sinkChecks{}
+		checkEventsOf(t, checks)
+		asm.AuditSink = func(svc *rest.Service) audit.Sink { return checkedSink{audit.NewStoreSink(st, svc), svc, checks} }
+	}
+	if now != nil {
+		asm.Audit.Now, asm.Audit.NewID = now, counter("audit")
+	}
+	if o.auditClock != nil {
+		asm.Audit.Now = o.auditClock
+	}
+	app, err := Assemble(asm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Server.Config = srv.HTTPServer(nil)
+	t.Cleanup(func() { app.Close(context.Background()) })
+	ts.svc = app.Service
+	ts.Server.Config = app.Server.HTTPServer(nil)
 	if o.listener != nil {
 		ts.Server.Listener = o.listener(ts.Server.Listener)
 	}
 	ts.Server.Start()
-	return &authServer{testServer: ts, issuer: iss, srv: srv, notices: notices, metrics: metrics, sinkChecks: checks}
+	return &authServer{testServer: ts, issuer: iss, srv: app.Server, notices: app.Notices, metrics: asm.Metrics, sinkChecks: checks}
+}
+
+// loadPopulation loads the demo population (or the given transaction Bundles) into st, through a plain
+// FHIR service of configuration cfg: the data every test starts from.
+func loadPopulation(t testing.TB, st store.Store, cfg rest.Config, bundles [][]byte) {
+	t.Helper()
+	v, err := fhir.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := rest.New(cfg, st, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bundles == nil {
+		bundles = population.Demo()
+	}
+	for _, b := range bundles {
+		if _, err := svc.Do(context.Background(), rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // The clients an authServer knows as administration client and as auditor.

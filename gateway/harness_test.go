@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"fhirgate/auth"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
@@ -33,28 +32,22 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ts := &testServer{store: st}
 	ts.Server = httptest.NewUnstartedServer(nil)
-	ts.Server.Start()
 	t.Cleanup(ts.Server.Close)
-	ts.base = ts.Server.URL + "/fhir"
-	ts.svc, err = rest.New(rest.Config{BaseURL: ts.base}, st, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts.base = "http://" + ts.Server.Listener.Addr().String() + "/fhir"
 	cfg := Config{BaseURL: ts.base, Limits: Limits{MaxBody: 1 << 20}}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := New(cfg, ts.svc, st, OpenPolicy{}, nil)
+	// Assembled as the serve command assembles a server, without tokens, consent or audit.
+	app, err := Assemble(Assembly{Store: st, Gateway: cfg, Policy: OpenPolicy{}, NoConsent: true, NoAudit: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Server.Config.Handler = srv.Handler()
+	ts.svc = app.Service
+	ts.Server.Config = app.Server.HTTPServer(nil)
+	ts.Server.Start()
 	return ts
 }
 

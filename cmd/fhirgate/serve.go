@@ -27,7 +27,6 @@ import (
 	"fhirgate/auth/scope"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
@@ -344,21 +343,11 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	validator, err := fhir.NewValidator()
-	if err != nil {
-		return err
-	}
-	svc, err := rest.New(rest.Config{BaseURL: cfg.baseURL, MaxCount: cfg.maxCount, MaxBundleEntries: cfg.maxBundleEntries,
-		MaxIncludes: cfg.maxIncludes, MaxIncluded: cfg.maxIncluded, MaxBatchResponse: int(cfg.maxBatchResponse)}, st, validator)
-	if err != nil {
-		return err
-	}
 	gcfg := gateway.Config{BaseURL: cfg.baseURL, Limits: cfg.limits, TrustedProxies: cfg.proxies,
-		Logger: log, Version: version, StoreInfo: storeInfo}
+		Logger: log, Version: version, StoreInfo: storeInfo, CORSOrigins: list(cfg.corsOrigins)}
 	if cfg.rateLimit > 0 || cfg.maxInFlight > 0 {
 		gcfg.Throttle = throttle.New(throttle.Config{Rate: cfg.rateLimit, Burst: cfg.rateBurst, MaxInFlight: cfg.maxInFlight})
 	}
-	gcfg.CORSOrigins = list(cfg.corsOrigins)
 	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
 	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
 		dev, err := newDevIssuer(cfg)
@@ -376,25 +365,6 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--issuer: %w", err)
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
-	notices := audit.NewNotifier(audit.NotifyConfig{Webhook: cfg.notifyWebhook}, svc, log)
-	signer, err := auditSigner(cfg, log)
-	if err != nil {
-		return err
-	}
-	checkpoints, err := audit.NewCheckpointer(audit.CheckpointConfig{Store: st, Signer: signer, File: cfg.auditCheckpoints,
-		Interval: cfg.checkpointInterval, Logger: log})
-	if err != nil {
-		return err
-	}
-	gcfg.Checkpoints = checkpoints.Latest
-	gcfg.Audit, err = audit.New(audit.Config{Sink: audit.NewStoreSink(st, svc), Indexer: svc, BaseURL: cfg.baseURL,
-		FailOpen: cfg.auditFailure == "open", Logger: log, Stored: func(recs []audit.Record) {
-			notices.Consider(recs)
-			checkpoints.Counted(len(recs))
-		}})
-	if err != nil {
-		return err
-	}
 	if gcfg.SMART.AuthorizationEndpoint != "" && gcfg.SMART.TokenEndpoint != "" {
 		u, _ := url.Parse(cfg.baseURL)
 		gcfg.Portal, err = portal.Handler(portal.Config{FHIRBase: cfg.baseURL, ClientID: cfg.portalClientID,
@@ -406,18 +376,32 @@ func serve(args []string, stderr io.Writer) error {
 	} else {
 		log.Warn("the OIDC provider publishes no authorization or token endpoint: the patient's pages (/portal/) are off")
 	}
-	if cfg.auditFailure == "open" {
-		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
-	}
-	consents := auth.AttachConsent(svc, consent.Decision(cfg.consentDefault))
-	access := auth.NewAccess(svc.Engine(), auth.Options{Consent: consents, DenyStatus: cfg.consentDenyStatus,
-		Actors: auth.NewActors(svc), AdminClients: list(cfg.adminClients), AuditorClients: list(cfg.auditorClients),
-		AuditSourceClients: list(cfg.auditSourceClients)})
-	policy := gateway.TokenPolicy{Auth: auth.NewAuthenticator(verifier, cfg.baseURL), Access: access}
-	srv, err := gateway.New(gcfg, svc, st, policy, metrics)
+	signer, err := auditSigner(cfg, log)
 	if err != nil {
 		return err
 	}
+	if cfg.auditFailure == "open" {
+		log.Warn("--audit-failure open: accesses that cannot be recorded are served anyway")
+	}
+	app, err := gateway.Assemble(gateway.Assembly{
+		Store:   st,
+		Gateway: gcfg,
+		Service: rest.Config{MaxCount: cfg.maxCount, MaxBundleEntries: cfg.maxBundleEntries, MaxIncludes: cfg.maxIncludes,
+			MaxIncluded: cfg.maxIncluded, MaxBatchResponse: int(cfg.maxBatchResponse)},
+		Authenticator: auth.NewAuthenticator(verifier, cfg.baseURL),
+		Access: auth.Options{DenyStatus: cfg.consentDenyStatus, AdminClients: list(cfg.adminClients),
+			AuditorClients: list(cfg.auditorClients), AuditSourceClients: list(cfg.auditSourceClients)},
+		ConsentDefault: consent.Decision(cfg.consentDefault),
+		Audit:          audit.Config{FailOpen: cfg.auditFailure == "open"},
+		Notify:         &audit.NotifyConfig{Webhook: cfg.notifyWebhook},
+		Checkpoints:    &audit.CheckpointConfig{Signer: signer, File: cfg.auditCheckpoints, Interval: cfg.checkpointInterval},
+		Metrics:        metrics,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	svc, access, srv := app.Service, app.Access, app.Server
 	if cfg.dev && cfg.demoData {
 		if err := loadDemo(context.Background(), svc, st, access, log); err != nil {
 			return fmt.Errorf("loading the demo data: %w", err)
@@ -452,9 +436,8 @@ func serve(args []string, stderr io.Writer) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
-	gcfg.Audit.Close(shutdownCtx) // the counts of refused unauthenticated requests
-	notices.Close(shutdownCtx)    // the patient notices still queued
-	if err := checkpoints.Close(shutdownCtx); err != nil {
+	// The counts of refusals in aggregate, the patient notices still queued, the last checkpoint.
+	if err := app.Close(shutdownCtx); err != nil {
 		log.Error("the last audit checkpoint", "err", err)
 	}
 	if err := st.Close(); err != nil {

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"fhirgate/audit"
+	"fhirgate/auth"
+	"fhirgate/auth/consent"
+	"fhirgate/fhir"
+	"fhirgate/fhir/rest"
+	"fhirgate/fhir/store"
+)
+
+// Assembly is what a whole server is made of, given its store and its token verifier: the one way the
+// parts are wired together, used by the serve command and by the tests, so that the tests exercise the
+// wiring that ships (the consent engine on the service's commits, the trail's stored events told to the
+// notices and the checkpoints, the decision point behind the token policy).
+type Assembly struct {
+	// Store holds everything; its owner opens and closes it.
+	Store store.Store
+	// Gateway is the HTTP side's configuration; Assemble fills in its Audit and Checkpoints.
+	Gateway Config
+	// Service configures the FHIR service; its BaseURL is the gateway's.
+	Service rest.Config
+	// Authenticator verifies bearer tokens for the token policy.
+	Authenticator *auth.Authenticator
+	// Policy, when set, replaces the token policy (tests and baselines of the FHIR layer without tokens).
+	Policy Policy
+	// Access configures the decision point; Assemble gives it its consent engine and actors cache.
+	Access auth.Options
+	// ConsentDefault decides for a patient without an applicable Consent; NoConsent runs without consent
+	// enforcement (benchmark baselines only).
+	ConsentDefault consent.Decision
+	NoConsent      bool
+	// Audit configures the trail (its Sink defaults to the store); NoAudit runs without one (benchmark
+	// baselines only).
+	Audit   audit.Config
+	NoAudit bool
+	// AuditSink, when set and Audit.Sink is not, makes the trail's sink from the service that indexes the
+	// events (tests check every event on its way to the store).
+	AuditSink func(*rest.Service) audit.Sink
+	// Notify, when set, sends the patients their notices.
+	Notify *audit.NotifyConfig
+	// Checkpoints, when set, signs the chain's head as the server runs (its Store is the store).
+	Checkpoints *audit.CheckpointConfig
+	// Metrics are the server's metrics (new ones when nil); Logger its logger.
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Assembled is a server and the parts a caller may need to reach.
+type Assembled struct {
+	Server      *Server
+	Service     *rest.Service
+	Access      *auth.Access
+	Trail       *audit.Trail        // nil without a trail
+	Notices     *audit.Notifier     // nil without notices
+	Checkpoints *audit.Checkpointer // nil without checkpoints
+}
+
+// Assemble wires a server.
+func Assemble(a Assembly) (*Assembled, error) {
+	if a.Store == nil {
+		return nil, errors.New("gateway: an assembly needs a store")
+	}
+	if a.Authenticator == nil && a.Policy == nil {
+		return nil, errors.New("gateway: an assembly needs an authenticator (or, in tests, a policy)")
+	}
+	if a.Logger == nil {
+		a.Logger = slog.Default()
+	}
+	if a.Metrics == nil {
+		a.Metrics = NewMetrics(nil)
+	}
+	validator, err := fhir.NewValidator()
+	if err != nil {
+		return nil, err
+	}
+	a.Service.BaseURL = a.Gateway.BaseURL
+	svc, err := rest.New(a.Service, a.Store, validator)
+	if err != nil {
+		return nil, err
+	}
+	out := &Assembled{Service: svc}
+	opts := a.Access
+	if !a.NoConsent {
+		opts.Consent = auth.AttachConsent(svc, a.ConsentDefault)
+	}
+	opts.Actors = auth.NewActors(svc)
+	out.Access = auth.NewAccess(svc.Engine(), opts)
+
+	if !a.NoAudit {
+		if a.Notify != nil {
+			out.Notices = audit.NewNotifier(*a.Notify, svc, a.Logger)
+		}
+		if a.Checkpoints != nil {
+			cc := *a.Checkpoints
+			cc.Store = a.Store
+			if cc.Logger == nil {
+				cc.Logger = a.Logger
+			}
+			if out.Checkpoints, err = audit.NewCheckpointer(cc); err != nil {
+				return nil, err
+			}
+			a.Gateway.Checkpoints = out.Checkpoints.Latest
+		}
+		tc := a.Audit
+		switch {
+		case tc.Sink != nil:
+		case a.AuditSink != nil:
+			tc.Sink = a.AuditSink(svc)
+		default:
+			tc.Sink = audit.NewStoreSink(a.Store, svc)
+		}
+		tc.Indexer, tc.BaseURL = svc, a.Gateway.BaseURL
+		if tc.Logger == nil {
+			tc.Logger = a.Logger
+		}
+		stored := tc.Stored
+		tc.Stored = func(recs []audit.Record) {
+			if out.Notices != nil {
+				out.Notices.Consider(recs)
+			}
+			if out.Checkpoints != nil {
+				out.Checkpoints.Counted(len(recs))
+			}
+			if stored != nil {
+				stored(recs)
+			}
+		}
+		if out.Trail, err = audit.New(tc); err != nil {
+			return nil, err
+		}
+		a.Gateway.Audit = out.Trail
+	}
+
+	policy := a.Policy
+	if policy == nil {
+		policy = TokenPolicy{Auth: a.Authenticator, Access: out.Access}
+	}
+	if a.Gateway.Logger == nil {
+		a.Gateway.Logger = a.Logger
+	}
+	if out.Server, err = New(a.Gateway, svc, a.Store, policy, a.Metrics); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Close records what the trail still holds (the counts of refusals in aggregate), sends the notices
+// still queued and takes the last checkpoint. Call it once the server takes no more requests, before the
+// store is closed.
+func (a *Assembled) Close(ctx context.Context) error {
+	if a.Trail != nil {
+		a.Trail.Close(ctx)
+	}
+	if a.Notices != nil {
+		a.Notices.Close(ctx)
+	}
+	if a.Checkpoints != nil {
+		return a.Checkpoints.Close(ctx)
+	}
+	return nil
+}
