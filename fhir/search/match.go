@@ -297,9 +297,13 @@ func rangeSpecs(param string, prefix []byte, pfx string, slo, shi float64, isTim
 	case "lt":
 		return []spec{scanL(nil, enc(slo), func(tlo, thi float64) bool { return tlo < slo })}
 	case "ge":
-		return []spec{scanH(enc(slo), nil, func(tlo, thi float64) bool { return thi > shi || eq(tlo, thi) })}
+		// The search value's own range counts as "at or above" it: a target that ends within it, or
+		// anywhere after its start, has instants at or above the value (a Period ending on 2016-06-30 is
+		// found by ge2016-06-30).
+		return []spec{scanH(enc(slo), nil, func(tlo, thi float64) bool { return thi >= slo })}
 	case "le":
-		return []spec{scanL(nil, enc(shi+step), func(tlo, thi float64) bool { return tlo < slo || eq(tlo, thi) })}
+		// Likewise "at or below": a Period starting on 2016-01-01 is found by le2016-01-01.
+		return []spec{scanL(nil, enc(shi+step), func(tlo, thi float64) bool { return tlo <= shi })}
 	case "sa":
 		return []spec{scanL(enc(shi+step), nil, func(tlo, thi float64) bool { return tlo > shi })}
 	case "eb":
