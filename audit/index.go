@@ -28,6 +28,9 @@ func (ev *auditEvent) describe(d *search.Description) {
 		for _, c := range ev.Meta.Security { // Resource.meta.security
 			d.Coding("_security", c.System, c.Code, c.Display)
 		}
+		for _, p := range ev.Meta.Profile { // Resource.meta.profile
+			d.URI("_profile", p)
+		}
 	}
 	for _, a := range ev.Agent {
 		if a.Network != nil { // AuditEvent.agent.network.address

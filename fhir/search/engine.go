@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -690,26 +691,17 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				params := []string{inc.Param}
-				if inc.Param == "*" {
-					params = nil
-					for _, p := range Params(inc.Source) {
-						if p.Type == Reference && p.Indexed {
-							params = append(params, p.Code)
-						}
-					}
-				}
-				for _, param := range params {
-					s := exactSpec(param, key(kRef, tgt.Ref()))
+				for _, src := range revSources(inc, tgt.Type) {
+					s := exactSpec(src.param, key(kRef, tgt.Ref()))
 					var ids []string
-					if err := e.st.IndexScan(ctx, inc.Source, param, s.lo, s.hi, func(_ []byte, id string) bool {
+					if err := e.st.IndexScan(ctx, src.typ, src.param, s.lo, s.hi, func(_ []byte, id string) bool {
 						ids = append(ids, id)
 						return true
 					}); err != nil {
 						return nil, err
 					}
 					for _, id := range ids {
-						v, err := e.st.Read(ctx, inc.Source, id)
+						v, err := e.st.Read(ctx, src.typ, id)
 						if errors.Is(err, store.ErrNotFound) {
 							continue
 						}
@@ -726,6 +718,35 @@ func (e *Engine) includes(ctx context.Context, q *Query, matches []*store.Versio
 		frontier = next
 	}
 	return out, nil
+}
+
+// revSource is a type and reference parameter a _revinclude follows back.
+type revSource struct{ typ, param string }
+
+// revSources are the (type, parameter) pairs a _revinclude follows back to a target of type target:
+// the one it names, every reference parameter of its type (Type:*), or, for *, every reference parameter
+// of every type that may point to the target's type.
+func revSources(inc Include, target string) []revSource {
+	if inc.Param != "*" {
+		return []revSource{{inc.Source, inc.Param}}
+	}
+	types := []string{inc.Source}
+	if inc.Source == "*" {
+		types = fhir.ResourceTypes()
+	}
+	var out []revSource
+	for _, typ := range types {
+		for _, p := range Params(typ) {
+			if p.Type != Reference || !p.Indexed {
+				continue
+			}
+			if inc.Source == "*" && len(p.Targets) > 0 && !slices.Contains(p.Targets, target) {
+				continue
+			}
+			out = append(out, revSource{typ, p.Code})
+		}
+	}
+	return out
 }
 
 // outgoing returns the "Type/id" references of src through an include's parameter.

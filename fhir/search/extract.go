@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"fhirgate/fhir"
 	"fhirgate/fhir/fhirpath"
 	"fhirgate/fhir/store"
 )
@@ -252,8 +253,17 @@ func (x *Indexer) referenceKeys(keys [][]byte, v any) [][]byte {
 	switch t := v.(type) {
 	case string: // canonical or uri
 		keys = append(keys, key(kURL, t))
-		if base, _, ok := strings.Cut(t, "|"); ok {
+		base, _, versioned := strings.Cut(t, "|")
+		if versioned {
 			keys = append(keys, key(kURL, base))
+		}
+		// A canonical written relative ("PlanDefinition/example", as the R4 examples have them), or
+		// absolute on this server, names a resource here: found by a reference search and followed by
+		// _include like a literal reference.
+		if rel, ok := strings.CutPrefix(base, x.baseURL); ok || !strings.Contains(base, ":") {
+			if typ, id := fhirpath.ParseReference(rel); typ != "" && fhir.IsResourceType(typ) && fhir.ValidID(id) {
+				keys = append(keys, key(kRef, typ, "/", id), key(kRefID, id))
+			}
 		}
 		return keys
 	case map[string]any:
@@ -460,7 +470,7 @@ func (x *Indexer) compositeKeys(keys [][]byte, p *Param, r *fhirpath.Prepared, n
 				parts = x.nodeKeys(parts, c.Param, f.Value)
 			}
 			if ci < len(p.Components)-1 {
-				parts = keepExact(parts)
+				parts = keepLeading(parts)
 			}
 			var next [][]byte
 			for _, prefix := range combos {
@@ -482,11 +492,12 @@ func (x *Indexer) compositeKeys(keys [][]byte, p *Param, r *fhirpath.Prepared, n
 	return keys, nil
 }
 
-// keepExact keeps, in place, the keys whose kind a leading composite component may use.
-func keepExact(keys [][]byte) [][]byte {
+// keepLeading keeps, in place, the keys a leading composite component may use: exact ones, and the
+// fixed-width low-bound form of a number or a date ([L lo hi], which a search checks part by part).
+func keepLeading(keys [][]byte) [][]byte {
 	kept := keys[:0]
 	for _, k := range keys {
-		if exactKind(k[0]) {
+		if exactKind(k[0]) || len(k) == 17 && k[0] == kLow {
 			kept = append(kept, k)
 		}
 	}

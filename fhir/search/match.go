@@ -218,12 +218,9 @@ func (b specBuilder) referenceSpecs(param, mod string, v Value, k func(byte, ...
 		}
 		return []spec{exactSpec(param, k(kRef, typ, "/", id))}
 	}
-	if strings.Contains(ref, ":") {
-		out := []spec{exactSpec(param, k(kURL, ref))}
-		if base, _, ok := strings.Cut(ref, "|"); ok {
-			out = append(out, exactSpec(param, k(kURL, base)))
-		}
-		return out
+	if strings.Contains(ref, ":") || strings.Contains(ref, "|") {
+		// A URL, or a canonical with its version (url|version: that version only, relative or not).
+		return []spec{exactSpec(param, k(kURL, ref))}
 	}
 	if strings.Contains(ref, "/") {
 		typ, id := fhirpath.ParseReference(ref)
@@ -370,7 +367,10 @@ func numberSpecsKinds(param string, L, H []byte, pfx string, n, lo, hi float64) 
 	return nil
 }
 
-// compositeSpecs: the leading components give exact key prefixes, the last component its own specs.
+// compositeSpecs: the leading components give exact key prefixes, the last component its own specs. A
+// leading component that is a number or a date (MolecularSequence's coordinates: chromosome, start, end)
+// is indexed in its fixed-width low-bound form (see compositeKeys); from the first such component on, the
+// spec scans every key under the exact prefix and checks each remaining part with its own spec.
 func (b specBuilder) compositeSpecs(p *Param, param string, v Value) []spec {
 	prefixes := [][]byte{{kComposite}}
 	for i, c := range p.Components {
@@ -385,12 +385,13 @@ func (b specBuilder) compositeSpecs(p *Param, param string, v Value) []spec {
 			}
 			return out
 		}
+		specs := b.valueSpecs(c.Param, param, "", cv, nil)
+		if !allExact(specs) {
+			return b.checkedTail(p, param, v, i, prefixes)
+		}
 		var next [][]byte
 		for _, pre := range prefixes {
-			for _, s := range b.valueSpecs(c.Param, param, "", cv, nil) {
-				if s.check != nil || len(s.hi) != len(s.lo)+1 { // only exact keys can lead
-					continue
-				}
+			for _, s := range specs {
 				k := append(append([]byte(nil), pre...), s.lo...)
 				next = append(next, append(k, 0))
 			}
@@ -398,4 +399,82 @@ func (b specBuilder) compositeSpecs(p *Param, param string, v Value) []spec {
 		prefixes = next
 	}
 	return nil
+}
+
+// allExact reports whether specs are exact keys (which can lead a composite key).
+func allExact(specs []spec) bool {
+	for _, s := range specs {
+		if s.check != nil || len(s.hi) != len(s.lo)+1 {
+			return false
+		}
+	}
+	return len(specs) > 0
+}
+
+// checkedTail is the spec of a composite whose components from..last follow an exact prefix: every key
+// under a prefix, each remaining part checked by its component's specs (a fixed-width number or date
+// part, an exact part up to its separator, the last part as it is).
+func (b specBuilder) checkedTail(p *Param, param string, v Value, from int, prefixes [][]byte) []spec {
+	parts := make([][]spec, 0, len(p.Components)-from)
+	for i := from; i < len(p.Components); i++ {
+		cv, err := parseValue(p.Components[i].Param, param, "", v.Parts[i])
+		if err != nil {
+			return nil
+		}
+		parts = append(parts, b.valueSpecs(p.Components[i].Param, param, "", cv, nil))
+	}
+	check := func(prefixLen int) func([]byte) bool {
+		return func(x []byte) bool {
+			rest := x[prefixLen:]
+			for i, specs := range parts {
+				last := i == len(parts)-1
+				var part []byte
+				switch {
+				case last:
+					part = rest
+				case len(rest) >= 17 && rest[0] == kLow: // a number or date: [L lo hi]
+					part, rest = rest[:17], rest[17:]
+				default: // an exact key, up to its separator
+					end := bytes.IndexByte(rest, 0)
+					if end < 0 {
+						return false
+					}
+					part, rest = rest[:end], rest[end:]
+				}
+				if !anyMatches(specs, param, part) {
+					return false
+				}
+				if !last {
+					if len(rest) == 0 || rest[0] != 0 {
+						return false
+					}
+					rest = rest[1:]
+				}
+			}
+			return true
+		}
+	}
+	out := make([]spec, 0, len(prefixes))
+	for _, pre := range prefixes {
+		s := prefixSpec(param, pre)
+		s.check = check(len(pre))
+		out = append(out, s)
+	}
+	return out
+}
+
+// anyMatches reports whether a composite part matches one of its component's specs; a number or date
+// part, kept in its low-bound form, is also offered in its high-bound form [H hi lo] to the specs that
+// scan by the high bound (gt, ge, sa).
+func anyMatches(specs []spec, param string, v []byte) bool {
+	var high []byte
+	if len(v) == 17 && v[0] == kLow {
+		high = append(append([]byte{kHigh}, v[9:17]...), v[1:9]...)
+	}
+	for i := range specs {
+		if specs[i].matches(param, v) || high != nil && specs[i].matches(param, high) {
+			return true
+		}
+	}
+	return false
 }

@@ -116,8 +116,8 @@ var notIndexed = map[string]string{
 	"http://hl7.org/fhir/SearchParameter/Resource-query":      "named queries are not supported",
 }
 
-// extraParams are search parameters this server defines beyond R4 (DESIGN §6: patients search their
-// access history by purpose of use).
+// extraParams are search parameters this server defines beyond R4 (docs/audit.md §6: patients search
+// their access history by purpose of use).
 var extraParams = []paramDef{
 	{URL: "urn:fhirgate:searchparameter:AuditEvent-purpose", Code: "purpose", Bases: "AuditEvent", Type: "token",
 		Expression: "AuditEvent.purposeOfEvent | AuditEvent.agent.purposeOfUse"},
@@ -128,8 +128,8 @@ var extraParams = []paramDef{
 var typeExclusions = map[string]map[string]string{
 	"AuditEvent": func() map[string]string {
 		m := map[string]string{}
-		for _, c := range []string{"agent-name", "altid", "entity-name", "entity-role", "entity-type", "site", "source", "_profile", "_tag", "_source"} {
-			m[c] = "AuditEvents are indexed for access histories only: date, patient, agent, agent-role, entity, type, subtype, outcome, action, policy, address, purpose, _security, _id, _lastUpdated"
+		for _, c := range []string{"agent-name", "altid", "entity-name", "entity-role", "entity-type", "site", "source"} {
+			m[c] = "AuditEvents are indexed for access histories only: date, patient, agent, agent-role, entity, type, subtype, outcome, action, policy, address, purpose and the common parameters"
 		}
 		return m
 	}(),
