@@ -259,13 +259,13 @@ type aeMeta struct {
 
 // source is the event's source: this server, which observed the access.
 func (t *Trail) source() aeSource {
-	return aeSource{Site: t.site, Observer: aeReference{Reference: "Device/fhirgate", Display: "fhirgate " + t.cfg.BaseURL},
+	return aeSource{Site: t.site, Observer: aeReference{Reference: rest.ServerDevice, Display: "fhirgate " + t.cfg.BaseURL},
 		Type: []aeCoding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}}
 }
 
 // serverAgent is the agent that is this server, of the BALP type typ.
 func (t *Trail) serverAgent(typ aeCoding) aeAgent {
-	return aeAgent{Type: &aeConcept{Coding: []aeCoding{typ}}, Who: &aeReference{Reference: "Device/fhirgate"},
+	return aeAgent{Type: &aeConcept{Coding: []aeCoding{typ}}, Who: &aeReference{Reference: rest.ServerDevice},
 		Network: &aeNetwork{Address: t.cfg.BaseURL, Type: "5"}}
 }
 

@@ -23,7 +23,7 @@ func IsDirectory(typ string) bool { return directory[typ] }
 
 // NoticeSender is the sender of the notices the server sends patients (Communication.sender): a
 // Communication from it is the server's, which only the patient may mark read.
-const NoticeSender = "Device/fhirgate"
+const NoticeSender = rest.ServerDevice
 
 func writing(i rest.Interaction) bool {
 	switch i {
@@ -99,6 +99,11 @@ func notice(f *search.Facts) bool {
 func (g *Guard) protectedChange(ch rest.Change) error {
 	if a := ch.After; a != nil && a.Type == "AuditEvent" && ReportedBy(a.Body()) != g.p.ClientID {
 		return refused("an AuditEvent a client reports is recorded as reported by that client")
+	}
+	for _, f := range []*search.Facts{ch.Before, ch.After} {
+		if f != nil && f.Ref() == rest.ServerDevice {
+			return refused("the server's own Device is written by the server only")
+		}
 	}
 	before, after := notice(ch.Before), notice(ch.After)
 	switch {

@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"fhirgate/audit"
 	"fhirgate/auth"
@@ -82,6 +84,12 @@ func Assemble(a Assembly) (*Assembled, error) {
 	svc, err := rest.New(a.Service, a.Store, validator)
 	if err != nil {
 		return nil, err
+	}
+	// The server's own Device, which every AuditEvent and notice names, resolves.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.EnsureServerDevice(ctx, a.Gateway.Version); err != nil {
+		return nil, fmt.Errorf("gateway: storing the server's Device: %w", err)
 	}
 	out := &Assembled{Service: svc}
 	opts := a.Access

@@ -421,9 +421,7 @@ func (s *Server) write(c echo.Context, f format, resp *rest.Response) error {
 	}
 	if resp.Location != "" {
 		h.Set("Location", resp.Location)
-		if resp.Status == 201 {
-			h.Set("Content-Location", resp.Location)
-		}
+		h.Set("Content-Location", resp.Location)
 	}
 	if resp.Body == nil {
 		return c.NoContent(resp.Status)

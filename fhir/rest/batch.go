@@ -743,10 +743,15 @@ func (s *Service) resolveConditionalRefs(ctx context.Context, g Guard, req *Requ
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(ids) != 1 {
-			return nil, nil, &fhir.Error{Kind: fhir.KindPreconditionFailed, Code: "multiple-matches",
-				Details:     fmt.Sprintf("a conditional reference must match exactly one resource; it matches %d", len(ids)),
-				Diagnostics: ref}
+		// No match and several matches are different errors, neither with a count: what the caller may
+		// not see is no match, and how many it could see is not the answer's business.
+		switch {
+		case len(ids) == 0:
+			return nil, nil, &fhir.Error{Kind: fhir.KindNotFound, Code: "not-found", MessageID: "SEARCH_NONE",
+				Details: "a conditional reference must match exactly one resource; it matches none", Diagnostics: ref}
+		case len(ids) > 1:
+			return nil, nil, &fhir.Error{Kind: fhir.KindPreconditionFailed, Code: "multiple-matches", MessageID: "SEARCH_MULTIPLE",
+				Details: "a conditional reference must match exactly one resource; it matches more than one", Diagnostics: ref}
 		}
 		want := ids[0]
 		checks = append(checks, func(ctx context.Context) error {

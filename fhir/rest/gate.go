@@ -161,7 +161,10 @@ func (s *Service) everythingOf(ctx context.Context, g Guard, req *Request, id st
 	if v.Deleted {
 		return nil, deleted(v)
 	}
-	return s.engine.Everything(ctx, "Patient/"+id, o, s.filter(g, req))
+	visible := s.filter(g, req)
+	return s.engine.Everything(ctx, "Patient/"+id, o, func(ctx context.Context, f *search.Facts) bool {
+		return !serverNotice(f) && visible(ctx, f)
+	})
 }
 
 // match runs the criteria of a conditional interaction as req's own search: up to two ids (more than one

@@ -284,7 +284,7 @@ func (s *Service) url(path string) string { return s.cfg.BaseURL + "/" + path }
 // versionResponse describes a version for a write's response, honouring Prefer: return.
 func (s *Service) versionResponse(req *Request, status int, v *store.Version) *Response {
 	resp := &Response{Status: status, VersionID: fmt.Sprint(v.VersionID), LastModified: v.LastUpdated, Touched: []*store.Version{v}}
-	if status == 201 {
+	if status == 201 || req.Interaction == Create { // a conditional create that matched names the match
 		resp.Location = s.url(fmt.Sprintf("%s/%s/_history/%d", v.Type, v.ID, v.VersionID))
 	}
 	switch req.Return {
