@@ -447,10 +447,10 @@ func serve(args []string, stderr io.Writer) error {
 	return nil
 }
 
-// loadDemo loads the synthetic demo population into an empty store (first start only), through the
+// loadDemo loads the synthetic demo population into a store without patients (first start only), through the
 // access decision point as the development administration client: the same rules as for any client.
 func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, access *auth.Access, log *slog.Logger) error {
-	existing, err := st.History(ctx, store.HistoryQuery{Limit: 1})
+	existing, err := st.History(ctx, store.HistoryQuery{Type: "Patient", Limit: 1}) // (the server's own Device is always there)
 	if err != nil {
 		return err
 	}
