@@ -45,6 +45,15 @@ func (t *Trail) events(in *interaction) []Record {
 			get(p).data = append(get(p).data, fmt.Sprintf("%s/_history/%d", v.Ref(), v.VersionID))
 		}
 	}
+	if in.err != nil && in.req != nil && oneResource(in.req.Interaction) {
+		// An attempt on a resource the client could see that failed (a stale If-Match, a read of what was
+		// deleted, a change the rules refuse) is about that resource's patients: their history shows it.
+		for _, patients := range in.ledger.Noted() {
+			for _, p := range patients {
+				get(p)
+			}
+		}
+	}
 	for _, r := range in.ledger.Refused() {
 		patients := r.Patients
 		if len(patients) == 0 {
@@ -95,6 +104,16 @@ func (t *Trail) events(in *interaction) []Record {
 		out = append(out, rec)
 	}
 	return out
+}
+
+// oneResource reports whether an interaction is about one resource (whose patients a failed attempt is
+// recorded for).
+func oneResource(i rest.Interaction) bool {
+	switch i {
+	case rest.Read, rest.VRead, rest.Update, rest.Patch, rest.Delete, rest.HistoryInstance:
+		return true
+	}
+	return false
 }
 
 // requestPatient finds the patient a request is about when it touched nothing (refusals).

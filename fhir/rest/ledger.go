@@ -59,6 +59,21 @@ func (l *Ledger) Patients(ref string) []string {
 	return l.patients[ref]
 }
 
+// Noted returns the resources the interaction saw (the guard let the client see them), with the patients
+// each is about.
+func (l *Ledger) Noted() map[string][]string {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string][]string, len(l.patients))
+	for ref, ps := range l.patients {
+		out[ref] = ps
+	}
+	return out
+}
+
 // Refused returns the resources refused to the client.
 func (l *Ledger) Refused() []Refusal {
 	if l == nil {
