@@ -225,11 +225,14 @@ func (b specBuilder) referenceSpecs(param, mod string, v Value, k func(byte, ...
 	if strings.Contains(ref, "/") {
 		typ, id := fhirpath.ParseReference(ref)
 		if typ == "" {
-			return nil
+			// A relative canonical or uri that names no resource here: as written, like the index has it.
+			return []spec{exactSpec(param, k(kURL, ref))}
 		}
 		return []spec{exactSpec(param, k(kRef, typ, "/", id))}
 	}
-	return []spec{exactSpec(param, k(kRefID, ref))}
+	// An id, or a canonical written as a bare name (an R4 example has "library-fhir-helpers-predecessor"),
+	// which the index has as written.
+	return []spec{exactSpec(param, k(kRefID, ref)), exactSpec(param, k(kURL, ref))}
 }
 
 // rangeSpecs are the specs of a prefixed search over [slo, shi] (dates: inclusive ms).

@@ -135,6 +135,17 @@ var typeExclusions = map[string]map[string]string{
 	}(),
 }
 
+// componentFixes correct R4 composite definitions whose components pair an expression with the wrong
+// parameter. DocumentReference-relationship ("combination of relation and relatesTo") gives its "code"
+// component the reference definition (relatesto) and its "target" component the token one (relation),
+// so that nothing could ever be indexed or matched: each expression gets the definition of its element.
+var componentFixes = map[string][]componentDef{
+	"http://hl7.org/fhir/SearchParameter/DocumentReference-relationship": {
+		{Definition: "http://hl7.org/fhir/SearchParameter/DocumentReference-relation", Expression: "code"},
+		{Definition: "http://hl7.org/fhir/SearchParameter/DocumentReference-relatesto", Expression: "target"},
+	},
+}
+
 func buildRegistry() {
 	registry.byType = map[string]map[string]*Param{}
 	registry.common = map[string]*Param{}
@@ -170,7 +181,11 @@ func buildRegistry() {
 	for i := range defs {
 		d := &defs[i]
 		p := registry.byURL[d.URL]
-		for _, c := range d.Components {
+		components := d.Components
+		if fixed, ok := componentFixes[d.URL]; ok {
+			components = fixed
+		}
+		for _, c := range components {
 			if cp, ok := registry.byURL[c.Definition]; ok {
 				p.Components = append(p.Components, Component{Param: cp, Expression: c.Expression})
 			} else {

@@ -283,7 +283,9 @@ func numberRange(s string) (v, lo, hi float64, err error) {
 		decimals = len(mant) - i - 1
 	}
 	half := 0.5 * math.Pow10(exp-decimals)
-	return v, v - half, v + half, nil
+	// With more significant digits than a float64 holds ("66.899999999999991", in an R4 example), v+half
+	// rounds to v: the range must still hold the value itself.
+	return v, v - half, max(v+half, math.Nextafter(v, math.Inf(1))), nil
 }
 
 // decimalValue parses a stored decimal exactly enough for comparisons.
