@@ -25,6 +25,7 @@ import (
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
+	"fhirgate/fhir/store/redis/redistest"
 	"fhirgate/gateway/throttle"
 	"fhirgate/internal/sharedtest"
 	"fhirgate/population"
@@ -82,7 +83,7 @@ func openTestStore(t testing.TB, engine string, now func() time.Time) store.Stor
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close(); redis.Drop(context.Background(), url, prefix) })
+		t.Cleanup(func() { st.Close(); redistest.Drop(context.Background(), url, prefix) })
 		return st
 	}
 	st, err := embedded.Open(embedded.Config{Dir: t.TempDir(), Now: now})

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"fhirgate/auth/devissuer"
-	"fhirgate/fhir/store/redis"
+	"fhirgate/fhir/store/redis/redistest"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -97,7 +97,7 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 	var r [6]byte
 	rand.Read(r[:])
 	prefix := "fhirgate-test:procs:" + hex.EncodeToString(r[:]) + ":"
-	t.Cleanup(func() { redis.Drop(context.Background(), url, prefix) })
+	t.Cleanup(func() { redistest.Drop(context.Background(), url, prefix) })
 	storeURL := url + "?prefix=" + prefix
 	iss := newSharedIssuer(t)
 	a := startRedisServer(t, storeURL, iss)

@@ -12,6 +12,7 @@ import (
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
+	"fhirgate/fhir/store/redis/redistest"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -46,7 +47,7 @@ func openEngine(t *testing.T, engine, name string) (store.Store, error) {
 			return nil, err
 		}
 		cleanupMu.Lock()
-		cleanups = append(cleanups, func() { st.Close(); redis.Drop(context.Background(), url, prefix) })
+		cleanups = append(cleanups, func() { st.Close(); redistest.Drop(context.Background(), url, prefix) })
 		cleanupMu.Unlock()
 		return st, nil
 	default:

@@ -1,6 +1,7 @@
 // Package store defines fhirgate's storage contract: versioned FHIR resources, history, and atomic
 // commits of several writes with version preconditions. Engines live in sub-packages (embedded: Pebble on
-// disk; redis) and must all pass the conformance suite in storetest.
+// disk; redis; memstore: in memory, for tests) and must all pass the conformance suite in storetest; they
+// share their commit rules and planner (internal/commit) and their byte formats (internal/codec).
 //
 // Invariants every engine keeps:
 //   - every version of every resource is kept; a deletion is a version without a body;

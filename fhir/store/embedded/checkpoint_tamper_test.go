@@ -17,6 +17,7 @@ import (
 	"fhirgate/audit"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/internal/codec"
+	"fhirgate/fhir/store/storetest/tampertest"
 )
 
 const checkpointedEvents = 30
@@ -31,21 +32,9 @@ type checkpointedStore struct {
 
 func buildCheckpointedStore(t *testing.T) *checkpointedStore {
 	t.Helper()
-	signer := audit.EphemeralSigner()
-	c := &checkpointedStore{key: signer.PublicKey()}
-	ctx := context.Background()
+	c := &checkpointedStore{}
 	c.chainFixture = buildChainStoreThen(t, t.TempDir(), checkpointedEvents, 3, func(s *Store, _ *chainFixture) {
-		for _, seq := range []uint64{10, 20, 30} {
-			link, err := s.ChainLink(ctx, seq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := s.ReadVersion(ctx, link.Type, link.ID, link.VersionID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.checkpoints = append(c.checkpoints, signer.Sign(seq, link.Hash, link.Type+"/"+link.ID, v.LastUpdated, v.LastUpdated))
-		}
+		c.checkpoints, c.key = tampertest.Sign(t, s, 10, 20, 30)
 	})
 	return c
 }

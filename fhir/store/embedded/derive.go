@@ -1,8 +1,6 @@
 package embedded
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,7 +25,7 @@ import (
 // Readers never see the difference: a read that could miss derived keys (History of the system or of a
 // chained type, IndexScan of a chained type) first derives whatever is pending (settle). The chain
 // position up to which the keys are derived is written with each batch (keyDerived); Open derives what a
-// crash left pending. Chained resources are never changed (codec.Plan refuses it), so a block never has
+// crash left pending. Chained resources are never changed (commit.Decide refuses it), so a block never has
 // to be rewritten.
 
 // pendingLink is a committed chained version whose history and index entries are not written yet.
@@ -94,7 +92,7 @@ func (s *Store) derive() (uint64, error) {
 	s.deriveMu.Lock()
 	defer s.deriveMu.Unlock()
 	s.commitMu.Lock()
-	links, last := s.pending, s.lastSeq
+	links, last := s.pending, s.state.Seq
 	s.pending = nil
 	s.commitMu.Unlock()
 	if len(links) == 0 {
@@ -154,7 +152,7 @@ func (s *Store) writeDerived(links []pendingLink) error {
 			return err
 		}
 	}
-	if err := b.Set(keyDerived, binary.BigEndian.AppendUint64(nil, links[len(links)-1].chainSeq), nil); err != nil {
+	if err := b.Set(keyDerived, encodeDerived(links[len(links)-1].chainSeq), nil); err != nil {
 		return err
 	}
 	return s.db.Apply(b, pebble.NoSync)
@@ -191,12 +189,13 @@ func (s *Store) recoverDerived() error {
 		return err
 	}
 	if !ok {
-		return s.db.Set(keyDerived, binary.BigEndian.AppendUint64(nil, s.chainSeq), pebble.Sync)
+		return s.db.Set(keyDerived, encodeDerived(s.state.ChainSeq), pebble.Sync)
 	}
-	if len(b) != 8 {
-		return errors.New("embedded: corrupt derived position")
+	derived, err := decodeDerived(b)
+	if err != nil {
+		return err
 	}
-	from := binary.BigEndian.Uint64(b) + 1
+	from := derived + 1
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: chainKey(from), UpperBound: []byte{pChain + 1}})
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@
 //
 // Writes go through one commit lane: under a mutex each transaction reads the current versions it
 // depends on, checks its preconditions, assigns version numbers, the store-wide sequence and the
-// lastUpdated instant, and hands one Pebble batch to the write-ahead log; the mutex is released before the
+// lastUpdated instant (the shared planner, package commit, decides; the engine reads and writes), and
+// hands one Pebble batch to the write-ahead log; the mutex is released before the
 // fsync, which Pebble groups across concurrent commits (group commit). A Commit returns only after its
 // batch is synced, so an acknowledged write survives a crash. See docs/adr/0001-embedded-store.md.
 package embedded
@@ -10,9 +11,9 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/internal/codec"
+	"fhirgate/fhir/store/internal/commit"
 )
 
 // Config configures the engine.
@@ -43,15 +45,14 @@ type Config struct {
 
 // Store is the Pebble engine. It is safe for concurrent use.
 type Store struct {
-	db  *pebble.DB
-	cfg Config
+	db      *pebble.DB
+	cfg     Config
+	planner commit.Planner
+	gate    commit.Gate
 
-	commitMu  sync.Mutex // the commit lane
-	lastSeq   uint64
-	lastClock time.Time
-	chainSeq  uint64 // the audit chain head, kept in the lane
-	chainHash [32]byte
-	changes   sync.Map // type -> *atomic.Uint64: writes of the type since Open (one process owns the files)
+	commitMu sync.Mutex   // the commit lane
+	state    commit.State // where the commits stand (the audit chain head included), kept in the lane
+	changes  sync.Map     // type -> *atomic.Uint64: writes of the type since Open (one process owns the files)
 
 	// The audit chain's derived keys (derive.go).
 	pending      []pendingLink // guarded by commitMu
@@ -62,9 +63,6 @@ type Store struct {
 	wake         chan struct{}
 	quit         chan struct{}
 	deriverDone  chan struct{}
-
-	closeMu sync.RWMutex // held shared by operations, exclusively by Close
-	closed  bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,7 +100,8 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", cfg.Dir, err)
 	}
-	s := &Store{db: db, cfg: cfg, wake: make(chan struct{}, 1), quit: make(chan struct{}), deriverDone: make(chan struct{})}
+	s := &Store{db: db, cfg: cfg, planner: commit.Planner{Now: cfg.Now, Observer: cfg.CommitObserver},
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), deriverDone: make(chan struct{})}
 	if err := s.loadMeta(); err != nil {
 		db.Close()
 		return nil, err
@@ -117,7 +116,7 @@ func (s *Store) loadMeta() error {
 	if b, ok, err := s.get(keyChainHead); err != nil {
 		return err
 	} else if ok {
-		if s.chainSeq, s.chainHash, err = codec.DecodeChainHead(b); err != nil {
+		if s.state.ChainSeq, s.state.ChainHash, err = codec.DecodeChainHead(b); err != nil {
 			return err
 		}
 	}
@@ -132,10 +131,9 @@ func (s *Store) loadMeta() error {
 	if !it.Last() {
 		return it.Error()
 	}
-	if len(it.Key()) != 9 {
-		return errors.New("embedded: corrupt history key")
+	if s.state.Seq, err = parseSeqKey(pSystem, it.Key()); err != nil {
+		return fmt.Errorf("embedded: newest history entry: %w", err)
 	}
-	s.lastSeq = binary.BigEndian.Uint64(it.Key()[1:])
 	typ, id, vid, err := codec.ParsePointer(it.Value(), true)
 	if err != nil {
 		return err
@@ -144,7 +142,7 @@ func (s *Store) loadMeta() error {
 	if err != nil {
 		return fmt.Errorf("embedded: newest history entry: %w", err)
 	}
-	s.lastClock = v.LastUpdated
+	s.state.Clock = v.LastUpdated
 	return nil
 }
 
@@ -162,32 +160,21 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-func (s *Store) enter() error {
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return store.Unavailable(store.ErrClosed)
-	}
-	return nil
-}
-
-func (s *Store) leave() { s.closeMu.RUnlock() }
-
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	return s.readCurrent(typ, id)
 }
 
 // ReadMany implements store.Store.
 func (s *Store) ReadMany(ctx context.Context, typ string, ids []string) ([]*store.Version, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	out := make([]*store.Version, len(ids))
 	for i, id := range ids {
 		v, err := s.readCurrent(typ, id)
@@ -207,19 +194,16 @@ func (s *Store) readCurrent(typ, id string) (*store.Version, error) {
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	v := &store.Version{Type: typ, ID: id}
-	if err := codec.DecodeVersion(b, v); err != nil {
-		return nil, store.Unavailable(fmt.Errorf("%s/%s: %w", typ, id, err))
-	}
-	return v, nil
+	v, err := codec.DecodeVersionOf(typ, id, b)
+	return v, store.Unavailable(err)
 }
 
 // ReadVersion implements store.Store.
 func (s *Store) ReadVersion(ctx context.Context, typ, id string, vid uint64) (*store.Version, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	return s.readVersion(typ, id, vid)
 }
 
@@ -248,10 +232,10 @@ func (s *Store) readVersion(typ, id string, vid uint64) (*store.Version, error) 
 
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Version, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	if q.ID != "" {
 		return s.instanceHistory(ctx, q)
 	}
@@ -277,39 +261,36 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]*store.Ver
 			upper = systemKey(q.Before)
 		}
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, store.Unavailable(err)
-	}
-	defer it.Close()
-	var out []*store.Version
-	for ok := it.Last(); ok; ok = it.Prev() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		typ, id, vid, err := codec.ParsePointer(it.Value(), q.Type == "")
+	return commit.Collect(ctx, q, s.historyEntries(ctx, q, lower, upper))
+}
+
+// historyEntries offers the versions the system or a type history holds between two keys, newest first.
+func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery, lower, upper []byte) iter.Seq2[*store.Version, error] {
+	return func(yield func(*store.Version, error) bool) {
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
-			return nil, store.Unavailable(err)
+			yield(nil, store.Unavailable(err))
+			return
 		}
-		if q.Type != "" {
-			typ = q.Type
+		defer it.Close()
+		for ok := it.Last(); ok; ok = it.Prev() {
+			e, err := commit.ParseEntry(q, it.Value())
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			v, err := s.readVersion(e.Type, e.ID, e.VersionID)
+			if err != nil {
+				err = e.Missing(err)
+			}
+			if !yield(v, err) || err != nil {
+				return
+			}
 		}
-		v, err := s.readVersion(typ, id, vid)
-		if err != nil {
-			return nil, store.Unavailable(fmt.Errorf("history points at a missing version %s/%s/%d: %w", typ, id, vid, err))
-		}
-		if !q.Since.IsZero() && v.LastUpdated.Before(q.Since) {
-			break // lastUpdated never decreases along Seq
-		}
-		out = append(out, v)
-		if q.Limit > 0 && len(out) >= q.Limit {
-			break
+		if err := it.Error(); err != nil {
+			yield(nil, store.Unavailable(err))
 		}
 	}
-	if err := it.Error(); err != nil {
-		return nil, store.Unavailable(err)
-	}
-	return out, nil
 }
 
 // instanceHistory lists a resource's versions newest first: the current one, then the superseded ones.
@@ -321,54 +302,40 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	page := codec.NewHistoryPage(q)
-	if page.Keep(cur) {
-		return page.Versions, nil
-	}
-	lower := versionPrefix(q.Type, q.ID)
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: versionKey(q.Type, q.ID, cur.VersionID)})
-	if err != nil {
-		return nil, store.Unavailable(err)
-	}
-	defer it.Close()
-	for ok := it.Last(); ok; ok = it.Prev() {
-		v := &store.Version{Type: q.Type, ID: q.ID}
-		if err := codec.DecodeVersion(it.Value(), v); err != nil {
-			return nil, store.Unavailable(err)
+	return commit.Collect(ctx, q, func(yield func(*store.Version, error) bool) {
+		if !yield(cur, nil) {
+			return
 		}
-		if page.Keep(v) {
-			break
+		lower := versionPrefix(q.Type, q.ID)
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: versionKey(q.Type, q.ID, cur.VersionID)})
+		if err != nil {
+			yield(nil, store.Unavailable(err))
+			return
 		}
-	}
-	return page.Versions, store.Unavailable(it.Error())
+		defer it.Close()
+		for ok := it.Last(); ok; ok = it.Prev() {
+			v := &store.Version{Type: q.Type, ID: q.ID}
+			if err := codec.DecodeVersion(it.Value(), v); err != nil {
+				yield(nil, store.Unavailable(err))
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, store.Unavailable(err))
+		}
+	})
 }
 
 // Commit implements store.Store.
 func (s *Store) Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
-	start := time.Now()
-	out, err := s.commit(ctx, tx)
-	if s.cfg.CommitObserver != nil {
-		s.cfg.CommitObserver(time.Since(start), len(tx.Ops), err)
-	}
-	return out, err
+	return s.planner.Run(ctx, &s.gate, tx, s.commit)
 }
 
-func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, error) {
-	if err := codec.CheckDistinct(tx.Ops); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	// Parse bodies before taking the lane: inside it, rendering a version is a few appends.
-	tmpls, err := codec.Templates(tx.Ops)
-	if err != nil {
-		return nil, err
-	}
+// commit runs in Commit with the bodies parsed (commit.Planner.Run).
+func (s *Store) commit(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate) ([]*store.Version, error) {
 	b := s.db.NewBatch()
 	defer b.Close()
 
@@ -400,89 +367,79 @@ func (s *Store) commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 	return out, nil
 }
 
-// prepare runs under commitMu: it checks preconditions and fills the batch. The links it returns are the
-// chained versions whose history and index entries are derived later (derive.go).
+// prepare runs under commitMu: the planner decides the transaction, and prepare fills the batch with what
+// the plan writes. The links it returns are the chained versions whose history and index entries are
+// derived later (derive.go).
 func (s *Store) prepare(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate, b *pebble.Batch) ([]*store.Version, []pendingLink, error) {
-	if tx.Check != nil {
-		if err := tx.Check(ctx); err != nil {
-			return nil, nil, err
-		}
+	plan, err := s.planner.Plan(ctx, tx, tmpls, s.state, laneReader{s})
+	if err != nil {
+		return nil, nil, err
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	if now.Before(s.lastClock) {
-		now = s.lastClock // lastUpdated never decreases along Seq
-	}
-	seq := s.lastSeq
-	chainSeq, chainHash := s.chainSeq, s.chainHash
-	out := make([]*store.Version, len(tx.Ops))
 	var links []pendingLink
-	for i := range tx.Ops {
-		op := &tx.Ops[i]
-		cur, err := s.readCurrent(op.Type, op.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, nil, err
-		}
-		v, err := codec.Plan(i, op, cur, tmpls[i], seq+1, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		if v == nil {
-			continue // nothing to delete
-		}
-		seq++
+	for i := range plan.Writes {
+		w := &plan.Writes[i]
+		op, v := w.Op, w.Version
 		// A body is written once: the current version lives under the current key only, and moves to
 		// its version key when superseded.
-		if cur != nil {
-			if err := b.Set(versionKey(op.Type, op.ID, cur.VersionID), codec.EncodeVersion(cur), nil); err != nil {
+		if w.Prev != nil {
+			if err := b.Set(versionKey(op.Type, op.ID, w.Prev.VersionID), codec.EncodeVersion(w.Prev), nil); err != nil {
 				return nil, nil, store.Unavailable(err)
 			}
 		}
 		if err := b.Set(currentKey(op.Type, op.ID), codec.EncodeVersion(v), nil); err != nil {
 			return nil, nil, store.Unavailable(err)
 		}
-		if op.Chain {
+		if w.Link != nil {
 			// The record, its index list and its link now; history and index entries later (derive.go).
 			s.markChained(op.Type)
-			_, _, entries := codec.IndexDiff(nil, op)
-			if len(entries) > 0 {
-				if err := b.Set(reverseKey(op.Type, op.ID), codec.EncodeIndexList(entries), nil); err != nil {
+			if list, _ := w.IndexList(); list != nil {
+				if err := b.Set(reverseKey(op.Type, op.ID), list, nil); err != nil {
 					return nil, nil, store.Unavailable(err)
 				}
 			}
-			chainSeq++
-			link := store.ChainRecord{Seq: chainSeq, Type: op.Type, ID: op.ID, VersionID: v.VersionID, Prev: chainHash,
-				Hash: store.ChainHash(chainHash, v.Body)}
-			chainHash = link.Hash
-			if err := b.Set(chainKey(chainSeq), codec.EncodeChainLink(link), nil); err != nil {
+			if err := b.Set(chainKey(w.Link.Seq), codec.EncodeChainLink(*w.Link), nil); err != nil {
 				return nil, nil, store.Unavailable(err)
 			}
-			links = append(links, pendingLink{chainSeq: chainSeq, seq: seq, vid: v.VersionID, typ: op.Type, id: op.ID, entries: entries})
-			out[i] = v
+			links = append(links, pendingLink{chainSeq: w.Link.Seq, seq: v.Seq, vid: v.VersionID, typ: op.Type, id: op.ID, entries: w.Entries})
 			continue
 		}
-		if err := b.Set(systemKey(seq), codec.Pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
+		if err := b.Set(systemKey(v.Seq), codec.Pointer(op.Type, op.ID, v.VersionID), nil); err != nil {
 			return nil, nil, store.Unavailable(err)
 		}
-		if err := b.Set(typeKey(op.Type, seq), codec.Pointer("", op.ID, v.VersionID), nil); err != nil {
+		if err := b.Set(typeKey(op.Type, v.Seq), codec.Pointer("", op.ID, v.VersionID), nil); err != nil {
 			return nil, nil, store.Unavailable(err)
 		}
-		if err := s.replaceIndex(b, op, cur == nil); err != nil {
+		if err := writeIndex(b, w); err != nil {
 			return nil, nil, err
 		}
-		out[i] = v
 	}
-	if chainSeq != s.chainSeq {
-		if err := b.Set(keyChainHead, codec.EncodeChainHead(chainSeq, chainHash), nil); err != nil {
+	if plan.ChainMoved() {
+		if err := b.Set(keyChainHead, codec.EncodeChainHead(plan.To.ChainSeq, plan.To.ChainHash), nil); err != nil {
 			return nil, nil, store.Unavailable(err)
 		}
 	}
 	// The lane's state moves on only now; if the batch then fails to apply, the numbers are skipped,
-	// never reused. It is not written separately: Open recovers it from the last system history entry.
-	if seq != s.lastSeq {
-		s.lastSeq, s.lastClock = seq, now
+	// never reused. It is not written separately: Open recovers it from the last system history entry
+	// and the chain head.
+	s.state = plan.To
+	return plan.Versions, links, nil
+}
+
+// laneReader reads for the planner, under commitMu: every earlier commit is applied.
+type laneReader struct{ s *Store }
+
+// Current implements commit.Reader.
+func (r laneReader) Current(_ int, op *store.Op) (*store.Version, error) {
+	v, err := r.s.readCurrent(op.Type, op.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
-	s.chainSeq, s.chainHash = chainSeq, chainHash
-	return out, links, nil
+	return v, err
+}
+
+// Entries implements commit.Reader.
+func (r laneReader) Entries(_ int, op *store.Op) ([]store.IndexEntry, error) {
+	return r.s.readIndexList(op.Type, op.ID)
 }
 
 // counted bumps the write counts of the types a commit wrote, before it is acknowledged.
@@ -503,35 +460,27 @@ func (s *Store) Changes(ctx context.Context, typ string) (uint64, error) {
 	return 0, nil
 }
 
-// replaceIndex replaces the resource's index entries by the op's: entries that disappear are deleted,
-// new ones written, unchanged ones left alone; the resource's list of its entries follows.
-func (s *Store) replaceIndex(b *pebble.Batch, op *store.Op, isNew bool) error {
-	var old []store.IndexEntry
-	if !isNew { // a resource that never existed has no entries to replace
-		var err error
-		if old, err = s.readIndexList(op.Type, op.ID); err != nil {
-			return err
-		}
-	}
-	remove, add, next := codec.IndexDiff(old, op)
-	for _, e := range remove {
+// writeIndex writes a resource's index changes: entries that disappear are deleted, new ones written,
+// unchanged ones left alone; the resource's list of its entries follows.
+func writeIndex(b *pebble.Batch, w *commit.Write) error {
+	op := w.Op
+	for _, e := range w.Remove {
 		if err := b.Delete(indexKey(op.Type, e.Param, e.Value, op.ID), nil); err != nil {
 			return store.Unavailable(err)
 		}
 	}
-	for _, e := range add {
+	for _, e := range w.Add {
 		if err := b.Set(indexKey(op.Type, e.Param, e.Value, op.ID), nil, nil); err != nil {
 			return store.Unavailable(err)
 		}
 	}
-	rk := reverseKey(op.Type, op.ID)
-	if len(next) == 0 {
-		if len(old) == 0 {
-			return nil
-		}
-		return store.Unavailable(b.Delete(rk, nil))
+	switch list, del := w.IndexList(); {
+	case list != nil:
+		return store.Unavailable(b.Set(reverseKey(op.Type, op.ID), list, nil))
+	case del:
+		return store.Unavailable(b.Delete(reverseKey(op.Type, op.ID), nil))
 	}
-	return store.Unavailable(b.Set(rk, codec.EncodeIndexList(next), nil))
+	return nil
 }
 
 // readIndexList reads a resource's index entries.
@@ -545,10 +494,10 @@ func (s *Store) readIndexList(typ, id string) ([]store.IndexEntry, error) {
 
 // IndexScan implements store.Store.
 func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	if _, err := s.settle(typ); err != nil {
 		return err
 	}
@@ -591,19 +540,19 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 
 // IndexEntries implements store.Store.
 func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.IndexEntry, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	return s.readIndexList(typ, id)
 }
 
 // IndexEntriesMany implements store.Store.
 func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) ([][]store.IndexEntry, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	out := make([][]store.IndexEntry, len(ids))
 	if len(ids) < 4 {
 		for i, id := range ids {
@@ -645,31 +594,23 @@ func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) 
 
 // IndexValues implements store.Store.
 func (s *Store) IndexValues(ctx context.Context, typ, id, param string) ([][]byte, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	b, ok, err := s.get(reverseKey(typ, id))
 	if err != nil || !ok {
 		return nil, store.Unavailable(err)
 	}
-	entries, err := codec.DecodeIndexList(b, param)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]byte, len(entries))
-	for i, e := range entries {
-		out[i] = e.Value
-	}
-	return out, nil
+	return codec.DecodeIndexValues(b, param)
 }
 
 // ScanIDs implements store.Store.
 func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	prefix := currentKey(typ, "")
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
 	if err != nil {
@@ -690,10 +631,10 @@ func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool
 
 // ChainRecords implements store.Chain.
 func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) bool) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{pChain}, UpperBound: []byte{pChain + 1}})
 	if err != nil {
 		return store.Unavailable(err)
@@ -713,10 +654,10 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 
 // ChainLink implements store.Chain.
 func (s *Store) ChainLink(ctx context.Context, seq uint64) (store.ChainRecord, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return store.ChainRecord{}, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	key := chainKey(seq)
 	b, ok, err := s.get(key)
 	if err != nil {
@@ -731,10 +672,10 @@ func (s *Store) ChainLink(ctx context.Context, seq uint64) (store.ChainRecord, e
 
 // ChainHead implements store.Chain.
 func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return 0, [32]byte{}, err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	b, ok, err := s.get(keyChainHead)
 	if err != nil || !ok {
 		return 0, [32]byte{}, store.Unavailable(err)
@@ -745,26 +686,22 @@ func (s *Store) ChainHead(ctx context.Context) (uint64, [32]byte, error) {
 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.leave()
+	defer s.gate.Leave()
 	_, _, err := s.get([]byte{pMeta})
 	return store.Unavailable(err)
 }
 
 // Close implements store.Store: it waits for operations in progress, then closes the database.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	close(s.quit)
-	<-s.deriverDone
-	_, derr := s.derive()
-	return errors.Join(derr, s.db.Close())
+	return s.gate.Close(func() error {
+		close(s.quit)
+		<-s.deriverDone
+		_, derr := s.derive()
+		return errors.Join(derr, s.db.Close())
+	})
 }
 
 // pebbleLogger routes Pebble's messages to slog.

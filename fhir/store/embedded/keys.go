@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/internal/codec"
@@ -116,10 +117,33 @@ func upperBound(prefix []byte) []byte {
 	return nil
 }
 
+// errBadKey is the error of a key that does not have the layout of its prefix.
+var errBadKey = errors.New("embedded: corrupt key")
+
+// parseSeqKey decodes a key made of a one-byte prefix and a sequence number (systemKey, chainKey).
+func parseSeqKey(prefix byte, key []byte) (uint64, error) {
+	if len(key) != 9 || key[0] != prefix {
+		return 0, errBadKey
+	}
+	return binary.BigEndian.Uint64(key[1:]), nil
+}
+
 // decodeChainLink decodes the link at a chain key.
 func decodeChainLink(key, val []byte) (store.ChainRecord, error) {
-	if len(key) != 9 {
+	seq, err := parseSeqKey(pChain, key)
+	if err != nil {
 		return store.ChainRecord{}, codec.ErrBadPointer
 	}
-	return codec.DecodeChainLink(binary.BigEndian.Uint64(key[1:]), val)
+	return codec.DecodeChainLink(seq, val)
+}
+
+// encodeDerived encodes the chain position up to which derived keys are written (keyDerived).
+func encodeDerived(chainSeq uint64) []byte { return binary.BigEndian.AppendUint64(nil, chainSeq) }
+
+// decodeDerived decodes the value of keyDerived.
+func decodeDerived(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, errors.New("embedded: corrupt derived position")
+	}
+	return binary.BigEndian.Uint64(b), nil
 }

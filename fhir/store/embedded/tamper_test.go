@@ -1,6 +1,6 @@
 package embedded
 
-// Tamper tests of the audit chain (DESIGN §6.4): a store holding a chain of AuditEvents is closed and
+// Tamper tests of the audit chain (docs/audit.md §4): a store holding a chain of AuditEvents is closed and
 // copied, and the copy is altered under the engine, directly in Pebble, the way someone with access to
 // the disk would; store.VerifyChain must then report the first record that was altered, removed,
 // inserted or reordered, naming it (position and AuditEvent/<id>/_history/1) and saying what happened.

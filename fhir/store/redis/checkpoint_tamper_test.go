@@ -8,56 +8,23 @@ package redis
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"strings"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"fhirgate/audit"
-	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/internal/codec"
+	"fhirgate/fhir/store/storetest/tampertest"
 )
 
-const tamperEvents = 30
-
-func auditEvent(id string, n int) store.Op {
-	body := fmt.Sprintf(`{"resourceType":"AuditEvent","id":%q,"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},`+
-		`"action":"R","recorded":"2026-01-01T00:00:%02dZ","outcome":"0","agent":[{"who":{"reference":"Practitioner/p"},"requestor":true}],`+
-		`"source":{"observer":{"reference":"Device/fhirgate"}},"entity":[{"what":{"reference":"Patient/p%d"}}]}`, id, n%60, n%3)
-	return store.Op{Type: "AuditEvent", ID: id, Body: []byte(body), Method: "POST", IfNoneExist: true, Chain: true}
-}
-
-// chainedStore writes tamperEvents chained events in commits of three and signs checkpoints of positions
-// 10, 20 and 30.
+// chainedStore writes tampertest.Events chained events and signs checkpoints of positions 10, 20 and 30.
 func chainedStore(t *testing.T) (*Store, []audit.Checkpoint, string) {
 	t.Helper()
 	s := openTest(t)
-	ctx := context.Background()
-	for i := 0; i < tamperEvents; i += 3 {
-		var ops []store.Op
-		for j := i; j < i+3; j++ {
-			ops = append(ops, auditEvent(fmt.Sprintf("ae-%02d", j), j))
-		}
-		if _, err := s.Commit(ctx, &store.Tx{Ops: ops}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signer := audit.EphemeralSigner()
-	var cps []audit.Checkpoint
-	for _, seq := range []uint64{10, 20, 30} {
-		link, err := s.ChainLink(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := s.ReadVersion(ctx, link.Type, link.ID, link.VersionID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cps = append(cps, signer.Sign(seq, link.Hash, link.Type+"/"+link.ID, v.LastUpdated, v.LastUpdated))
-	}
-	return s, cps, signer.PublicKey()
+	tampertest.Build(t, s, nil)
+	cps, key := tampertest.Sign(t, s, 10, 20, 30)
+	return s, cps, key
 }
 
 // linkMember returns the chain's member at a position (the link as stored).
@@ -104,22 +71,17 @@ func TestCheckpointsCatchTamperingRedis(t *testing.T) {
 			s.rdb.ZAdd(ctx, s.chainKey(), goredis.Z{Score: 5, Member: a}, goredis.Z{Score: 4, Member: b})
 		}, 4, ""},
 		{"an event inserted", func(t *testing.T, s *Store) {
-			op := auditEvent("forged", 5)
-			op.Chain = false
-			if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{op}}); err != nil {
-				t.Fatal(err)
-			}
+			tampertest.Forge(t, s, "forged")
 		}, 0, "not in the chain"},
 		{"the tail cut, the head moved back", func(t *testing.T, s *Store) {
 			// A copy restored from before events 26 to 30, or an append-only file cut there.
 			s.rdb.ZRemRangeByScore(ctx, s.chainKey(), "26", "30")
-			for i := 25; i < tamperEvents; i++ {
+			for i := 25; i < tampertest.Events; i++ {
 				id := fmt.Sprintf("ae-%02d", i)
 				s.rdb.Del(ctx, s.currentKey("AuditEvent", id), s.versionsKey("AuditEvent", id))
 				s.rdb.ZRem(ctx, s.idsKey("AuditEvent"), id)
 			}
-			m := []byte(linkMember(t, s, 25))
-			link, err := codec.DecodeChainLink(binary.BigEndian.Uint64(m[:8]), m[8:])
+			link, err := decodeChainMember([]byte(linkMember(t, s, 25)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,26 +91,7 @@ func TestCheckpointsCatchTamperingRedis(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, cps, key := chainedStore(t)
 			tc.tamper(t, s)
-			rep, err := audit.Verify(ctx, s, cps, key, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.seq == 0 && tc.reason == "" {
-				if rep.Broken != nil {
-					t.Fatalf("an untouched store is reported broken: %s", rep.Broken)
-				}
-				return
-			}
-			if rep.Broken == nil {
-				t.Fatalf("the tampering went unnoticed (%d records)", rep.Chain.Records)
-			}
-			t.Logf("Verify: %s", rep.Broken)
-			if tc.seq != 0 && rep.Broken.Seq != tc.seq {
-				t.Errorf("the first bad position named is %d, want %d", rep.Broken.Seq, tc.seq)
-			}
-			if !strings.Contains(rep.Broken.Reason, tc.reason) {
-				t.Errorf("the reason %q does not say %q", rep.Broken.Reason, tc.reason)
-			}
+			tampertest.Expect(t, s, cps, key, tampertest.Events, tc.seq, tc.reason)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/store/redis/redistest"
 	"fhirgate/fhir/store/storetest"
 	"fhirgate/internal/sharedtest"
 )
@@ -22,7 +23,7 @@ func openTest(t testing.TB) *Store {
 	rand.Read(b[:])
 	prefix := "fhirgate-test:" + hex.EncodeToString(b[:]) + ":"
 	t.Cleanup(func() {
-		if err := Drop(context.Background(), url, prefix); err != nil {
+		if err := redistest.Drop(context.Background(), url, prefix); err != nil {
 			t.Errorf("cleaning up %s: %v", prefix, err)
 		}
 	})

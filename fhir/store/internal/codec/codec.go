@@ -1,18 +1,16 @@
-// Package codec holds the byte formats and commit rules the storage engines share: version records,
-// history pointers, index entry tails, a resource's index list, audit chain links, and the checks every
-// engine applies to a transaction's operations. An engine decides where the bytes go (Pebble keys, Redis
-// keys); the bytes and the rules are the same everywhere.
+// Package codec holds the byte formats the storage engines share: version records, history pointers,
+// index entry tails and blocks, a resource's index list, audit chain links and the chain head. An engine
+// decides where the bytes go (Pebble keys, Redis keys); the bytes are the same everywhere. What a commit
+// decides is package commit's; every decoder here takes bytes read back from an engine, so it refuses
+// what it cannot read (an error, never a panic).
 package codec
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/store"
 )
 
@@ -109,6 +107,15 @@ func DecodeVersion(b []byte, v *store.Version) error {
 	return nil
 }
 
+// DecodeVersionOf decodes the record of the resource typ/id; a corrupt record's error names the resource.
+func DecodeVersionOf(typ, id string, b []byte) (*store.Version, error) {
+	v := &store.Version{Type: typ, ID: id}
+	if err := DecodeVersion(b, v); err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", typ, id, err)
+	}
+	return v, nil
+}
+
 // IsDeleted reports whether a record is a deletion, without decoding it.
 func IsDeleted(record []byte) bool { return len(record) >= 2 && record[1]&flagDeleted != 0 }
 
@@ -124,16 +131,17 @@ func Pointer(typ, id string, vid uint64) []byte {
 	return binary.BigEndian.AppendUint64(p, vid)
 }
 
-// ParsePointer decodes a history entry (with its type when withType).
+// ParsePointer decodes a history entry (with its type when withType). It refuses what Pointer never
+// writes: a separator other than 00 before the version, an empty type.
 func ParsePointer(p []byte, withType bool) (typ, id string, vid uint64, err error) {
-	if len(p) < 9 {
+	if len(p) < 9 || p[len(p)-9] != 0 {
 		return "", "", 0, ErrBadPointer
 	}
 	vid = binary.BigEndian.Uint64(p[len(p)-8:])
 	rest := p[:len(p)-9]
 	if withType {
 		i := indexByte(rest, 0)
-		if i < 0 {
+		if i <= 0 {
 			return "", "", 0, ErrBadPointer
 		}
 		typ, rest = string(rest[:i]), rest[i+1:]
@@ -281,81 +289,17 @@ func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
 	return out, nil
 }
 
-// IndexDiff compares a resource's stored entries with an op's: the entries to remove, the entries to
-// add, and the resource's new list (duplicates dropped, order kept). A deletion has no entries.
-func IndexDiff(old []store.IndexEntry, op *store.Op) (remove, add, next []store.IndexEntry) {
-	if !op.Delete {
-		next = distinctEntries(op.Index)
+// DecodeIndexValues decodes the values of one parameter's entries in a resource's list of entries.
+func DecodeIndexValues(b []byte, param string) ([][]byte, error) {
+	entries, err := DecodeIndexList(b, param)
+	if err != nil {
+		return nil, err
 	}
-	if len(old) == 0 { // a new resource (most writes, every audit event): everything is added
-		return nil, next, next
+	out := make([][]byte, len(entries))
+	for i, e := range entries {
+		out[i] = e.Value
 	}
-	keep := make(map[string]bool, len(next))
-	for _, e := range next {
-		keep[e.Param+"\x00"+string(e.Value)] = true
-	}
-	had := make(map[string]bool, len(old))
-	for _, e := range old {
-		k := e.Param + "\x00" + string(e.Value)
-		had[k] = true
-		if !keep[k] {
-			remove = append(remove, e)
-		}
-	}
-	for _, e := range next {
-		if !had[e.Param+"\x00"+string(e.Value)] {
-			add = append(add, e)
-		}
-	}
-	return remove, add, next
-}
-
-// distinctEntries drops repeated entries, keeping the first of each and the order. Indexers give each
-// parameter's entries together, so a repeat is looked for among the entries of the same parameter only,
-// by comparing them (there are a few per parameter); entries in another arrangement, or a parameter with
-// many entries, are deduplicated with a map.
-func distinctEntries(index []store.IndexEntry) []store.IndexEntry {
-	const run = 32 // entries of one parameter compared one by one at most
-	next := make([]store.IndexEntry, 0, len(index))
-	start := 0        // where the current parameter's entries begin in next
-	var done []string // parameters whose entries are complete
-	for i, e := range index {
-		if i > 0 && e.Param != index[i-1].Param {
-			done = append(done, index[i-1].Param)
-			if slices.Contains(done, e.Param) {
-				return distinctEntriesMap(index)
-			}
-			start = len(next)
-		}
-		if len(next)-start >= run {
-			return distinctEntriesMap(index)
-		}
-		dup := false
-		for _, n := range next[start:] {
-			if bytes.Equal(n.Value, e.Value) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			next = append(next, e)
-		}
-	}
-	return next
-}
-
-func distinctEntriesMap(index []store.IndexEntry) []store.IndexEntry {
-	next := make([]store.IndexEntry, 0, len(index))
-	seen := make(map[string]bool, len(index))
-	var k []byte
-	for _, e := range index {
-		k = append(append(append(k[:0], e.Param...), 0), e.Value...)
-		if !seen[string(k)] {
-			seen[string(k)] = true
-			next = append(next, e)
-		}
-	}
-	return next
+	return out, nil
 }
 
 // EncodeChainLink encodes a chain link's value: <type> 00 <id> 00 <vid:8> <prev:32> <hash:32> (its
@@ -396,97 +340,4 @@ func DecodeChainHead(b []byte) (uint64, [32]byte, error) {
 	}
 	copy(h[:], b[8:])
 	return binary.BigEndian.Uint64(b[:8]), h, nil
-}
-
-// CheckDistinct refuses a transaction that names no type or id, or writes a resource twice.
-func CheckDistinct(ops []store.Op) error {
-	seen := make(map[string]bool, len(ops))
-	for i, op := range ops {
-		if op.Type == "" || op.ID == "" {
-			return &fhir.Error{Kind: fhir.KindInternal, Details: fmt.Sprintf("store: op %d has no type or id", i)}
-		}
-		k := op.Type + "/" + op.ID
-		if seen[k] {
-			return &fhir.Error{Kind: fhir.KindInvalid, Code: "duplicate", Expression: fmt.Sprintf("Tx.op[%d]", i),
-				Details: "a transaction may not write the same resource twice", Diagnostics: k}
-		}
-		seen[k] = true
-	}
-	return nil
-}
-
-// Templates parses the bodies of a transaction for stamping, before any lock is taken.
-func Templates(ops []store.Op) ([]*fhir.StampTemplate, error) {
-	tmpls := make([]*fhir.StampTemplate, len(ops))
-	for i, op := range ops {
-		if op.Delete {
-			continue
-		}
-		if op.Template != nil {
-			tmpls[i] = op.Template
-			continue
-		}
-		t, err := fhir.NewStampTemplate(op.Body, op.ID)
-		if err != nil {
-			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "structure", Expression: fmt.Sprintf("Tx.op[%d]", i),
-				Details: "the resource body is not a JSON object", Err: err}
-		}
-		tmpls[i] = t
-	}
-	return tmpls, nil
-}
-
-// Plan decides an op against the resource's current version (nil when it never existed): the new
-// version (nil when a delete has nothing to delete), or the precondition that fails. seq is the new
-// version's sequence number and now its instant; the body is rendered from tmpl.
-func Plan(i int, op *store.Op, cur *store.Version, tmpl *fhir.StampTemplate, seq uint64, now time.Time) (*store.Version, error) {
-	var curVID uint64
-	curDeleted := false
-	if cur != nil {
-		curVID, curDeleted = cur.VersionID, cur.Deleted
-	}
-	if op.IfMatch != 0 && (cur == nil || curDeleted || curVID != op.IfMatch) {
-		return nil, store.PreconditionFailed(i, op.Type, op.ID, op.IfMatch, curVID, curDeleted)
-	}
-	if op.IfNoneExist && cur != nil {
-		return nil, store.AlreadyExists(i, op.Type, op.ID)
-	}
-	if op.Delete && (cur == nil || curDeleted) {
-		return nil, nil // nothing to delete
-	}
-	if (op.Chain && (op.Delete || cur != nil)) || (cur != nil && cur.Chained) {
-		return nil, &fhir.Error{Kind: fhir.KindNotAllowed, Code: "not-supported", Expression: fmt.Sprintf("Tx.op[%d]", i),
-			Details: "an audit event is written once and never changed", Diagnostics: op.Type + "/" + op.ID + " is a link of the audit chain"}
-	}
-	v := &store.Version{Type: op.Type, ID: op.ID, VersionID: curVID + 1, LastUpdated: now, Seq: seq, Method: op.Method,
-		Created: !op.Delete && (cur == nil || curDeleted), Chained: op.Chain}
-	if op.Delete {
-		v.Deleted = true
-		v.Method = "DELETE"
-	} else {
-		v.Body = tmpl.Render(v.VersionID, now)
-	}
-	return v, nil
-}
-
-// HistoryPage collects an instance history, newest version first, as a HistoryQuery selects it.
-type HistoryPage struct {
-	q        store.HistoryQuery
-	Versions []*store.Version
-}
-
-// NewHistoryPage starts a page for q.
-func NewHistoryPage(q store.HistoryQuery) *HistoryPage { return &HistoryPage{q: q} }
-
-// Keep offers the next older version: it is kept unless it is at or after the query's Before position,
-// and stop is true once the versions are older than Since or the page holds Limit.
-func (p *HistoryPage) Keep(v *store.Version) (stop bool) {
-	if p.q.Before > 0 && v.Seq >= p.q.Before {
-		return false
-	}
-	if !p.q.Since.IsZero() && v.LastUpdated.Before(p.q.Since) {
-		return true
-	}
-	p.Versions = append(p.Versions, v)
-	return p.q.Limit > 0 && len(p.Versions) >= p.q.Limit
 }
