@@ -1,38 +1,99 @@
 # fhirgate — make help lists the targets.
+#
+# `make check` is the one list of verification steps: CI (.ci/run) starts the services the tests need
+# (Chromium, the e2e node modules, Redis) and then runs exactly `make check`.
 GO ?= go
-FUZZTIME ?= 10s
 PKGS := ./...
 
-.PHONY: help test race bench fuzz lint generate check build
+# The pinned linter, installed by `make tools` (and by the first `make lint`) next to the Go tools.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# Packages with shared state and goroutines, tested again under the race detector.
+RACE_PKGS := ./audit/... ./auth/... ./fhir/store/... ./fhir/rest/... ./gateway/... ./loadgen/...
+
+# A count of inputs per fuzz target, not a duration: a duration that runs out while a worker is on an input
+# is reported as "context deadline exceeded", a failure that says nothing about the code.
+FUZZTIME ?= 3000x
+
+# The generators whose inputs are in ../shared/fhir-r4, and what they write. fhir/model_gen.go also needs
+# the R4 profiles-resources.json (see fhir/internal/gendefs): set FHIR_R4_PROFILES_RESOURCES to check it too.
+GENERATE_PKGS := ./auth/consent ./fhir/search
+GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go
+ifneq ($(FHIR_R4_PROFILES_RESOURCES),)
+GENERATE_PKGS += ./fhir
+GENERATED += fhir/model_gen.go
+endif
+
+step = @printf '\n== %s (%s)\n' '$(1)' "$$(date +%H:%M:%S)"
+
+.PHONY: help build test race bench fuzz fuzz-short fmt vet lint lint-all lint-baseline tidy generate generate-check tools check
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+check: fmt vet lint tidy generate-check test race fuzz-short ## what CI runs: every step below, in this order
+	$(call step,ok)
 
 build: ## build the binary into ./bin/fhirgate
 	$(GO) build -o bin/fhirgate ./cmd/fhirgate
 
-test: ## run the tests (what the README calls the test command)
-	$(GO) test $(PKGS)
+fmt: ## gofmt: every Go file formatted
+	$(call step,gofmt)
+	@files=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$files" ]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
 
-race: ## run the tests with the race detector
-	$(GO) test -race $(PKGS)
+vet: ## go vet
+	$(call step,go vet)
+	$(GO) vet $(PKGS)
+
+lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml): no finding beyond .ci/lint-baseline.tsv
+	$(call step,golangci-lint $(GOLANGCI_LINT_VERSION))
+	bash .ci/lint $(GOLANGCI_LINT)
+
+lint-all: $(GOLANGCI_LINT) ## golangci-lint: every finding, the baseline's included
+	$(GOLANGCI_LINT) run --max-issues-per-linter=0 --max-same-issues=0 $(PKGS)
+
+lint-baseline: $(GOLANGCI_LINT) ## rewrite .ci/lint-baseline.tsv from the current findings (after fixing some)
+	bash .ci/lint $(GOLANGCI_LINT) --update
+
+tools: $(GOLANGCI_LINT) ## install the pinned golangci-lint
+
+$(GOLANGCI_LINT):
+	@echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"
+	@tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) \
+	  && mkdir -p $(dir $@) && mv $$tmp/golangci-lint $@ && rmdir $$tmp
+
+tidy: ## go.mod and go.sum are tidy
+	$(call step,go mod tidy -diff)
+	$(GO) mod tidy -diff
+
+generate: ## run the generators (needs ../shared/fhir-r4; fhir/model_gen.go also FHIR_R4_PROFILES_RESOURCES)
+	$(GO) generate $(GENERATE_PKGS)
+
+generate-check: ## the generated files are what the generators write
+	$(call step,go generate: no change)
+	$(GO) generate $(GENERATE_PKGS)
+	git diff --exit-code -- $(GENERATED)
+
+test: ## the tests, in random order (the README's go test ./...)
+	$(call step,go test -shuffle=on)
+	$(GO) test -count=1 -shuffle=on $(PKGS)
+
+race: ## the concurrent packages' tests under the race detector
+	$(call step,go test -race)
+	$(GO) test -count=1 -shuffle=on -race $(RACE_PKGS)
 
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-fuzz: ## run every fuzz target for FUZZTIME each
+fuzz: ## run every fuzz target for FUZZTIME each (make fuzz FUZZTIME=1m)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
 
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
-	$(GO) vet $(PKGS)
-
-generate: ## regenerate the R4 tables (needs FHIR_R4_PROFILES_RESOURCES, see fhir/internal/gendefs)
-	$(GO) generate ./fhir/...
-
-check: lint race ## what CI runs: lint, the race-enabled tests, and a short fuzz of each target
-	$(MAKE) fuzz FUZZTIME=5s
+fuzz-short: ## every fuzz target briefly (FUZZTIME inputs each)
+	$(call step,fuzz: each target $(FUZZTIME))
+	@$(MAKE) --no-print-directory fuzz

@@ -1,7 +1,7 @@
 package gateway
 
-// Golden-file tests of the AuditEvents the server records for each kind of interaction (DESIGN §6,
-// docs/standards.md §4, IHE BALP). Each scenario sends one request over real HTTP with a real signed
+// Golden-file tests of the AuditEvents the server records for each kind of interaction (docs/audit.md
+// §1-§2, docs/standards.md §4, IHE BALP). Each scenario sends one request over real HTTP with a real signed
 // token, follows the response's X-Audit-Event header, fetches every event named there with an auditor
 // token (system/AuditEvent.rs), validates it as R4, checks it against the BALP rules that matter here,
 // masks what changes from run to run, and compares the result with gateway/testdata/audit/<name>.json.
@@ -136,7 +136,7 @@ type balpWant struct {
 	consents                 []string  // Consent references recorded as entities, exactly
 }
 
-// checkBALP checks one AuditEvent against DESIGN §6 and docs/standards.md §4 (BALP).
+// checkBALP checks one AuditEvent against docs/audit.md §2 and docs/standards.md §4 (BALP).
 func checkBALP(t *testing.T, ev jobj, w balpWant) {
 	t.Helper()
 	errorf := func(format string, args ...any) {
@@ -621,9 +621,9 @@ func TestAuditGolden(t *testing.T) {
 				}
 			case "consent-refusal":
 				// The reason recorded is the real one: the audit trail is not the client, nothing is hidden
-				// from it (DESIGN §6.1 "with the outcome and the reason").
+				// from it (docs/audit.md §1: refusals are recorded "with the outcome and the real reason").
 				if d := jstr(evs[0], "outcomeDesc"); !strings.Contains(strings.ToLower(d), "consent") {
-					t.Errorf("a consent refusal is recorded with outcomeDesc %q: the real reason, the patient's consent, is not said (DESIGN §6.1)", d)
+					t.Errorf("a consent refusal is recorded with outcomeDesc %q: the real reason, the patient's consent, is not said (docs/audit.md §1)", d)
 				}
 			case "scope-refusal":
 				if d := jstr(evs[0], "outcomeDesc"); !strings.Contains(d, "scope") && !strings.Contains(d, "Patient") {

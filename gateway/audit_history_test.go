@@ -1,8 +1,8 @@
 package gateway
 
-// The patient's access history and the audit trail's guarantees (DESIGN §6.4-6.6): patients read the
-// events about their own data, newest first, and nobody else's; auditors read everything; the search
-// parameters of DESIGN §6.5 work; reading the trail is itself recorded; AuditEvents cannot be changed
+// The patient's access history and the audit trail's guarantees (docs/audit.md §4, §6, §7): patients read
+// the events about their own data, newest first, and nobody else's; auditors read everything; the search
+// parameters of docs/audit.md §6 work; reading the trail is itself recorded; AuditEvents cannot be changed
 // through the API, and events sent by other systems join the hash chain.
 
 import (
@@ -467,7 +467,7 @@ func TestAuditImmutable(t *testing.T) {
 					t.Errorf("the CapabilityStatement does not list %s for AuditEvent: %v", good, codes)
 				}
 			}
-			// An honest statement (DESIGN §1) claims no conditional update or delete, and no
+			// An honest CapabilityStatement claims no conditional update or delete, and no
 			// update-as-create, for a type that is never updated or deleted.
 			if res.UpdateCreate || res.ConditionalUpdate || (res.ConditionalDelete != "" && res.ConditionalDelete != "not-supported") {
 				t.Errorf("the CapabilityStatement's AuditEvent entry claims updateCreate=%v conditionalUpdate=%v conditionalDelete=%q, while update and delete answer 405",

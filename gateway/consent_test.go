@@ -9,7 +9,7 @@ import (
 	"fhirgate/auth/consent"
 )
 
-// The consent rules of DESIGN §5, end to end over HTTP with real signed tokens, on the demo population:
+// The consent rules of docs/access.md §3, end to end over HTTP with real signed tokens, on the demo population:
 // Alice denies the insurer; Bob is opt-in with only Dr Martin permitted; Chloé hides PSY data from all but
 // Dr House; David denies payment purposes and refuses break-the-glass.
 

