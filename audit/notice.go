@@ -1,14 +1,12 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,13 +19,12 @@ import (
 )
 
 // NotifyConfig configures the patients' notices: a Communication to the patient the first time a
-// professional accesses their record, and on every break-the-glass access; optionally a webhook call
-// that carries no clinical content.
+// professional accesses their record, and on every break-the-glass access; optionally a message to
+// another system that carries no clinical content.
 type NotifyConfig struct {
-	// Webhook, when set, receives a POST (JSON: event, patient, communication, sent) for every notice.
-	Webhook string
-	// Client calls the webhook (a client with a 5 s timeout when nil).
-	Client *http.Client
+	// Tell, when set, is told of every notice once it is stored (the server posts it to a webhook); it
+	// runs off the request path, and its failure is logged.
+	Tell func(ctx context.Context, n Notice) error
 	// Queue is how many notices may wait for the worker (default 10,000); beyond it they are dropped
 	// with an error in the log, never holding a request.
 	Queue int
@@ -62,9 +59,6 @@ const maxSeen = 200_000
 // NewNotifier starts the notifier of a server: its Consider is the trail's Config.Stored, and Close
 // waits for the notices still queued.
 func NewNotifier(cfg NotifyConfig, svc *rest.Service, log *slog.Logger) *Notifier {
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 5 * time.Second}
-	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 10_000
 	}
@@ -234,36 +228,37 @@ func (n *Notifier) notify(ctx context.Context, r Record, kind, id string) error 
 		return err
 	}
 	n.log.Info("patient notice", "kind", kind, "event", r.ID)
-	if n.cfg.Webhook != "" {
+	if n.cfg.Tell != nil {
+		notice := Notice{Event: kind, Patient: r.Patient, Communication: "Communication/" + id, Sent: r.Recorded}
 		n.pending.Add(1)
 		go func() {
 			defer n.pending.Done()
-			n.callWebhook(kind, r.Patient, "Communication/"+id, r.Recorded)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.cfg.Tell(ctx, notice); err != nil {
+				n.log.Error("telling of a patient notice failed", "event", r.ID, "err", err)
+			}
 		}()
 	}
 	return nil
 }
 
-// callWebhook tells the webhook of a notice, without clinical content: the kind, the patient's
-// reference, the Communication to read, the instant.
-func (n *Notifier) callWebhook(kind, patient, communication string, sent time.Time) {
-	payload, _ := json.Marshal(map[string]string{"event": kind, "patient": patient, "communication": communication,
-		"sent": fhir.FormatInstant(sent)})
-	req, err := http.NewRequest(http.MethodPost, n.cfg.Webhook, bytes.NewReader(payload))
-	if err != nil {
-		n.log.Error("notice webhook", "err", err)
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.cfg.Client.Do(req)
-	if err != nil {
-		n.log.Error("notice webhook failed", "err", err)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		n.log.Error("notice webhook refused the notice", "status", resp.StatusCode)
-	}
+// Notice is what another system is told of a notice: no clinical content, only its kind (Event), the
+// patient's reference, the Communication to read, and when it was sent.
+type Notice struct {
+	Event         string    `json:"event"`
+	Patient       string    `json:"patient"`
+	Communication string    `json:"communication"`
+	Sent          time.Time `json:"-"`
+}
+
+// MarshalJSON writes the notice with its instant as FHIR writes one.
+func (n Notice) MarshalJSON() ([]byte, error) {
+	type plain Notice
+	return json.Marshal(struct {
+		plain
+		Sent string `json:"sent"`
+	}{plain(n), fhir.FormatInstant(n.Sent)})
 }
 
 // noticeCommunication is the notice to the patient: who accessed (the professional, in sender is the

@@ -70,7 +70,7 @@ func settle(a *authServer) {
 
 func TestNoticeFirstAccessOnce(t *testing.T) {
 	hook := newWebhook(t)
-	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &audit.NotifyConfig{Webhook: hook.URL}})
+	a := newAuthServer(t, authOptions{consentDefault: consent.Permit, denyStatus: 404, notify: &audit.NotifyConfig{Tell: NoticeWebhook(hook.URL, nil)}})
 	martin := a.mint(t, "user/*.rs", "", "Practitioner/prac-martin")
 	alice := a.mint(t, "patient/*.rs", "pat-alice", "Patient/pat-alice")
 

@@ -393,7 +393,7 @@ func serve(args []string, stderr io.Writer) error {
 			AuditorClients: list(cfg.auditorClients), AuditSourceClients: list(cfg.auditSourceClients)},
 		ConsentDefault: consent.Decision(cfg.consentDefault),
 		Audit:          audit.Config{FailOpen: cfg.auditFailure == "open"},
-		Notify:         &audit.NotifyConfig{Webhook: cfg.notifyWebhook},
+		Notify:         &audit.NotifyConfig{Tell: noticeWebhook(cfg.notifyWebhook)},
 		Checkpoints:    &audit.CheckpointConfig{Signer: signer, File: cfg.auditCheckpoints, Interval: cfg.checkpointInterval},
 		Metrics:        metrics,
 		Logger:         log,
@@ -445,6 +445,14 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// noticeWebhook is what tells --notify-webhook of each notice (nothing without one).
+func noticeWebhook(url string) func(context.Context, audit.Notice) error {
+	if url == "" {
+		return nil
+	}
+	return gateway.NoticeWebhook(url, nil)
 }
 
 // loadDemo loads the synthetic demo population into a store without patients (first start only), through the

@@ -148,9 +148,6 @@ var rules = []rule{
 		from:   []string{"fhirgate/audit/..."},
 		deny:   []string{"net/http/..."},
 		direct: true,
-		known: map[string]string{
-			"fhirgate/audit -> net/http": "notice.go posts the --notify-webhook call itself; give the Notifier a sender (a func or a one-method interface) that cmd/fhirgate builds with net/http",
-		},
 	},
 
 	// The HTTP side and the programs.
