@@ -213,6 +213,13 @@ var rules = []rule{
 		direct: true,
 	},
 	{
+		name:   "no-test-servers-in-production",
+		why:    "net/http/httptest is for tests: it registers a command-line flag and test servers in whatever imports it",
+		from:   []string{"fhirgate/..."},
+		except: testSupport,
+		deny:   []string{"net/http/httptest"},
+	},
+	{
 		name:   "test-support-stays-in-tests",
 		why:    "fixtures, shared test data and conformance suites are for tests only; nothing that ships depends on them",
 		from:   []string{"fhirgate/..."},
