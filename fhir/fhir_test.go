@@ -96,8 +96,8 @@ func TestValidatorNamesTheElement(t *testing.T) {
 		{"bad code", `{"resourceType":"Patient","gender":"mail"}`, KindInvalid, "value", "Patient.gender"},
 		{"bad date", `{"resourceType":"Patient","birthDate":"1990-13-01"}`, KindInvalid, "value", "Patient.birthDate"},
 		{"unknown element", `{"resourceType":"Patient","foo":1}`, KindInvalid, "structure", "Patient"},
-		{"missing required", `{"resourceType":"Observation","status":"final"}`, KindUnprocessable, "required", "Observation.code"},
-		{"wrong reference target", `{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}}`, KindUnprocessable, "value", "Patient.managingOrganization"},
+		{"missing required", `{"resourceType":"Observation","status":"final"}`, KindInvalid, "required", "Observation.code"},
+		{"wrong reference target", `{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}}`, KindInvalid, "value", "Patient.managingOrganization"},
 		{"nested", `{"resourceType":"Patient","name":[{"given":[1]}]}`, KindInvalid, "value", "Patient.name[0].given[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,10 +29,11 @@ func NewValidator() (*Validator, error) {
 	return &Validator{u: u}, nil
 }
 
-// Validate checks body, a resource in FHIR JSON. A refusal is an *Error naming the element path (e.g.
-// Patient.gender) and the reason: KindInvalid for what does not parse as R4 (unknown element, wrong data
-// type, unknown code), KindUnprocessable for content rules (missing required element, wrong reference
-// target type).
+// Validate checks body, a resource in FHIR JSON, against the R4 definitions. A refusal is an *Error of
+// KindInvalid (400: the resource fails FHIR's own rules — an unknown element, a wrong data type, an unknown
+// code, a missing required element, a reference to a type the element does not allow) naming the element
+// path (e.g. Patient.gender) and the reason. 422 is kept for what the server's own rules refuse in a
+// resource that is valid R4 (business rules, a patch whose result breaks the rules).
 func (v *Validator) Validate(body []byte) error {
 	_, err := v.u.Unmarshal(body)
 	if err == nil {
@@ -43,14 +44,8 @@ func (v *Validator) Validate(body []byte) error {
 		return &Error{Kind: KindInvalid, Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
 			Details: "the resource does not conform to FHIR R4", Diagnostics: err.Error()}
 	}
-	kind := KindInvalid
-	for _, is := range issues {
-		if is.Code == "required" || is.Code == "value" && strings.Contains(is.Details, "reference") {
-			kind = KindUnprocessable
-		}
-	}
 	first := issues[0]
-	return &Error{Kind: kind, Code: first.Code, Expression: first.Expression, Details: first.Details,
+	return &Error{Kind: KindInvalid, Code: first.Code, Expression: first.Expression, Details: first.Details,
 		Diagnostics: first.Diagnostics, More: issues[1:]}
 }
 

@@ -524,6 +524,8 @@ func TestInFlightPerClient(t *testing.T) {
 	other := a.mintAs(t, "other-app", "user/*.rs", "", "Practitioner/prac-martin", "TREAT")
 	// The admin's first request stays in progress: its body comes slowly.
 	pr, pw := io.Pipe()
+	// Whatever happens below, the slow request ends before the server is closed (which waits for it).
+	t.Cleanup(func() { pw.CloseWithError(errors.New("the test ended")) })
 	req, _ := http.NewRequest("POST", a.base+"/Patient", pr)
 	req.Header.Set("Authorization", "Bearer "+admin)
 	req.Header.Set("Content-Type", "application/fhir+json")
@@ -540,7 +542,8 @@ func TestInFlightPerClient(t *testing.T) {
 	}()
 	io.WriteString(pw, `{"resourceType":"Patient",`)
 	var r result
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// (The first request is admitted before its body is read: poll until the second is refused.)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if r = a.get(t, admin, "/Patient?_count=1"); r.status == 429 {
 			break
 		}

@@ -76,7 +76,7 @@ func (s *Service) entryRequest(parent *Request, i int, e entryIn) (*Request, err
 			Details: "unknown method", Diagnostics: method})
 	}
 	u := e.Request.URL
-	if strings.Contains(u, "://") {
+	if path, _, _ := strings.Cut(u, "?"); strings.Contains(path, "://") { // (a query may hold URLs: token systems)
 		rest, ok := strings.CutPrefix(u, s.cfg.BaseURL+"/")
 		if !ok {
 			return nil, entryError(i, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: "request.url",
@@ -87,6 +87,11 @@ func (s *Service) entryRequest(parent *Request, i int, e entryIn) (*Request, err
 	sub, err := Match(method, u)
 	if err == nil {
 		err = validTarget(sub)
+	}
+	if err != nil {
+		fe := *fhir.AsError(err)
+		fe.Expression = "request.url" // what the entry got wrong, however the URL was
+		err = &fe
 	}
 	if err != nil {
 		return nil, entryError(i, err)

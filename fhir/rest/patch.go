@@ -140,7 +140,15 @@ func (s *Service) checkPatched(req *Request, id string, body []byte) ([]byte, []
 		return nil, nil, &fhir.Error{Kind: fhir.KindUnprocessable, Code: "processing",
 			Details: "a patch may not change the resource's type or id"}
 	}
-	return s.finish(r, id)
+	body, index, err := s.finish(r, id)
+	if fe := fhir.AsError(err); fe != nil && fe.Kind == fhir.KindInvalid {
+		// The patch was understood; what it would make breaks the rules: 422, as for any patch that
+		// cannot apply to this resource.
+		unprocessable := *fe
+		unprocessable.Kind, unprocessable.Details = fhir.KindUnprocessable, "the patched resource would not be valid: "+fe.Details
+		return nil, nil, &unprocessable
+	}
+	return body, index, err
 }
 
 // patchModel tells FHIRPath Patch which elements repeat and which are choices, from the R4 definitions.
