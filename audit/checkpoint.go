@@ -103,12 +103,10 @@ func LoadSigner(path string) (*Signer, error) {
 			return nil, fmt.Errorf("audit key: %w", err)
 		}
 		if _, err := f.WriteString(seed); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit key: %w", err)
+			return nil, fmt.Errorf("audit key: %w", errors.Join(err, f.Close()))
 		}
 		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit key: %w", err)
+			return nil, fmt.Errorf("audit key: %w", errors.Join(err, f.Close()))
 		}
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("audit key: %w", err)

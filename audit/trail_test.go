@@ -270,7 +270,9 @@ func TestUnauthenticatedInAggregate(t *testing.T) {
 	counts := map[string]string{}
 	for _, r := range recs[2:4] {
 		var ev auditEvent
-		json.Unmarshal(r.Body, &ev)
+		if err := json.Unmarshal(r.Body, &ev); err != nil {
+			t.Fatal(err)
+		}
 		counts[ev.Agent[0].Network.Address] = ev.Entity[0].Detail[0].ValueString
 	}
 	if counts["198.51.100.1"] != "99" || counts["198.51.100.2"] != "4" {
@@ -291,7 +293,9 @@ func TestAsReported(t *testing.T) {
 		t.Fatalf("reported by %q: %s", got, out)
 	}
 	var ev map[string]any
-	json.Unmarshal(out, &ev)
+	if err := json.Unmarshal(out, &ev); err != nil {
+		t.Fatalf("as reported: %v: %s", err, out)
+	}
 	if ev["id"] != nil || ev["recorded"] != "2026-06-01T09:00:00.000Z" || !strings.Contains(string(out), `"period":{"end":"2020-01-01T00:00:00Z","start":"2020-01-01T00:00:00Z"}`) ||
 		!strings.Contains(string(out), `"site":"ehr-2"`) || strings.Contains(string(out), "Device/fhirgate") || !strings.Contains(string(out), `"code":"kept"`) {
 		t.Fatalf("as reported: %s", out)

@@ -80,9 +80,10 @@ func (g *Guard) keep(t taken, withheld bool) {
 // Principal returns who the guard guards for.
 func (g *Guard) Principal() *Principal { return g.p }
 
-// Admin reports whether the client is an administrator (--admin-clients); Auditor whether it is an
-// auditor (--auditor-clients).
-func (g *Guard) Admin() bool   { return g.admin }
+// Admin reports whether the client is an administrator (--admin-clients).
+func (g *Guard) Admin() bool { return g.admin }
+
+// Auditor reports whether the client is an auditor (--auditor-clients).
 func (g *Guard) Auditor() bool { return g.auditor }
 
 // confinedUser reports whether the caller is confined to some patients' data whatever its scopes: a

@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"sort"
 	"strings"
 	"sync"
 )
@@ -160,15 +159,4 @@ func ChoiceTypeSuffix(el *Element, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// sortedElementPaths is used by tests.
-func sortedElementPaths() []string {
-	indexes()
-	out := make([]string, 0, len(elementIndex))
-	for p := range elementIndex {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -59,12 +59,12 @@ func unmarshalIssues(err error) []Issue {
 		for i := 0; i < v.Len(); i++ {
 			elems = append(elems, v.Index(i))
 		}
-	case reflect.Ptr:
+	case reflect.Pointer:
 		elems = append(elems, v)
 	}
 	var out []Issue
 	for _, e := range elems {
-		for e.Kind() == reflect.Ptr || e.Kind() == reflect.Interface {
+		for e.Kind() == reflect.Pointer || e.Kind() == reflect.Interface {
 			if e.IsNil() {
 				break
 			}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fhirgate/audit"
 	"net/http"
 	"slices"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/auth/devissuer"
 	"fhirgate/fhir/store"
 	"fhirgate/population"

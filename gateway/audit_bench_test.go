@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fhirgate/audit"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fhirgate/audit"
 )
 
 // BenchmarkReadAuditOn and BenchmarkReadAuditOff: reads by id over HTTP from 32 concurrent clients (2

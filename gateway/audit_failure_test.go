@@ -3,13 +3,14 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fhirgate/audit"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"fhirgate/audit"
 )
 
 // failingSink is an audit store that fails, is full, or hangs.

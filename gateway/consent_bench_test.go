@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"fhirgate/audit"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/auth/consent"
 )
 

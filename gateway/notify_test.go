@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fhirgate/audit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/auth/consent"
 	"fhirgate/fhir"
 	"fhirgate/fhir/store"

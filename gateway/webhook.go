@@ -32,7 +32,9 @@ func NoticeWebhook(url string, client *http.Client) func(context.Context, audit.
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		if err := resp.Body.Close(); err != nil {
+			return err
+		}
 		if resp.StatusCode >= 300 {
 			return fmt.Errorf("the webhook answered %d", resp.StatusCode)
 		}

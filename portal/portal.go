@@ -84,7 +84,7 @@ func Handler(cfg Config) (http.Handler, error) {
 		case "config.json":
 			h.Set("Cache-Control", "no-store")
 			h.Set("Content-Type", "application/json")
-			w.Write(conf)
+			_, _ = w.Write(conf) // an error here is the client gone: nothing left to do
 		case "app.js", "style.css", "i18n.json":
 			h.Set("Cache-Control", "no-cache")
 			r2 := r.Clone(r.Context())

@@ -48,7 +48,9 @@ func TestServesThePagesWithAStrictPolicy(t *testing.T) {
 	}
 	resp := get(t, h, "GET", "/portal/config.json")
 	var conf map[string]string
-	json.NewDecoder(resp.Body).Decode(&conf)
+	if err := json.NewDecoder(resp.Body).Decode(&conf); err != nil {
+		t.Fatalf("config: %v", err)
+	}
 	if conf["fhirBase"] != "http://127.0.0.1:8080/fhir" || conf["clientId"] != "fhirgate-portal" || conf["scope"] != Scope ||
 		conf["tokenEndpoint"] != "http://127.0.0.1:9000/token" {
 		t.Fatalf("config %v", conf)

@@ -132,7 +132,7 @@ type Policy struct {
 // Needs are the attributes of a resource that policies look at.
 type Needs struct{ Codes, Labels, References, DataPeriod bool }
 
-// Needs returns what the policies look at.
+// NeedsOf returns what the policies look at.
 func NeedsOf(policies []*Policy) Needs {
 	var n Needs
 	for _, p := range policies {
@@ -165,10 +165,10 @@ func Parse(body []byte) (*Policy, error) {
 		return nil, nil
 	}
 	if d.Provision == nil || (d.Provision.Type != "permit" && d.Provision.Type != "deny") {
-		return nil, fmt.Errorf("Consent/%s: the root provision has no type", d.ID)
+		return nil, fmt.Errorf("the root provision of Consent/%s has no type", d.ID)
 	}
 	if err := d.Provision.prepare(); err != nil {
-		return nil, fmt.Errorf("Consent/%s: %w", d.ID, err)
+		return nil, fmt.Errorf("in Consent/%s: %w", d.ID, err)
 	}
 	pol := &Policy{Ref: "Consent/" + d.ID, root: d.Provision}
 	d.Provision.needs(&pol.needs)

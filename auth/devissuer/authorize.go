@@ -154,7 +154,7 @@ func render(w http.ResponseWriter, status int, formAction, name string, data any
 	}
 	htmlHeaders(w, formAction)
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	_, _ = w.Write(buf.Bytes()) // an error here is the client gone: nothing left to do
 }
 
 func errorPage(w http.ResponseWriter, status int, message string) {

@@ -184,7 +184,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	allowCORS(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	w.Write(i.discovery)
+	_, _ = w.Write(i.discovery) // an error here is the client gone: nothing left to do
 }
 
 // publicKeys returns the published keys, oldest first.
@@ -207,7 +207,7 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	allowCORS(w)
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "max-age=60")
-	w.Write(body)
+	_, _ = w.Write(body) // an error here is the client gone: nothing left to do
 }
 
 // TokenRequest asks Token for an access token.

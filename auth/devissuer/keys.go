@@ -149,18 +149,15 @@ func writeKeys(dir string, keys []*signingKey) error {
 	if err != nil {
 		return fmt.Errorf("writing the dev issuer key: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	defer func() { _ = os.Remove(tmp.Name()) }() // fails harmlessly once renamed
 	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return fmt.Errorf("writing the dev issuer key: %w", err)
+		return fmt.Errorf("writing the dev issuer key: %w", errors.Join(err, tmp.Close()))
 	}
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing the dev issuer key: %w", err)
+		return fmt.Errorf("writing the dev issuer key: %w", errors.Join(err, tmp.Close()))
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing the dev issuer key: %w", err)
+		return fmt.Errorf("writing the dev issuer key: %w", errors.Join(err, tmp.Close()))
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing the dev issuer key: %w", err)
@@ -168,9 +165,21 @@ func writeKeys(dir string, keys []*signingKey) error {
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, KeyFile)); err != nil {
 		return fmt.Errorf("writing the dev issuer key: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable; best effort
-		d.Sync()
-		d.Close()
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("writing the dev issuer key: %w", err)
 	}
 	return nil
+}
+
+// syncDir makes the entries of dir (a rename into it) durable. Windows cannot sync a directory, so
+// there it does nothing.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }

@@ -100,7 +100,9 @@ func TestKeyFileProblems(t *testing.T) {
 			if err := os.WriteFile(path, tt.content, tt.mode); err != nil {
 				t.Fatal(err)
 			}
-			os.Chmod(path, tt.mode) // whatever the umask
+			if err := os.Chmod(path, tt.mode); err != nil { // whatever the umask
+				t.Fatal(err)
+			}
 			_, err := New(Config{Issuer: "http://localhost/dev-issuer", Audience: audience, KeyDir: dir})
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %v, want one that says %q", err, tt.says)

@@ -40,7 +40,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body) // an error here is the client gone: nothing left to do
 }
 
 // oauthError writes an RFC 6749 §5.2 error.

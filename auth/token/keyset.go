@@ -33,7 +33,7 @@ var errUnknownKey = errors.New("token signed with a key the issuer does not publ
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, k.algs)
+	jws, err := jose.ParseSignedCompact(raw, k.algs) // a JWT is in the compact serialization (RFC 7519 §7.2)
 	if err != nil {
 		return nil, fmt.Errorf("malformed or unacceptable JWS: %w", err)
 	}
@@ -60,7 +60,7 @@ func (k *keySet) verifyWith(jws *jose.JSONWebSignature, kid string, keys []jose.
 		if kid != "" && key.KeyID != kid {
 			continue
 		}
-		if !key.Valid() || key.IsPublic() == false {
+		if !key.Valid() || !key.IsPublic() {
 			continue
 		}
 		if payload, err := jws.Verify(key); err == nil {
@@ -129,7 +129,7 @@ func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching the issuer's keys: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("fetching the issuer's keys: %w", err)

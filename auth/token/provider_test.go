@@ -520,10 +520,12 @@ func startProvider(t *testing.T, node, dir, keysFile string) *provider {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		stdin.Close()
-		cmd.Process.Kill()
-		<-exited
+		if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("stopping the provider: %v", err)
+		}
+		waitErr := <-exited // killed, or exited on its own when its stdin closed
 		if t.Failed() {
-			t.Logf("provider %d stdout:\n%s\nstderr:\n%s", cmd.Process.Pid, out.String(), stderr.String())
+			t.Logf("provider %d (%v) stdout:\n%s\nstderr:\n%s", cmd.Process.Pid, waitErr, out.String(), stderr.String())
 		}
 	})
 

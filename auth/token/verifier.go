@@ -256,12 +256,12 @@ func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) (time.Time, error) {
 		}
 		nbf = time.Unix(int64(n), 0)
 	}
-	str := func(name string) string {
+	str := func(name string) string { // "" when absent or not a string
 		var s string
-		if raw, ok := m[name]; ok {
-			json.Unmarshal(raw, &s)
+		if raw, ok := m[name]; ok && json.Unmarshal(raw, &s) == nil {
+			return s
 		}
-		return s
+		return ""
 	}
 	list := func(raw json.RawMessage) []string {
 		var s string

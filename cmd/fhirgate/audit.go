@@ -35,7 +35,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 // auditVerify walks the audit chain and reports the first record that was altered, removed, inserted
 // or reordered, and, given the signed checkpoints, the records cut off the end; it exits non-zero when
 // the trail does not hold.
-func auditVerify(args []string, stdout, stderr io.Writer) error {
+func auditVerify(args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	storeURL := fs.String("store", "file:./data", storeFlagUsage)
@@ -51,7 +51,9 @@ func auditVerify(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--checkpoints: %w", err)
 		}
 		checkpoints, err = audit.ReadCheckpoints(f)
-		f.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("--checkpoints: %w", err)
 		}
@@ -60,7 +62,7 @@ func auditVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, closeStore(st)) }()
 	start := time.Now()
 	var progress func(int)
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -91,7 +93,7 @@ func auditVerify(args []string, stdout, stderr io.Writer) error {
 }
 
 // auditExport streams AuditEvents as NDJSON, oldest first, for a SIEM.
-func auditExport(args []string, stdout, stderr io.Writer) error {
+func auditExport(args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	storeURL := fs.String("store", "file:./data", storeFlagUsage)
@@ -111,7 +113,7 @@ func auditExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, closeStore(st)) }()
 	ctx := context.Background()
 	want := ""
 	if *patient != "" {
@@ -121,7 +123,6 @@ func auditExport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	out := bufio.NewWriterSize(stdout, 1<<16)
-	defer out.Flush()
 	showProgress := false
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		showProgress = true
@@ -161,13 +162,20 @@ func auditExport(args []string, stdout, stderr io.Writer) error {
 					continue
 				}
 			}
-			out.Write(v.Body)
-			out.WriteByte('\n')
+			if _, err := out.Write(v.Body); err != nil {
+				return fmt.Errorf("writing the export: %w", err)
+			}
+			if err := out.WriteByte('\n'); err != nil {
+				return fmt.Errorf("writing the export: %w", err)
+			}
 			total++
 			if showProgress && total%10000 == 0 {
 				fmt.Fprintf(stderr, "\r\033[Kexported %d audit events", total)
 			}
 		}
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("writing the export: %w", err)
 	}
 	if showProgress {
 		fmt.Fprint(stderr, "\r\033[K")

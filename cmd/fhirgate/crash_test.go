@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -75,6 +76,29 @@ type process struct {
 	ready map[string]string // what /readyz answered when the server became ready
 }
 
+// stop ends the server as an operator does (SIGTERM) and waits for its clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs.String())
+	}
+}
+
+// crash kills the server at once (kill -9) and waits until it is gone.
+func (p *process) crash(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(os.Kill); err != nil {
+		t.Fatal(err)
+	}
+	var exit *exec.ExitError
+	if err := p.cmd.Wait(); !errors.As(err, &exit) {
+		t.Fatalf("after kill -9: %v, want the exit of a killed process", err)
+	}
+}
+
 // client returns an HTTP client that sends the process's token.
 func (p *process) client(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: bearer{p.token}}
@@ -105,9 +129,8 @@ func issueToken(t *testing.T, server string, form url.Values) string {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	json.NewDecoder(resp.Body).Decode(&out)
-	if out.AccessToken == "" {
-		t.Fatalf("no token from %s for %v (%s)", server, form, resp.Status)
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		t.Fatalf("no token from %s for %v (%s, %v)", server, form, resp.Status, err)
 	}
 	return out.AccessToken
 }
@@ -132,15 +155,22 @@ func launch(t *testing.T, addr string, args ...string) *process {
 		t.Fatal(err)
 	}
 	p := &process{cmd: cmd, base: "http://" + addr + "/fhir", logs: logs}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil { // not stopped by the test
+			p.crash(t)
+		}
+	})
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			p.ready = map[string]string{}
-			json.NewDecoder(resp.Body).Decode(&p.ready)
+			err := json.NewDecoder(resp.Body).Decode(&p.ready)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				if err != nil {
+					t.Fatalf("/readyz answered 200 with %v", err)
+				}
 				return p
 			}
 		}
@@ -234,10 +264,7 @@ func TestCrashDurability(t *testing.T) {
 	for acks.Load() < 400 {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := p.cmd.Process.Signal(os.Kill); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Wait()
+	p.crash(t)
 	close(stop)
 	wg.Wait()
 
@@ -362,8 +389,7 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 	for received.Load() < 300 {
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.cmd.Process.Signal(os.Kill)
-	p.cmd.Wait()
+	p.crash(t)
 	close(stop)
 	wg.Wait()
 
@@ -382,8 +408,7 @@ func TestAuditSurvivesCrashUnderReadLoad(t *testing.T) {
 			t.Fatalf("%s, named by a response the client received, is missing after kill -9 (%d)", ref, resp.StatusCode)
 		}
 	}
-	p2.cmd.Process.Signal(syscall.SIGTERM)
-	p2.cmd.Wait()
+	p2.stop(t)
 	var out, errb bytes.Buffer
 	if code := run([]string{"audit", "verify", "--store", "file:" + data, "--checkpoints", checkpoints}, &out, &errb); code != 0 {
 		t.Fatalf("audit verify after the crash: exit %d\n%s%s", code, out.String(), errb.String())

@@ -31,7 +31,7 @@ import (
 // reference rewriting). Transaction Bundles are atomic; batch and collection Bundles, NDJSON files and
 // single resources are loaded resource by resource. Every rejected resource is reported (file, entry or
 // line, element path, reason) and the import goes on; the exit status is 1 when anything was rejected.
-func importCmd(args []string, stdout, stderr io.Writer) error {
+func importCmd(args []string, stdout, stderr io.Writer) (err error) {
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	storeURL := fset.String("store", "file:./data", storeFlagUsage)
@@ -61,7 +61,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, closeStore(st)) }()
 	v, err := fhir.NewValidator()
 	if err != nil {
 		return err
@@ -265,7 +265,10 @@ func (imp *importer) batchResult(path string, body []byte) {
 			} `json:"response"`
 		} `json:"entry"`
 	}
-	json.Unmarshal(body, &out)
+	if err := json.Unmarshal(body, &out); err != nil {
+		imp.reject(path, &fhir.Error{Kind: fhir.KindInternal, Details: "the batch's response cannot be read", Diagnostics: err.Error()})
+		return
+	}
 	for i, e := range out.Entry {
 		if strings.HasPrefix(e.Response.Status, "2") {
 			imp.resources.Add(1)
@@ -278,9 +281,8 @@ func (imp *importer) batchResult(path string, body []byte) {
 				Expression  []string              `json:"expression"`
 			} `json:"issue"`
 		}
-		json.Unmarshal(e.Response.Outcome, &oo)
 		fe := &fhir.Error{Kind: fhir.KindInvalid, Details: e.Response.Status}
-		if len(oo.Issue) > 0 {
+		if json.Unmarshal(e.Response.Outcome, &oo) == nil && len(oo.Issue) > 0 { // else the status says it all
 			fe.Details, fe.Diagnostics = oo.Issue[0].Details.Text, oo.Issue[0].Diagnostics
 			if len(oo.Issue[0].Expression) > 0 {
 				fe.Expression = oo.Issue[0].Expression[0]
@@ -298,7 +300,9 @@ func countWrites(body []byte) int {
 			} `json:"response"`
 		} `json:"entry"`
 	}
-	json.Unmarshal(body, &out)
+	if json.Unmarshal(body, &out) != nil { // the service's own answer: not expected
+		return 0
+	}
 	n := 0
 	for _, e := range out.Entry {
 		if strings.HasPrefix(e.Response.Status, "20") {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -50,8 +49,7 @@ func TestLogsCarryNoPatient(t *testing.T) {
 		call(t, rq.method, server+"/fhir"+rq.path, rq.token, rq.body)
 	}
 	time.Sleep(300 * time.Millisecond) // the notices are written off the request path
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
+	p.stop(t)
 	secrets := []string{"pat-alice", "pat-bob", "pat-chloe", "pat-david", "cond-chloe", "obs-bob", "Dupont", "Leroy", "Bernard", "Petit", "Alice", "Chloé"}
 	lines := 0
 	sc := bufio.NewScanner(strings.NewReader(p.logs.String()))

@@ -317,7 +317,15 @@ func openStore(raw string, o storeOptions) (store.Store, map[string]string, erro
 	return nil, nil, usageError{fmt.Errorf("--store %q: expected file:DIR or redis://host:port/db", raw)}
 }
 
-func serve(args []string, stderr io.Writer) error {
+// closeStore closes the store a command opened (a command defers it, joining the error to its own).
+func closeStore(st store.Store) error {
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	return nil
+}
+
+func serve(args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := serveFlags(fs)
@@ -342,7 +350,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, closeStore(st)) }() // on an early return: the end closes it, and a second Close does nothing
 	gcfg := gateway.Config{BaseURL: cfg.baseURL, Limits: cfg.limits, TrustedProxies: cfg.proxies,
 		Logger: log, Version: version, StoreInfo: storeInfo, CORSOrigins: list(cfg.corsOrigins)}
 	if cfg.rateLimit > 0 || cfg.maxInFlight > 0 {
@@ -440,8 +448,8 @@ func serve(args []string, stderr io.Writer) error {
 	if err := app.Close(shutdownCtx); err != nil {
 		log.Error("the last audit checkpoint", "err", err)
 	}
-	if err := st.Close(); err != nil {
-		return fmt.Errorf("closing the store: %w", err)
+	if err := closeStore(st); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
@@ -476,7 +484,9 @@ func loadDemo(ctx context.Context, svc *rest.Service, st store.Store, access *au
 		var out struct {
 			Entry []json.RawMessage `json:"entry"`
 		}
-		json.Unmarshal(resp.Body, &out)
+		if err := json.Unmarshal(resp.Body, &out); err != nil {
+			return fmt.Errorf("the demo transaction's response: %w", err)
+		}
 		n += len(out.Entry)
 	}
 	log.Info("demo data loaded", "resources", n)
@@ -595,7 +605,11 @@ func serveDebug(addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	go (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		err := srv.Serve(ln) // never shut down: a return is a failure
+		log.Error("profiles no longer served", "addr", ln.Addr().String(), "err", err)
+	}()
 	log.Info("profiles served", "addr", ln.Addr().String(), "path", "/debug/pprof/")
 	return nil
 }

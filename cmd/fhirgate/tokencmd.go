@@ -48,7 +48,7 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("asking %s for a token: %w", *server, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out struct {
 		AccessToken      string `json:"access_token"`
 		Error            string `json:"error"`

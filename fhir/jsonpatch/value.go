@@ -3,12 +3,13 @@ package jsonpatch
 import (
 	"encoding/json"
 	"errors"
-	"fhirgate/fhir"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"fhirgate/fhir"
 )
 
 // The document is held as an ordered tree: *object, *array, json.Number (the number's exact text),
