@@ -128,6 +128,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"processing instruction", `<?xml version="1.0"?>` + wrap(`x`), KeyXHTML, "processing instructions"},
 		{"processing instruction inside", wrap(`<?php echo 1 ?>x`), KeyXHTML, "processing instructions"},
 		{"cdata with script", wrap(`<p><![CDATA[<img src=x onerror=alert(1)>]]></p>`), KeyXHTML, "CDATA sections are not allowed"},
+		{"cdata after text", wrap(`x<![CDATA[y]]>`), KeyXHTML, "CDATA sections are not allowed"},
+		{"cdata outside root", `<![CDATA[x]]>` + wrap(`x`), KeyXHTML, "CDATA sections are not allowed"},
 		{"comment closed early by html", wrap(`<!--><img src=x onerror=alert(1)>-->x`), KeyXHTML, "a comment that starts with >"},
 		{"conditional comment", wrap(`<!--[if IE]><script>alert(1)</script><![endif]-->x`), KeyXHTML, "a comment that starts with >"},
 		{"not closed", `<div ` + ns + `><p>x</div>`, KeyXHTML, "element <p> is closed by </div>"},
