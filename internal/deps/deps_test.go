@@ -86,6 +86,12 @@ var rules = []rule{
 		deny: []string{"fhirgate/..."},
 	},
 	{
+		name: "narrative-stands-alone",
+		why:  "the narrative XHTML checks work on a string and depend on nothing of the server, so that validation and a FHIRPath htmlChecks() hook can both use them",
+		from: []string{"fhirgate/fhir/narrative"},
+		deny: []string{"fhirgate/..."},
+	},
+	{
 		name: "store-below-search",
 		why:  "the storage contract and its engines know nothing above fhir/store: search and the service use the store, never the reverse",
 		from: []string{"fhirgate/fhir/store/..."},
