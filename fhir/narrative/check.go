@@ -40,10 +40,13 @@ type Problem struct {
 	Line, Column int
 }
 
-// String returns the text, prefixed with the position when it is known.
+// String returns the text, prefixed with the line and column when they are known.
 func (p Problem) String() string {
-	if p.Line == 0 {
+	switch {
+	case p.Line == 0:
 		return p.Text
+	case p.Column == 0:
+		return fmt.Sprintf("%d: %s", p.Line, p.Text)
 	}
 	return fmt.Sprintf("%d:%d: %s", p.Line, p.Column, p.Text)
 }

@@ -178,6 +178,13 @@ func TestCheckReportsEveryProblemWithItsPosition(t *testing.T) {
 	if s := got[1].String(); s != "3:3: element <script> is not allowed in narrative (txt-1)" {
 		t.Errorf("String() = %q", s)
 	}
+	broken := Check("<div " + ns + ">\n<p>x</div>")
+	if len(broken) != 1 || broken[0].Key != KeyXHTML || broken[0].Line != 2 {
+		t.Fatalf("Check of XML closed wrongly = %+v, want one xhtml problem on line 2", broken)
+	}
+	if s := broken[0].String(); !strings.HasPrefix(s, "2:") {
+		t.Errorf("String() = %q, want the line first", s)
+	}
 }
 
 func TestCheckStopsAtMaxProblems(t *testing.T) {
