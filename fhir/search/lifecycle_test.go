@@ -28,17 +28,14 @@ func newService(t *testing.T) (*rest.Service, context.Context) {
 	return svc, context.Background()
 }
 
-func ids(t *testing.T, svc *rest.Service, ctx context.Context, typ, query string) []string {
+func ids(t *testing.T, ctx context.Context, svc *rest.Service, typ, query string) []string {
 	t.Helper()
 	q, _ := url.ParseQuery(query)
 	resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: typ, Params: q})
 	if err != nil {
 		t.Fatalf("%s?%s: %v", typ, query, err)
 	}
-	var out []string
-	for _, e := range bundleEntries(t, resp.Body) {
-		out = append(out, e)
-	}
+	out := bundleEntries(t, resp.Body)
 	slices.Sort(out)
 	return out
 }
@@ -99,7 +96,7 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 	}
 	for _, st := range steps {
 		st.do()
-		if got := ids(t, svc, ctx, "Patient", st.query); !slices.Equal(got, st.want) {
+		if got := ids(t, ctx, svc, "Patient", st.query); !slices.Equal(got, st.want) {
 			t.Fatalf("%s: Patient?%s = %v, want %v", st.name, st.query, got, st.want)
 		}
 	}
