@@ -124,7 +124,9 @@ func TestPagingNextAndPrevious(t *testing.T) {
 		var b struct {
 			Link []struct{ Relation, URL string } `json:"link"`
 		}
-		json.Unmarshal(resp.Body, &b)
+		if err := jsonUnmarshal(resp.Body, &b); err != nil {
+			t.Fatal(err)
+		}
 		next, prev := "", ""
 		for _, l := range b.Link {
 			u, _ := url.Parse(l.URL)
@@ -142,7 +144,9 @@ func TestPagingNextAndPrevious(t *testing.T) {
 		t.Fatalf("page 1 = %v (prev %q, next %q)", p1, prev, next)
 	}
 	// A write between pages: p0 sorts before the cursor and must not shift page 2.
-	svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)})
+	if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	p2, next2, prev2 := page(next)
 	if !slices.Equal(p2, []string{"p4", "p5", "p6"}) || prev2 == "" || next2 == "" {
 		t.Fatalf("page 2 = %v (prev %q, next %q)", p2, prev2, next2)
