@@ -27,7 +27,7 @@ endif
 
 step = @printf '\n== %s (%s)\n' '$(1)' "$$(date +%H:%M:%S)"
 
-.PHONY: help build test race bench fuzz fuzz-short fmt vet lint lint-all lint-baseline tidy generate generate-check tools check
+.PHONY: help build test race bench fuzz fuzz-short fmt vet lint tidy generate generate-check tools check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,15 +47,9 @@ vet: ## go vet
 	$(call step,go vet)
 	$(GO) vet $(PKGS)
 
-lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml): no finding beyond .ci/lint-baseline.tsv
+lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml): fails on any finding, and lists them all
 	$(call step,golangci-lint $(GOLANGCI_LINT_VERSION))
-	bash .ci/lint $(GOLANGCI_LINT)
-
-lint-all: $(GOLANGCI_LINT) ## golangci-lint: every finding, the baseline's included
 	$(GOLANGCI_LINT) run --max-issues-per-linter=0 --max-same-issues=0 $(PKGS)
-
-lint-baseline: $(GOLANGCI_LINT) ## rewrite .ci/lint-baseline.tsv from the current findings (after fixing some)
-	bash .ci/lint $(GOLANGCI_LINT) --update
 
 tools: $(GOLANGCI_LINT) ## install the pinned golangci-lint
 

@@ -239,8 +239,12 @@ func FuzzParseObject(f *testing.F) {
 			t.Fatalf("Bytes is not compact JSON: %s", out)
 		}
 		var a, b2 any
-		json.Unmarshal(b, &a)
-		json.Unmarshal(fast.Bytes(), &b2)
+		if err := json.Unmarshal(b, &a); err != nil {
+			t.Fatalf("the decoder took %q, encoding/json does not: %v", b, err)
+		}
+		if err := json.Unmarshal(fast.Bytes(), &b2); err != nil {
+			t.Fatalf("Bytes is not JSON: %v", err)
+		}
 		if !reflect.DeepEqual(a, b2) {
 			t.Fatalf("Bytes changes the document: %s", fast.Bytes())
 		}

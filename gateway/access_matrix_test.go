@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -240,7 +239,7 @@ func newMatrix(t *testing.T, a *authServer) *matrix {
 		`{"resourceType":"Provenance","id":"m-prov","target":[{"reference":"Binary/m-bin"}],"recorded":"2026-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/prac-martin"}}]}`,
 	} {
 		var head struct{ ResourceType, ID string }
-		json.Unmarshal([]byte(res), &head)
+		mustJSON(t, []byte(res), &head)
 		entries = append(entries, `{"resource":`+res+`,"request":{"method":"PUT","url":"`+head.ResourceType+"/"+head.ID+`"}}`)
 	}
 	if _, err := a.svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: txBundle(entries...)}); err != nil {

@@ -87,7 +87,7 @@ func (a *authServer) auditEventsOf(t *testing.T, auditor string, r result) [][]b
 				} `json:"detail"`
 			} `json:"entity"`
 		}
-		json.Unmarshal(e.Resource, &ev)
+		mustJSON(t, e.Resource, &ev)
 		x := event{ref: "AuditEvent/" + ev.ID, body: e.Resource}
 		for _, en := range ev.Entity {
 			switch {

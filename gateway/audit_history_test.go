@@ -553,7 +553,7 @@ func TestAuditReportedBySourceClient(t *testing.T) {
 	var got jobj
 	for _, e := range a.auditSearch(t, alice, "patient=Patient/pat-alice&_count=100") {
 		if e.ID == id {
-			json.Unmarshal(e.Raw, &got)
+			mustJSON(t, e.Raw, &got)
 		}
 	}
 	if got == nil {

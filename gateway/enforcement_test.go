@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -83,7 +84,11 @@ func openTestStore(t testing.TB, engine string, now func() time.Time) store.Stor
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close(); redistest.Drop(context.Background(), url, prefix) })
+		t.Cleanup(func() {
+			if err := errors.Join(st.Close(), redistest.Drop(context.Background(), url, prefix)); err != nil {
+				t.Error(err)
+			}
+		})
 		return st
 	}
 	st, err := embedded.Open(embedded.Config{Dir: t.TempDir(), Now: now})
@@ -436,7 +441,7 @@ func TestEnforcementMatrix(t *testing.T) {
 				Resource json.RawMessage         `json:"resource"`
 			} `json:"entry"`
 		}
-		json.Unmarshal(r.body, &b)
+		mustJSON(t, r.body, &b)
 		var got []string
 		for _, e := range b.Entry {
 			got = append(got, strings.Fields(e.Response.Status)[0])

@@ -138,7 +138,7 @@ func (s *Server) checkJSON(contentType string, body []byte) error {
 }
 
 // timedOut turns the failure of a request that ran past its deadline into the 503 that says so.
-func (s *Server) timedOut(r *http.Request, ctx context.Context, err error) error {
+func (s *Server) timedOut(ctx context.Context, r *http.Request, err error) error {
 	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) || r.Context().Err() != nil {
 		return err
 	}

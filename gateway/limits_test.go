@@ -56,7 +56,9 @@ func raw(t *testing.T, a *authServer, text string) (int, http.Header, string) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.WriteString(conn, text); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,9 @@ func TestAuthenticatedBeforeTheBody(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
+			if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
 			head := fmt.Sprintf("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n", tc.headers, size)
 			if _, err := io.WriteString(conn, head); err != nil {
 				t.Fatal(err)
@@ -114,7 +118,9 @@ func TestAuthenticatedBeforeTheBody(t *testing.T) {
 			chunk := make([]byte, 64<<10)
 			sent := 0
 			for sent < size {
-				conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				if err := conn.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
+					t.Fatal(err)
+				}
 				n, err := conn.Write(chunk)
 				sent += n
 				if err != nil {
@@ -401,7 +407,9 @@ func TestSlowHeadersCut(t *testing.T) {
 	}
 	defer conn.Close()
 	start := time.Now()
-	io.WriteString(conn, "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n")
+	if _, err := io.WriteString(conn, "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		// One more header byte every 100 ms: never a complete request.
@@ -414,7 +422,9 @@ func TestSlowHeadersCut(t *testing.T) {
 		}
 		done <- nil
 	}()
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	// The server closes the connection (after a bare 4xx, or without a word).
 	answer, err := io.ReadAll(conn)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -540,7 +550,9 @@ func TestInFlightPerClient(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	io.WriteString(pw, `{"resourceType":"Patient",`)
+	if _, err := io.WriteString(pw, `{"resourceType":"Patient",`); err != nil {
+		t.Fatal(err)
+	}
 	var r result
 	// (The first request is admitted before its body is read: poll until the second is refused.)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -553,7 +565,9 @@ func TestInFlightPerClient(t *testing.T) {
 		t.Fatal("no Retry-After")
 	}
 	a.get(t, other, "/Observation/obs-alice-01").wantStatus(t, 200)
-	io.WriteString(pw, `"gender":"other"}`)
+	if _, err := io.WriteString(pw, `"gender":"other"}`); err != nil {
+		t.Fatal(err)
+	}
 	pw.Close()
 	wg.Wait()
 	if slowStatus != 201 {

@@ -89,7 +89,7 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 		Received  string                       `json:"received"`
 		Priority  string                       `json:"priority"`
 	}
-	json.Unmarshal(vs[0].Body, &c)
+	mustJSON(t, vs[0].Body, &c)
 	if c.Subject.Reference != "Patient/pat-alice" || len(c.Recipient) != 1 || c.Recipient[0].Reference != "Patient/pat-alice" ||
 		len(c.About) != 2 || c.About[1].Reference != "Practitioner/prac-martin" || c.Received != "" || c.Priority != "routine" {
 		t.Fatalf("notice: %s", vs[0].Body)

@@ -84,7 +84,9 @@ func pipelineRead(b *testing.B, client *http.Client, url, tok string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		b.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		b.Fatalf("%s: status %d", url, resp.StatusCode)

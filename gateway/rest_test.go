@@ -557,7 +557,9 @@ func TestHead(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		fmt.Fprintf(conn, "HEAD /fhir/Patient/%s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", id)
 		raw, err := io.ReadAll(conn)
 		if err != nil {

@@ -349,7 +349,7 @@ func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Re
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.RequestTimeout)
 	defer cancel()
 	resp, err := s.svc.Do(ctx, guard, req)
-	return resp, s.timedOut(r, ctx, err)
+	return resp, s.timedOut(ctx, r, err)
 }
 
 // recordAudit writes the AuditEvents of a request before its response leaves.
@@ -378,9 +378,9 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-func tooLarge(max int64) error {
+func tooLarge(limit int64) error {
 	return &fhir.Error{Kind: fhir.KindTooLarge, Code: "too-long", Limit: "max-body",
-		Details: fmt.Sprintf("the request body exceeds the limit of %d bytes (--max-body)", max)}
+		Details: fmt.Sprintf("the request body exceeds the limit of %d bytes (--max-body)", limit)}
 }
 
 // parsePrefer reads Prefer: return=... and handling=....

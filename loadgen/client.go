@@ -70,13 +70,15 @@ type response struct {
 func (c *client) do(ctx context.Context, r request) (response, error) {
 	resp, err := c.once(ctx, r)
 	if resp.status == http.StatusUnauthorized && c.creds != nil && c.creds.command != "" {
-		c.creds.refresh(ctx)
+		if err := c.creds.refresh(ctx); err != nil {
+			return resp, fmt.Errorf("renewing the token after a 401: %w", err)
+		}
 		resp, err = c.once(ctx, r)
 	}
 	return resp, err
 }
 
-func (c *client) once(ctx context.Context, r request) (response, error) {
+func (c *client) once(ctx context.Context, r request) (out response, err error) {
 	target := c.base
 	if r.path != "" {
 		target += "/" + r.path
@@ -100,8 +102,12 @@ func (c *client) once(ctx context.Context, r request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	defer hr.Body.Close()
-	out := response{status: hr.StatusCode}
+	defer func() {
+		if cerr := hr.Body.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the answer: %w", cerr)
+		}
+	}()
+	out = response{status: hr.StatusCode}
 	if r.keep {
 		out.body, err = io.ReadAll(io.LimitReader(hr.Body, 64<<20))
 		out.size = int64(len(out.body))

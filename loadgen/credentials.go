@@ -51,17 +51,19 @@ func (c *Credentials) header() string {
 	return "Bearer " + c.token
 }
 
-// refresh runs the token command again after a 401, unless it ran less than RefreshInterval ago.
-func (c *Credentials) refresh(ctx context.Context) {
+// refresh runs the token command again after a 401, unless it ran less than RefreshInterval ago. When
+// the command fails the token stays as it was.
+func (c *Credentials) refresh(ctx context.Context) error {
 	if c == nil || c.command == "" {
-		return
+		return nil
 	}
 	c.mu.Lock()
 	recent := time.Since(c.fetched) < RefreshInterval
 	c.mu.Unlock()
-	if !recent {
-		c.fetch(ctx)
+	if recent {
+		return nil
 	}
+	return c.fetch(ctx)
 }
 
 func (c *Credentials) fetch(ctx context.Context) error {

@@ -47,7 +47,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := `{"resourceType":"Bundle","type":"transaction-response","entry":[` +
 		strings.TrimSuffix(strings.Repeat(`{"response":{"status":"201 Created"}},`, len(b.Entry)), ",") + `]}`
 	w.Header().Set("Content-Type", "application/fhir+json")
-	io.WriteString(w, out)
+	reply(w, out)
 }
 
 func populateInto(t *testing.T, seed int64, patients int) (*recorder, PopulateResult) {
@@ -90,13 +90,13 @@ func TestPopulateIsDeterministic(t *testing.T) {
 func TestPopulateStopsAtARefusedBundle(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		drain(r)
 		if n.Add(1) == 3 {
 			w.WriteHeader(422)
-			io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","expression":["Patient.gender"],"diagnostics":"unknown code"}]}`)
+			reply(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","expression":["Patient.gender"],"diagnostics":"unknown code"}]}`)
 			return
 		}
-		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[]}`)
+		reply(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[]}`)
 	}))
 	defer srv.Close()
 	_, err := Populate(context.Background(), PopulateConfig{Server: srv.URL, Patients: 10, Connections: 1})
@@ -119,7 +119,9 @@ func TestReadTargetsExist(t *testing.T) {
 				Request struct{ URL string } `json:"request"`
 			} `json:"entry"`
 		}
-		json.Unmarshal(population.Patient(cfg, i), &b)
+		if err := json.Unmarshal(population.Patient(cfg, i), &b); err != nil {
+			t.Fatal(err)
+		}
 		for _, e := range b.Entry {
 			ids[e.Request.URL] = true
 		}
@@ -129,6 +131,22 @@ func TestReadTargetsExist(t *testing.T) {
 		if req := w.read(r); !ids[req.path] {
 			t.Fatalf("the read workload asks for %s, which the population does not hold", req.path)
 		}
+	}
+}
+
+// reply writes a test server's answer. A failed write is the client gone, which the client's side of the
+// test sees for itself: the server has no one else to tell.
+func reply(w io.Writer, body string) { _, _ = io.WriteString(w, body) }
+
+// drain reads a test server's request to its end. A failed read is the client's, which its side of the
+// test sees for itself.
+func drain(r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }
+
+// writeToken writes the file a token command prints.
+func writeToken(t *testing.T, file, token string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -147,7 +165,7 @@ func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	io.Copy(io.Discard, r.Body)
+	drain(r)
 	time.Sleep(time.Millisecond)
 	c.answer(c.total.Add(1), w, r)
 }
@@ -158,10 +176,10 @@ func TestRunReportsStatusCodes(t *testing.T) {
 	srv := httptest.NewServer(&counting{answer: func(n int64, w http.ResponseWriter, r *http.Request) {
 		if n%3 == 0 {
 			w.WriteHeader(500)
-			io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`)
+			reply(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`)
 			return
 		}
-		io.WriteString(w, `{"resourceType":"Patient","id":"x"}`)
+		reply(w, `{"resourceType":"Patient","id":"x"}`)
 	}})
 	defer srv.Close()
 	rep, err := Run(context.Background(), RunConfig{Server: srv.URL + "/fhir", Workload: "read", Connections: 4,
@@ -273,12 +291,12 @@ func TestTransactionWorkload(t *testing.T) {
 // TestTokenCommandRefreshesOn401: an expired token is replaced by running the command again.
 func TestTokenCommandRefreshesOn401(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(file, []byte("old-token\n"), 0o600)
+	writeToken(t, file, "old-token")
 	creds, err := TokenCommand(context.Background(), "cat "+file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(file, []byte("new-token\n"), 0o600)
+	writeToken(t, file, "new-token")
 	creds.mu.Lock()
 	creds.fetched = time.Time{} // as if the token had been fetched long ago
 	creds.mu.Unlock()
@@ -289,7 +307,7 @@ func TestTokenCommandRefreshesOn401(t *testing.T) {
 			w.WriteHeader(401)
 			return
 		}
-		io.WriteString(w, "{}")
+		reply(w, "{}")
 	}))
 	defer srv.Close()
 	rep, err := Run(context.Background(), RunConfig{Server: srv.URL, Workload: "read", Connections: 1, Duration: 10 * time.Second, Requests: 5, Patients: 3, Credentials: creds})

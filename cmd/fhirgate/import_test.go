@@ -28,8 +28,11 @@ func TestImportSynthea(t *testing.T) {
 		var b struct {
 			Entry []json.RawMessage `json:"entry"`
 		}
-		raw, _ := os.ReadFile(f)
-		json.Unmarshal(raw, &b)
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustUnmarshal(t, raw, &b)
 		entries += len(b.Entry)
 	}
 	data := t.TempDir()
@@ -56,7 +59,7 @@ func TestImportSynthea(t *testing.T) {
 		var o struct {
 			Subject struct{ Reference string } `json:"subject"`
 		}
-		json.Unmarshal(v.Body, &o)
+		mustUnmarshal(t, v.Body, &o)
 		typ, id, ok := strings.Cut(o.Subject.Reference, "/")
 		if !ok || typ != "Patient" {
 			t.Fatalf("Observation/%s subject %q was not rewritten", v.ID, o.Subject.Reference)
@@ -107,9 +110,9 @@ func TestImportInvalidTransactionLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	badFile := filepath.Join(dir, "bad.json")
 	b, _ := json.Marshal(bundle)
-	os.WriteFile(badFile, b, 0o644)
+	writeFile(t, badFile, b)
 	goodFile := filepath.Join(dir, "good.ndjson")
-	os.WriteFile(goodFile, []byte(`{"resourceType":"Patient","id":"still-loaded","gender":"female"}`+"\n"), 0o644)
+	writeFile(t, goodFile, []byte(`{"resourceType":"Patient","id":"still-loaded","gender":"female"}`+"\n"))
 
 	data := t.TempDir()
 	var stdout, stderr bytes.Buffer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,7 +17,7 @@ import (
 // clear line.
 func TestServeRefusesBadStarts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "not-a-dir")
-	os.WriteFile(file, []byte("x"), 0o644)
+	writeFile(t, file, []byte("x"))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -139,5 +140,21 @@ func TestDevRemoteWarnsAndProfilesHideTheCommandLine(t *testing.T) {
 		if strings.Contains(string(body), "file:") {
 			t.Fatalf("GET %s shows the command line: %s", path, body)
 		}
+	}
+}
+
+// writeFile writes a test's input file, failing the test when it cannot.
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustUnmarshal decodes JSON into v, failing the test when it cannot.
+func mustUnmarshal(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("not the JSON expected: %v: %s", err, b)
 	}
 }

@@ -97,7 +97,11 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 	var r [6]byte
 	rand.Read(r[:])
 	prefix := "fhirgate-test:procs:" + hex.EncodeToString(r[:]) + ":"
-	t.Cleanup(func() { redistest.Drop(context.Background(), url, prefix) })
+	t.Cleanup(func() {
+		if err := redistest.Drop(context.Background(), url, prefix); err != nil {
+			t.Error(err)
+		}
+	})
 	storeURL := url + "?prefix=" + prefix
 	iss := newSharedIssuer(t)
 	a := startRedisServer(t, storeURL, iss)

@@ -32,11 +32,11 @@ import (
 type Kind int
 
 const (
-	// InvalidPatch: the Parameters resource is not a well-formed FHIRPath Patch (missing or unknown
-	// parts, unknown operation type, a path that does not compile, a negative index).
+	// InvalidPatch means the Parameters resource is not a well-formed FHIRPath Patch (missing or
+	// unknown parts, unknown operation type, a path that does not compile, a negative index).
 	InvalidPatch Kind = iota + 1
-	// Unprocessable: a well-formed operation cannot be applied to this resource (the path matches no
-	// or several elements, an index is out of range, the element already exists, ...).
+	// Unprocessable means a well-formed operation cannot be applied to this resource (the path
+	// matches no or several elements, an index is out of range, the element already exists, ...).
 	Unprocessable
 )
 
@@ -893,11 +893,6 @@ func alignInsert(obj map[string]any, key string, i int) {
 	if ext, ok := obj["_"+key].([]any); ok && i <= len(ext) {
 		obj["_"+key] = slices.Insert(ext, i, nil)
 	}
-}
-
-func isObject(v any) bool {
-	_, ok := v.(map[string]any)
-	return ok
 }
 
 func isArray(v any) bool {

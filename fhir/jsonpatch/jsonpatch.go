@@ -15,15 +15,16 @@ import (
 type Kind int
 
 const (
-	// InvalidPatch: the patch document is malformed (not a JSON array of operations, unknown op,
-	// missing or ill-typed member, invalid JSON pointer, move into its own child).
+	// InvalidPatch means the patch document is malformed (not a JSON array of operations, unknown
+	// op, missing or ill-typed member, invalid JSON pointer, move into its own child).
 	InvalidPatch Kind = iota + 1
-	// InvalidDocument: the target document is not valid JSON.
+	// InvalidDocument means the target document is not valid JSON.
 	InvalidDocument
-	// Unprocessable: a well-formed operation cannot be applied to this document (a path or from
-	// location that does not exist, an array index out of range, a parent that is not a container).
+	// Unprocessable means a well-formed operation cannot be applied to this document (a path or
+	// from location that does not exist, an array index out of range, a parent that is not a
+	// container).
 	Unprocessable
-	// TestFailed: a test operation found a different value.
+	// TestFailed means a test operation found a different value.
 	TestFailed
 )
 

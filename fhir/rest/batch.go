@@ -248,11 +248,14 @@ func isOutcome(b []byte) bool {
 	return bytes.Contains(b[:min(len(b), 64)], []byte(`"resourceType":"OperationOutcome"`))
 }
 
+// resourceID returns the id of a resource's JSON, or "" when it has none or is not a JSON object.
 func resourceID(b []byte) string {
 	var r struct {
 		ID string `json:"id"`
 	}
-	json.Unmarshal(b, &r)
+	if err := json.Unmarshal(b, &r); err != nil {
+		return ""
+	}
 	return r.ID
 }
 

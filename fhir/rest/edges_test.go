@@ -2,7 +2,6 @@ package rest_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -88,7 +87,7 @@ func TestEverythingParameters(t *testing.T) {
 				Resource struct{ ResourceType, ID string } `json:"resource"`
 			} `json:"entry"`
 		}
-		json.Unmarshal(resp.Body, &b)
+		mustUnmarshal(t, resp.Body, &b)
 		var out []string
 		for _, e := range b.Entry {
 			out = append(out, e.Resource.ResourceType+"/"+e.Resource.ID)

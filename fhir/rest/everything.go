@@ -45,7 +45,7 @@ func operationParams(req *Request) (url.Values, error) {
 	}
 	for i, p := range in.Parameter {
 		var name string
-		json.Unmarshal(p["name"], &name)
+		nameErr := json.Unmarshal(p["name"], &name)
 		value, ok := "", false
 		for k, raw := range p {
 			if !strings.HasPrefix(k, "value") {
@@ -58,7 +58,7 @@ func operationParams(req *Request) (url.Values, error) {
 				value, ok = v, true // an integer, a decimal or a boolean, as written
 			}
 		}
-		if name == "" || !ok {
+		if nameErr != nil || name == "" || !ok {
 			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "value", Expression: fmt.Sprintf("Parameters.parameter[%d]", i),
 				Details: "each parameter needs a name and a primitive value[x]"}
 		}

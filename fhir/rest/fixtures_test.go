@@ -31,7 +31,9 @@ func patient(id, family, gender string) string {
 // patientWith returns a Patient with an identifier (for the criteria of conditional interactions).
 func patientWith(id, family, identifier string) string {
 	var p map[string]any
-	json.Unmarshal([]byte(patient(id, family, "female")), &p)
+	if err := json.Unmarshal([]byte(patient(id, family, "female")), &p); err != nil {
+		panic(err) // patient writes JSON
+	}
 	p["identifier"] = []any{map[string]any{"system": "http://example.org/mrn", "value": identifier}}
 	return mustJSON(p)
 }
@@ -54,6 +56,14 @@ func observation(id, subject string) string {
 }
 
 func mustJSON(v any) string { return string(fhir.MustJSON(v)) }
+
+// mustUnmarshal decodes JSON into v, failing the test when it cannot.
+func mustUnmarshal(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("not the JSON expected: %v: %s", err, b)
+	}
+}
 
 // query parses a query string ("" is none).
 func query(t testing.TB, q string) url.Values {

@@ -119,7 +119,7 @@ func TestDeadlineStopsTheWork(t *testing.T) {
 		var b struct {
 			Entry []struct{ Response struct{ Status string } }
 		}
-		json.Unmarshal(resp.Body, &b)
+		mustUnmarshal(t, resp.Body, &b)
 		ran, stopped := 0, 0
 		for i, e := range b.Entry {
 			switch {
@@ -159,7 +159,7 @@ func TestCountCapped(t *testing.T) {
 			Link  []struct{ Relation, URL string }
 			Entry []json.RawMessage
 		}
-		json.Unmarshal(resp.Body, &b)
+		mustUnmarshal(t, resp.Body, &b)
 		if len(b.Entry) != 7 || !strings.Contains(b.Link[0].URL, "_count=7") {
 			t.Fatalf("_count=%s: %d entries, self %s", count, len(b.Entry), b.Link[0].URL)
 		}

@@ -186,7 +186,9 @@ func runCase(t *testing.T, svc *rest.Service, c corpusCase) (status int, matches
 						Search struct{ Mode string } `json:"search"`
 					} `json:"entry"`
 				}
-				json.Unmarshal(resp.Body, &b)
+				if err := jsonUnmarshal(resp.Body, &b); err != nil {
+					t.Fatal(err)
+				}
 				if page == 0 {
 					total = b.Total
 					body = string(resp.Body)

@@ -140,7 +140,7 @@ func TestDateBoundaries(t *testing.T) {
 			}
 			sv := oracleRange(t, value)
 			for _, pfx := range []string{"eq", "ne", "lt", "gt", "le", "ge", "sa", "eb", "ap"} {
-				got := ids(t, svc, ctx, "Observation", "date="+pfx+value+"&_count=1000")
+				got := ids(t, ctx, svc, "Observation", "date="+pfx+value+"&_count=1000")
 				var want []string
 				for _, tg := range targets {
 					if oracle(pfx, sv, tg.span, now) {

@@ -959,7 +959,7 @@ func TestCanonicalsThatNameNoResource(t *testing.T) {
 		{"successor=libraries/next", "lib"},
 		{"successor=libraries/other", ""},
 	} {
-		if got := strings.Join(ids(t, svc, ctx, "Library", tc.query), ","); got != tc.want {
+		if got := strings.Join(ids(t, ctx, svc, "Library", tc.query), ","); got != tc.want {
 			t.Errorf("Library?%s: %q, want %q", tc.query, got, tc.want)
 		}
 	}
@@ -981,7 +981,7 @@ func TestDocumentReferenceRelationship(t *testing.T) {
 		{"relationship=signs$DocumentReference/older", ""},
 		{"relation=appends&relatesto=DocumentReference/oldest", "doc"},
 	} {
-		if got := strings.Join(ids(t, svc, ctx, "DocumentReference", tc.query), ","); got != tc.want {
+		if got := strings.Join(ids(t, ctx, svc, "DocumentReference", tc.query), ","); got != tc.want {
 			t.Errorf("DocumentReference?%s: %q, want %q", tc.query, got, tc.want)
 		}
 	}
@@ -1005,7 +1005,7 @@ func TestDecimalsBeyondFloatPrecision(t *testing.T) {
 		{"RiskAssessment", "probability=0.12345678901234567", "risk"},
 		{"RiskAssessment", "probability=0.12345678901234", ""},
 	} {
-		if got := strings.Join(ids(t, svc, ctx, tc.typ, tc.query), ","); got != tc.want {
+		if got := strings.Join(ids(t, ctx, svc, tc.typ, tc.query), ","); got != tc.want {
 			t.Errorf("%s?%s: %q, want %q", tc.typ, tc.query, got, tc.want)
 		}
 	}

@@ -73,7 +73,7 @@ func TestRelativeCanonicals(t *testing.T) {
 		{"instantiates-canonical=PlanDefinition/pd1|2", "versioned"},
 		{"instantiates-canonical=PlanDefinition/other", ""},
 	} {
-		if got := strings.Join(ids(t, svc, ctx, "CarePlan", tc.query), ","); got != tc.want {
+		if got := strings.Join(ids(t, ctx, svc, "CarePlan", tc.query), ","); got != tc.want {
 			t.Errorf("CarePlan?%s: %q, want %q", tc.query, got, tc.want)
 		}
 	}
@@ -106,7 +106,7 @@ func TestThreePartComposites(t *testing.T) {
 		{"referenceseqid-variant-coordinate=http://www.ncbi.nlm.nih.gov/nuccore|NC_000001.10$150$151", "ms2"},
 		{"referenceseqid-variant-coordinate=http://www.ncbi.nlm.nih.gov/nuccore|NC_000001.10$151$151", ""},
 	} {
-		if got := strings.Join(ids(t, svc, ctx, "MolecularSequence", tc.query), ","); got != tc.want {
+		if got := strings.Join(ids(t, ctx, svc, "MolecularSequence", tc.query), ","); got != tc.want {
 			t.Errorf("MolecularSequence?%s: %q, want %q", tc.query, got, tc.want)
 		}
 	}
@@ -145,7 +145,7 @@ func TestAuditEventCommonParameters(t *testing.T) {
 		`"agent":[{"who":{"reference":"Practitioner/d"},"requestor":true}],"source":{"observer":{"reference":"Device/d"}}`
 	transact(t, svc, `{"resource":{"resourceType":"AuditEvent",`+ev+`},"request":{"method":"POST","url":"AuditEvent"}}`)
 	for _, q := range []string{"_tag=http://example.org/tags|t1", "_profile=http://hl7.org/fhir/StructureDefinition/AuditEvent", "_source=http://example.org/source"} {
-		if got := ids(t, svc, ctx, "AuditEvent", q); len(got) != 1 {
+		if got := ids(t, ctx, svc, "AuditEvent", q); len(got) != 1 {
 			t.Errorf("AuditEvent?%s: %v", q, got)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -19,14 +21,19 @@ import (
 // Stores opened for datasets shared by the whole test binary are removed by TestMain.
 var (
 	cleanupMu sync.Mutex
-	cleanups  []func()
+	cleanups  []func() error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	cleanupMu.Lock()
 	for _, f := range cleanups {
-		f()
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, "removing a test store:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
 	}
 	cleanupMu.Unlock()
 	os.Exit(code)
@@ -47,7 +54,9 @@ func openEngine(t *testing.T, engine, name string) (store.Store, error) {
 			return nil, err
 		}
 		cleanupMu.Lock()
-		cleanups = append(cleanups, func() { st.Close(); redistest.Drop(context.Background(), url, prefix) })
+		cleanups = append(cleanups, func() error {
+			return errors.Join(st.Close(), redistest.Drop(context.Background(), url, prefix))
+		})
 		cleanupMu.Unlock()
 		return st, nil
 	default:
@@ -60,7 +69,7 @@ func openEngine(t *testing.T, engine, name string) (store.Store, error) {
 			return nil, err
 		}
 		cleanupMu.Lock()
-		cleanups = append(cleanups, func() { st.Close(); os.RemoveAll(dir) })
+		cleanups = append(cleanups, func() error { return errors.Join(st.Close(), os.RemoveAll(dir)) })
 		cleanupMu.Unlock()
 		return st, nil
 	}

@@ -28,17 +28,14 @@ func newService(t *testing.T) (*rest.Service, context.Context) {
 	return svc, context.Background()
 }
 
-func ids(t *testing.T, svc *rest.Service, ctx context.Context, typ, query string) []string {
+func ids(t *testing.T, ctx context.Context, svc *rest.Service, typ, query string) []string {
 	t.Helper()
 	q, _ := url.ParseQuery(query)
 	resp, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.SearchType, Type: typ, Params: q})
 	if err != nil {
 		t.Fatalf("%s?%s: %v", typ, query, err)
 	}
-	var out []string
-	for _, e := range bundleEntries(t, resp.Body) {
-		out = append(out, e)
-	}
+	out := bundleEntries(t, resp.Body)
 	slices.Sort(out)
 	return out
 }
@@ -99,7 +96,7 @@ func TestWritesMoveResourcesInAndOutOfResults(t *testing.T) {
 	}
 	for _, st := range steps {
 		st.do()
-		if got := ids(t, svc, ctx, "Patient", st.query); !slices.Equal(got, st.want) {
+		if got := ids(t, ctx, svc, "Patient", st.query); !slices.Equal(got, st.want) {
 			t.Fatalf("%s: Patient?%s = %v, want %v", st.name, st.query, got, st.want)
 		}
 	}
@@ -127,7 +124,9 @@ func TestPagingNextAndPrevious(t *testing.T) {
 		var b struct {
 			Link []struct{ Relation, URL string } `json:"link"`
 		}
-		json.Unmarshal(resp.Body, &b)
+		if err := jsonUnmarshal(resp.Body, &b); err != nil {
+			t.Fatal(err)
+		}
 		next, prev := "", ""
 		for _, l := range b.Link {
 			u, _ := url.Parse(l.URL)
@@ -145,7 +144,9 @@ func TestPagingNextAndPrevious(t *testing.T) {
 		t.Fatalf("page 1 = %v (prev %q, next %q)", p1, prev, next)
 	}
 	// A write between pages: p0 sorts before the cursor and must not shift page 2.
-	svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)})
+	if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Update, Type: "Patient", ID: "p0", Body: []byte(`{"resourceType":"Patient","id":"p0","name":[{"family":"Page"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	p2, next2, prev2 := page(next)
 	if !slices.Equal(p2, []string{"p4", "p5", "p6"}) || prev2 == "" || next2 == "" {
 		t.Fatalf("page 2 = %v (prev %q, next %q)", p2, prev2, next2)

@@ -87,11 +87,7 @@ func (p *Param) Modifiers() []string {
 	case Token:
 		return []string{"missing", "not", "text", "of-type"}
 	case Reference:
-		mods := []string{"missing", "identifier"}
-		for _, t := range p.Targets {
-			mods = append(mods, t)
-		}
-		return mods
+		return append([]string{"missing", "identifier"}, p.Targets...)
 	case URI:
 		return []string{"missing", "below", "above"}
 	case Number, Date, Quantity, Special:

@@ -29,17 +29,25 @@ func Population(tb testing.TB, n int) (*embedded.Store, *rest.Service, populatio
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("fhirgate-bench-%d-seed1", n))
 	complete := filepath.Join(dir, "COMPLETE")
 	if _, err := os.Stat(complete); err != nil {
-		os.RemoveAll(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			tb.Fatal(err)
+		}
 		if err := load(tb, dir, cfg); err != nil {
 			tb.Fatal(err)
 		}
-		os.WriteFile(complete, nil, 0o644)
+		if err := os.WriteFile(complete, nil, 0o644); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	st, err := embedded.Open(embedded.Config{Dir: filepath.Join(dir, "store")})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	svc := service(tb, st)
 	return st, svc, cfg
 }
@@ -56,12 +64,16 @@ func service(tb testing.TB, st *embedded.Store) *rest.Service {
 	return svc
 }
 
-func load(tb testing.TB, dir string, cfg population.Config) error {
+func load(tb testing.TB, dir string, cfg population.Config) (err error) {
 	st, err := embedded.Open(embedded.Config{Dir: filepath.Join(dir, "store")})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	svc := service(tb, st)
 	ctx := context.Background()
 	if _, err := svc.Do(ctx, rest.AllowAll{}, &rest.Request{Interaction: rest.Transaction, Body: population.Shared(cfg), Return: rest.ReturnMinimal}); err != nil {

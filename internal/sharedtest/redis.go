@@ -28,6 +28,8 @@ func RedisURL(tb testing.TB) string {
 		}
 		tb.Skipf("Redis is not reachable at %s (%v); skipping (set FHIRGATE_TEST_REDIS to use another)", u.Host, err)
 	}
-	conn.Close()
+	if err := conn.Close(); err != nil {
+		tb.Errorf("closing the probe connection to %s: %v", u.Host, err)
+	}
 	return raw
 }

@@ -2,6 +2,7 @@ package sharedtest
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 // RedisServer is a redis-server started by a test on its own port and directory, so that the test
 // controls its persistence settings and can kill it.
 type RedisServer struct {
+	tb   testing.TB
 	cmd  *exec.Cmd
 	Port int
 	Dir  string
@@ -37,7 +39,9 @@ func StartRedis(tb testing.TB, dir string, port int, args ...string) *RedisServe
 			tb.Fatal(err)
 		}
 		port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		if err := ln.Close(); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no"}, args...)
 	cmd := exec.Command(bin, all...)
@@ -46,11 +50,13 @@ func StartRedis(tb testing.TB, dir string, port int, args ...string) *RedisServe
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	r := &RedisServer{cmd: cmd, Port: port, Dir: dir, logs: logs}
+	r := &RedisServer{tb: tb, cmd: cmd, Port: port, Dir: dir, logs: logs}
 	tb.Cleanup(r.Kill)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", r.Addr()); err == nil {
-			c.Close()
+			if err := c.Close(); err != nil {
+				tb.Error(err)
+			}
 			return r
 		}
 	}
@@ -66,8 +72,15 @@ func (r *RedisServer) URL() string { return "redis://" + r.Addr() + "/0" }
 
 // Kill is kill -9 (idempotent).
 func (r *RedisServer) Kill() {
-	if r.cmd.ProcessState == nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
+	if r.cmd.ProcessState != nil {
+		return
+	}
+	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		r.tb.Errorf("killing redis-server: %v", err)
+	}
+	// The server's end is the kill, or a crash the test finds by itself: only a failure to wait is news.
+	var exit *exec.ExitError
+	if err := r.cmd.Wait(); err != nil && !errors.As(err, &exit) {
+		r.tb.Errorf("waiting for redis-server: %v", err)
 	}
 }

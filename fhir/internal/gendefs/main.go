@@ -118,7 +118,11 @@ func main() {
 				if !strings.Contains(el.Path, ".") {
 					continue
 				}
-				rows = append(rows, toRow(el))
+				r, err := toRow(el)
+				if err != nil {
+					log.Fatalf("gendefs: %v", err)
+				}
+				rows = append(rows, r)
 			}
 		}
 	}
@@ -163,12 +167,12 @@ func load(file string) ([]structureDefinition, error) {
 	return out, nil
 }
 
-func toRow(el elementDefinition) row {
+func toRow(el elementDefinition) (row, error) {
 	r := row{path: el.Path, min: el.Min, summary: el.IsSummary, modifier: el.IsModifier}
 	if el.Max == "*" {
 		r.max = -1
-	} else {
-		fmt.Sscanf(el.Max, "%d", &r.max)
+	} else if _, err := fmt.Sscanf(el.Max, "%d", &r.max); err != nil {
+		return row{}, fmt.Errorf("%s: max %q: %w", el.Path, el.Max, err)
 	}
 	if strings.HasSuffix(r.path, "[x]") {
 		r.path = strings.TrimSuffix(r.path, "[x]")
@@ -191,7 +195,7 @@ func toRow(el elementDefinition) row {
 	}
 	r.types = strings.Join(codes, "|")
 	r.targets = strings.Join(dedupe(targets), "|")
-	return r
+	return r, nil
 }
 
 func dedupe(s []string) []string {

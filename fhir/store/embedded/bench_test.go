@@ -40,7 +40,9 @@ func BenchmarkRead(b *testing.B) {
 	defer s.Close()
 	body := []byte(`{"resourceType":"Patient","gender":"female","birthDate":"1970-01-01"}`)
 	for i := 0; i < 1000; i++ {
-		s.Commit(context.Background(), &store.Tx{Ops: []store.Op{{Type: "Patient", ID: fmt.Sprint(i), Body: body, Method: "PUT"}}})
+		if _, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{{Type: "Patient", ID: fmt.Sprint(i), Body: body, Method: "PUT"}}}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -113,7 +113,7 @@ func (s *Store) derive() (uint64, error) {
 // position with it, and Open derives the links again from their durable records.
 func (s *Store) writeDerived(links []pendingLink) error {
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer s.releaseBatch(b)
 	block := links[0].chainSeq // unique: no two batches start at the same link
 	type posting struct {
 		key string
@@ -183,7 +183,7 @@ func (s *Store) deriver() {
 // recoverDerived, at Open, queues the links a crash left underived (after the derived position) and
 // derives them. A store without a derived position has every link derived (it was written before links
 // were derived in batches, or it is new).
-func (s *Store) recoverDerived() error {
+func (s *Store) recoverDerived() (err error) {
 	b, ok, err := s.get(keyDerived)
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func (s *Store) recoverDerived() error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer closeIter(it, &err, nil)
 	var links []pendingLink
 	for ok := it.First(); ok; ok = it.Next() {
 		r, err := decodeChainLink(it.Key(), it.Value())

@@ -107,7 +107,9 @@ func TestDerivedBlocks(t *testing.T) {
 	}
 	// A scan that stops early stops inside a block too.
 	n := 0
-	s.IndexScan(ctx, "AuditEvent", "patient", []byte("r"), nil, func([]byte, string) bool { n++; return n < 4 })
+	if err := s.IndexScan(ctx, "AuditEvent", "patient", []byte("r"), nil, func([]byte, string) bool { n++; return n < 4 }); err != nil {
+		t.Fatal(err)
+	}
 	if n != 4 {
 		t.Fatalf("scan asked to stop after 4 went on to %d", n)
 	}

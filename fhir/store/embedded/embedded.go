@@ -103,8 +103,7 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{db: db, cfg: cfg, planner: commit.Planner{Now: cfg.Now, Observer: cfg.CommitObserver},
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), deriverDone: make(chan struct{})}
 	if err := s.loadMeta(); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	go s.deriver()
 	return s, nil
@@ -112,7 +111,7 @@ func Open(cfg Config) (*Store, error) {
 
 // loadMeta recovers the commit lane's state: the audit chain head, the derived keys a crash left
 // unwritten, then the last sequence number and instant from the newest system history entry.
-func (s *Store) loadMeta() error {
+func (s *Store) loadMeta() (err error) {
 	if b, ok, err := s.get(keyChainHead); err != nil {
 		return err
 	} else if ok {
@@ -127,7 +126,7 @@ func (s *Store) loadMeta() error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer closeIter(it, &err, nil)
 	if !it.Last() {
 		return it.Error()
 	}
@@ -156,7 +155,9 @@ func (s *Store) get(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	out := append([]byte(nil), v...)
-	closer.Close()
+	if err := closer.Close(); err != nil {
+		return nil, false, err
+	}
 	return out, true, nil
 }
 
@@ -272,11 +273,13 @@ func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery, lower,
 			yield(nil, store.Unavailable(err))
 			return
 		}
-		defer it.Close()
+		ended := false // the consumer stopped, or was offered an error
+		defer offerClose(it, &ended, yield)
 		for ok := it.Last(); ok; ok = it.Prev() {
 			e, err := commit.ParseEntry(q, it.Value())
 			if err != nil {
 				yield(nil, err)
+				ended = true
 				return
 			}
 			v, err := s.readVersion(e.Type, e.ID, e.VersionID)
@@ -284,11 +287,9 @@ func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery, lower,
 				err = e.Missing(err)
 			}
 			if !yield(v, err) || err != nil {
+				ended = true
 				return
 			}
-		}
-		if err := it.Error(); err != nil {
-			yield(nil, store.Unavailable(err))
 		}
 	}
 }
@@ -312,19 +313,19 @@ func (s *Store) instanceHistory(ctx context.Context, q store.HistoryQuery) ([]*s
 			yield(nil, store.Unavailable(err))
 			return
 		}
-		defer it.Close()
+		ended := false // the consumer stopped, or was offered an error
+		defer offerClose(it, &ended, yield)
 		for ok := it.Last(); ok; ok = it.Prev() {
 			v := &store.Version{Type: q.Type, ID: q.ID}
 			if err := codec.DecodeVersion(it.Value(), v); err != nil {
 				yield(nil, store.Unavailable(err))
+				ended = true
 				return
 			}
 			if !yield(v, nil) {
+				ended = true
 				return
 			}
-		}
-		if err := it.Error(); err != nil {
-			yield(nil, store.Unavailable(err))
 		}
 	})
 }
@@ -337,7 +338,7 @@ func (s *Store) Commit(ctx context.Context, tx *store.Tx) ([]*store.Version, err
 // commit runs in Commit with the bodies parsed (commit.Planner.Run).
 func (s *Store) commit(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTemplate) ([]*store.Version, error) {
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer s.releaseBatch(b)
 
 	s.commitMu.Lock()
 	out, links, err := s.prepare(ctx, tx, tmpls, b)
@@ -493,7 +494,7 @@ func (s *Store) readIndexList(typ, id string) ([]store.IndexEntry, error) {
 }
 
 // IndexScan implements store.Store.
-func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) error {
+func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte, fn func(value []byte, id string) bool) (err error) {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -511,7 +512,7 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 	if err != nil {
 		return store.Unavailable(err)
 	}
-	defer it.Close()
+	defer closeIter(it, &err, store.Unavailable)
 	for ok := it.First(); ok; ok = it.Next() {
 		value, id, block, err := codec.SplitIndexTail(it.Key()[len(prefix):])
 		if err != nil {
@@ -548,7 +549,7 @@ func (s *Store) IndexEntries(ctx context.Context, typ, id string) ([]store.Index
 }
 
 // IndexEntriesMany implements store.Store.
-func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) ([][]store.IndexEntry, error) {
+func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) (_ [][]store.IndexEntry, err error) {
 	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
@@ -571,7 +572,7 @@ func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) 
 	if err != nil {
 		return nil, store.Unavailable(err)
 	}
-	defer it.Close()
+	defer closeIter(it, &err, store.Unavailable)
 	key := prefix
 	for i, id := range ids {
 		key = append(key[:len(prefix)], id...)
@@ -606,7 +607,7 @@ func (s *Store) IndexValues(ctx context.Context, typ, id, param string) ([][]byt
 }
 
 // ScanIDs implements store.Store.
-func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool) error {
+func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool) (err error) {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -616,7 +617,7 @@ func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool
 	if err != nil {
 		return store.Unavailable(err)
 	}
-	defer it.Close()
+	defer closeIter(it, &err, store.Unavailable)
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()
 		if codec.IsDeleted(v) {
@@ -630,7 +631,7 @@ func (s *Store) ScanIDs(ctx context.Context, typ string, fn func(id string) bool
 }
 
 // ChainRecords implements store.Chain.
-func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) bool) error {
+func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) bool) (err error) {
 	if err := s.gate.Enter(); err != nil {
 		return err
 	}
@@ -639,7 +640,7 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 	if err != nil {
 		return store.Unavailable(err)
 	}
-	defer it.Close()
+	defer closeIter(it, &err, store.Unavailable)
 	for ok := it.First(); ok; ok = it.Next() {
 		r, err := decodeChainLink(it.Key(), it.Value())
 		if err != nil {

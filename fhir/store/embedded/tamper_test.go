@@ -309,10 +309,13 @@ func TestChainTamper(t *testing.T) {
 			t.Fatal(err)
 		}
 		found := false
-		s.IndexScan(ctx, "AuditEvent", "patient", val, append(bytes.Clone(val), 0xFF), func(_ []byte, id string) bool {
+		err = s.IndexScan(ctx, "AuditEvent", "patient", val, append(bytes.Clone(val), 0xFF), func(_ []byte, id string) bool {
 			found = found || id == "forged2"
 			return true
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !found {
 			t.Fatal("the forged event is not in the patient index")
 		}

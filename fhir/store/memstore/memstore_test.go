@@ -33,7 +33,9 @@ func TestConfig(t *testing.T) {
 	if err != nil || !vs[0].LastUpdated.Equal(at.Truncate(time.Millisecond)) || !vs[1].LastUpdated.Equal(vs[0].LastUpdated) {
 		t.Fatalf("versions %+v, %v", vs, err)
 	}
-	s.Commit(context.Background(), &store.Tx{Ops: []store.Op{{Type: "Patient"}}})
+	if _, err := s.Commit(context.Background(), &store.Tx{Ops: []store.Op{{Type: "Patient"}}}); err == nil {
+		t.Fatal("a commit of an op without an id or a body succeeded")
+	}
 	if fmt.Sprint(observed) != "[2 true 1 false]" {
 		t.Fatalf("observed %v", observed)
 	}
@@ -99,9 +101,14 @@ func TestScanCallbacksMayUseTheStore(t *testing.T) {
 		t.Fatalf("scanned %d, %v", n, err)
 	}
 	n = 0
-	s.ScanIDs(ctx, "Patient", func(id string) bool { n++; _, err = s.ReadMany(ctx, "Patient", []string{id}); return err == nil })
-	if n != 600 {
-		t.Fatalf("ScanIDs gave %d ids", n)
+	var readErr error
+	err = s.ScanIDs(ctx, "Patient", func(id string) bool {
+		n++
+		_, readErr = s.ReadMany(ctx, "Patient", []string{id})
+		return readErr == nil
+	})
+	if err != nil || readErr != nil || n != 600 {
+		t.Fatalf("ScanIDs gave %d ids, %v (reading them: %v)", n, err, readErr)
 	}
 }
 
@@ -141,9 +148,18 @@ func TestReadersDuringCommits(t *testing.T) {
 				if len(h)%2 != 0 {
 					t.Errorf("history shows half a commit: %d versions", len(h))
 				}
-				s.IndexScan(ctx, "Patient", "n", nil, nil, func([]byte, string) bool { return true })
-				s.ChainRecords(ctx, func(store.ChainRecord) bool { return true })
-				s.Changes(ctx, "Patient")
+				if err := s.IndexScan(ctx, "Patient", "n", nil, nil, func([]byte, string) bool { return true }); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := s.ChainRecords(ctx, func(store.ChainRecord) bool { return true }); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.Changes(ctx, "Patient"); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}

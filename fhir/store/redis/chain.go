@@ -17,9 +17,9 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 		return err
 	}
 	defer s.gate.Leave()
-	min := "-inf"
+	from := "-inf"
 	for {
-		zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.chainKey(), &goredis.ZRangeBy{Min: min, Max: "+inf", Count: scanPage}).Result()
+		zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.chainKey(), &goredis.ZRangeBy{Min: from, Max: "+inf", Count: scanPage}).Result()
 		if err != nil {
 			return unavailable(ctx, err)
 		}
@@ -35,7 +35,7 @@ func (s *Store) ChainRecords(ctx context.Context, fn func(store.ChainRecord) boo
 		if len(zs) < scanPage {
 			return nil
 		}
-		min = "(" + strconv.FormatFloat(zs[len(zs)-1].Score, 'f', -1, 64)
+		from = "(" + strconv.FormatFloat(zs[len(zs)-1].Score, 'f', -1, 64)
 	}
 }
 
@@ -46,7 +46,7 @@ func (s *Store) ChainLink(ctx context.Context, seq uint64) (store.ChainRecord, e
 	}
 	defer s.gate.Leave()
 	score := strconv.FormatUint(seq, 10)
-	ms, err := s.rdb.ZRangeByScore(ctx, s.chainKey(), &goredis.ZRangeBy{Min: score, Max: score}).Result()
+	ms, err := s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.chainKey(), Start: score, Stop: score, ByScore: true}).Result()
 	if err != nil {
 		return store.ChainRecord{}, unavailable(ctx, err)
 	}

@@ -31,7 +31,7 @@ func chainedStore(t *testing.T) (*Store, []audit.Checkpoint, string) {
 func linkMember(t *testing.T, s *Store, seq uint64) string {
 	t.Helper()
 	score := fmt.Sprint(seq)
-	ms, err := s.rdb.ZRangeByScore(context.Background(), s.chainKey(), &goredis.ZRangeBy{Min: score, Max: score}).Result()
+	ms, err := s.rdb.ZRangeArgs(context.Background(), goredis.ZRangeArgs{Key: s.chainKey(), Start: score, Stop: score, ByScore: true}).Result()
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("link %d: %v %v", seq, ms, err)
 	}

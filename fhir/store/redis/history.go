@@ -37,9 +37,9 @@ func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery) iter.S
 		if q.Type != "" {
 			key = s.typeKey(q.Type)
 		}
-		max := "+inf"
+		upper := "+inf"
 		if q.Before > 0 {
-			max = "(" + strconv.FormatUint(q.Before, 10)
+			upper = "(" + strconv.FormatUint(q.Before, 10)
 		}
 		offered := 0
 		for {
@@ -47,7 +47,7 @@ func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery) iter.S
 			if page <= 0 {
 				return
 			}
-			zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Max: max, Min: "-inf", Count: int64(page)}).Result()
+			zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, key, &goredis.ZRangeBy{Max: upper, Min: "-inf", Count: int64(page)}).Result()
 			if err != nil {
 				yield(nil, unavailable(ctx, err))
 				return
@@ -77,7 +77,7 @@ func (s *Store) historyEntries(ctx context.Context, q store.HistoryQuery) iter.S
 				}
 				offered++
 			}
-			max = "(" + strconv.FormatFloat(zs[len(zs)-1].Score, 'f', -1, 64)
+			upper = "(" + strconv.FormatFloat(zs[len(zs)-1].Score, 'f', -1, 64)
 		}
 	}
 }

@@ -19,12 +19,12 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 		return err
 	}
 	defer s.gate.Leave()
-	min := "[" + string(codec.Escape(nil, lo))
-	max := "+"
+	start := "[" + string(codec.Escape(nil, lo))
+	stop := "+"
 	if hi != nil {
-		max = "(" + string(codec.Escape(nil, hi))
+		stop = "(" + string(codec.Escape(nil, hi))
 	}
-	return s.lexScan(ctx, s.indexKey(typ, param), min, max, func(m string) (bool, error) {
+	return s.lexScan(ctx, s.indexKey(typ, param), start, stop, func(m string) (bool, error) {
 		value, id, block, err := codec.SplitIndexTail([]byte(m))
 		if err == nil && block { // this engine writes every entry on its own
 			err = codec.ErrBadIndexKey
@@ -36,10 +36,11 @@ func (s *Store) IndexScan(ctx context.Context, typ, param string, lo, hi []byte,
 	})
 }
 
-// lexScan walks a sorted set of equal scores in member order, a page per round trip.
-func (s *Store) lexScan(ctx context.Context, key, min, max string, fn func(member string) (bool, error)) error {
+// lexScan walks a sorted set of equal scores in member order from start to stop (lexical range bounds,
+// "[" inclusive, "(" exclusive, "-" and "+" open), a page per round trip.
+func (s *Store) lexScan(ctx context.Context, key, start, stop string, fn func(member string) (bool, error)) error {
 	for {
-		ms, err := s.rdb.ZRangeByLex(ctx, key, &goredis.ZRangeBy{Min: min, Max: max, Count: scanPage}).Result()
+		ms, err := s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: key, Start: start, Stop: stop, ByLex: true, Count: scanPage}).Result()
 		if err != nil {
 			return unavailable(ctx, err)
 		}
@@ -58,7 +59,7 @@ func (s *Store) lexScan(ctx context.Context, key, min, max string, fn func(membe
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		min = "(" + ms[len(ms)-1]
+		start = "(" + ms[len(ms)-1]
 	}
 }
 

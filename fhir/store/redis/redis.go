@@ -94,30 +94,33 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		opts.PoolSize = cfg.PoolSize
 	}
 	rdb := goredis.NewClient(opts)
+	// fail closes the client of a store that will not open, and returns why it will not.
+	fail := func(err error) (*Store, error) {
+		if cerr := rdb.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("redis: closing the client: %w", cerr))
+		}
+		return nil, err
+	}
 	s := &Store{rdb: rdb, cfg: cfg, p: cfg.Prefix, planner: commit.Planner{Now: cfg.Now, Observer: cfg.CommitObserver}}
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis: cannot reach %s: %w", opts.Addr, err)
+		return fail(fmt.Errorf("redis: cannot reach %s: %w", opts.Addr, err))
 	}
 	if info, err := rdb.Info(ctx, "cluster").Result(); err == nil && strings.Contains(info, "cluster_enabled:1") {
-		rdb.Close()
-		return nil, ErrCluster
+		return fail(ErrCluster)
 	}
 	d, err := readDurability(ctx, rdb)
 	if err != nil {
 		if !cfg.AcceptDataLoss {
-			rdb.Close()
-			return nil, fmt.Errorf("redis: cannot read the server's persistence settings (CONFIG GET appendonly appendfsync): %w; "+
-				"fhirgate needs appendonly yes and appendfsync always, or an explicit acceptance of data loss", err)
+			return fail(fmt.Errorf("redis: cannot read the server's persistence settings (CONFIG GET appendonly appendfsync): %w; "+
+				"fhirgate needs appendonly yes and appendfsync always, or an explicit acceptance of data loss", err))
 		}
 		d = Durability{AppendOnly: "unknown", AppendFsync: "unknown"}
 	}
 	if !d.Safe {
 		if !cfg.AcceptDataLoss {
-			rdb.Close()
-			return nil, fmt.Errorf("%w: the server runs with appendonly=%s appendfsync=%s; fhirgate needs appendonly yes "+
+			return fail(fmt.Errorf("%w: the server runs with appendonly=%s appendfsync=%s; fhirgate needs appendonly yes "+
 				"and appendfsync always (everysec can lose about a second of acknowledged writes), or an explicit "+
-				"acceptance of data loss", ErrUnsafePersistence, d.AppendOnly, d.AppendFsync)
+				"acceptance of data loss", ErrUnsafePersistence, d.AppendOnly, d.AppendFsync))
 		}
 		d.Accepted = true
 		cfg.Logger.Warn("redis: running on a server that can lose acknowledged writes, as the operator accepted", "persistence", d.String())

@@ -150,21 +150,41 @@ func (h *harness) names() []string {
 // the first engine's.
 func (h *harness) all(i int, what string, fn func(st store.Store) (any, error)) (any, error) {
 	h.t.Helper()
-	var first any
-	var firstErr error
+	first := h.compare(i, what, fn)
+	return first.v, first.err
+}
+
+// same runs one operation on every engine and fails unless every engine gives the same answer, an error
+// being an answer like any other.
+func (h *harness) same(i int, what string, fn func(st store.Store) (any, error)) {
+	h.t.Helper()
+	h.compare(i, what, fn)
+}
+
+// outcome is an engine's answer to an operation.
+type outcome struct {
+	v   any
+	err error
+}
+
+// compare runs one operation on every engine and fails unless every engine gives the same answer. It
+// returns the first engine's.
+func (h *harness) compare(i int, what string, fn func(st store.Store) (any, error)) outcome {
+	h.t.Helper()
+	var first outcome
 	var want string
 	for n, e := range h.engines {
 		v, err := fn(e.st)
 		got := answer(v, err)
 		if n == 0 {
-			first, firstErr, want = v, err, got
+			first, want = outcome{v, err}, got
 			continue
 		}
 		if got != want {
 			h.t.Fatalf("operation %d, %s:\n%s answers\n\t%s\n%s answers\n\t%s", i, what, h.engines[0].name, want, e.name, got)
 		}
 	}
-	return first, firstErr
+	return first
 }
 
 // answer renders an answer to compare: every field of a version, every entry, the error's kind and texts.
@@ -471,7 +491,7 @@ func (h *harness) read(i, r int) {
 	switch {
 	case r < 52:
 		typ, id := h.anyRef()
-		h.all(i, "Read "+typ+"/"+id, func(st store.Store) (any, error) { return st.Read(ctx, typ, id) })
+		h.same(i, "Read "+typ+"/"+id, func(st store.Store) (any, error) { return st.Read(ctx, typ, id) })
 	case r < 57:
 		typ, _ := h.plainRef()
 		var ids []string
@@ -479,18 +499,18 @@ func (h *harness) read(i, r int) {
 			_, id := h.plainRef()
 			ids = append(ids, strings.ToLower(typ[:1])+id[1:])
 		}
-		h.all(i, fmt.Sprintf("ReadMany %s %v", typ, ids), func(st store.Store) (any, error) { return st.ReadMany(ctx, typ, ids) })
-		h.all(i, fmt.Sprintf("IndexEntriesMany %s %v", typ, ids), func(st store.Store) (any, error) { return st.IndexEntriesMany(ctx, typ, ids) })
+		h.same(i, fmt.Sprintf("ReadMany %s %v", typ, ids), func(st store.Store) (any, error) { return st.ReadMany(ctx, typ, ids) })
+		h.same(i, fmt.Sprintf("IndexEntriesMany %s %v", typ, ids), func(st store.Store) (any, error) { return st.IndexEntriesMany(ctx, typ, ids) })
 	case r < 63:
 		typ, id := h.anyRef()
 		var vid uint64
 		if cur := h.known[typ+"/"+id]; cur != nil {
 			vid = uint64(h.pick(int(cur.vid) + 2))
 		}
-		h.all(i, fmt.Sprintf("ReadVersion %s/%s/%d", typ, id, vid), func(st store.Store) (any, error) { return st.ReadVersion(ctx, typ, id, vid) })
+		h.same(i, fmt.Sprintf("ReadVersion %s/%s/%d", typ, id, vid), func(st store.Store) (any, error) { return st.ReadVersion(ctx, typ, id, vid) })
 	case r < 73:
 		q := h.query()
-		h.all(i, fmt.Sprintf("History %+v", q), func(st store.Store) (any, error) { return st.History(ctx, q) })
+		h.same(i, fmt.Sprintf("History %+v", q), func(st store.Store) (any, error) { return st.History(ctx, q) })
 	case r < 76:
 		h.pages(i)
 	case r < 84:
@@ -498,26 +518,26 @@ func (h *harness) read(i, r int) {
 	case r < 88:
 		typ, id := h.plainRef()
 		param := []string{"name", "gender", "date", "nothing"}[h.pick(4)]
-		h.all(i, "IndexEntries "+typ+"/"+id, func(st store.Store) (any, error) { return st.IndexEntries(ctx, typ, id) })
-		h.all(i, "IndexValues "+typ+"/"+id+" "+param, func(st store.Store) (any, error) { return st.IndexValues(ctx, typ, id, param) })
+		h.same(i, "IndexEntries "+typ+"/"+id, func(st store.Store) (any, error) { return st.IndexEntries(ctx, typ, id) })
+		h.same(i, "IndexValues "+typ+"/"+id+" "+param, func(st store.Store) (any, error) { return st.IndexValues(ctx, typ, id, param) })
 	case r < 91:
 		typ := []string{"Patient", "Observation", "AuditEvent", "Nothing"}[h.pick(4)]
 		stop := h.pick(6)
-		h.all(i, "ScanIDs "+typ, func(st store.Store) (any, error) {
+		h.same(i, "ScanIDs "+typ, func(st store.Store) (any, error) {
 			var ids []string
 			err := st.ScanIDs(ctx, typ, func(id string) bool { ids = append(ids, id); return stop == 0 || len(ids) < stop })
 			return ids, err
 		})
-		h.all(i, "Changes "+typ, func(st store.Store) (any, error) { return st.Changes(ctx, typ) })
+		h.same(i, "Changes "+typ, func(st store.Store) (any, error) { return st.Changes(ctx, typ) })
 	case r < 96:
 		seq := uint64(h.pick(h.events + 2))
-		h.all(i, "ChainHead", func(st store.Store) (any, error) {
+		h.same(i, "ChainHead", func(st store.Store) (any, error) {
 			n, head, err := st.ChainHead(ctx)
 			return fmt.Sprintf("%d %x", n, head), err
 		})
-		h.all(i, fmt.Sprint("ChainLink ", seq), func(st store.Store) (any, error) { return st.ChainLink(ctx, seq) })
+		h.same(i, fmt.Sprint("ChainLink ", seq), func(st store.Store) (any, error) { return st.ChainLink(ctx, seq) })
 	default:
-		h.all(i, "ChainRecords", func(st store.Store) (any, error) { return chain(st) })
+		h.same(i, "ChainRecords", func(st store.Store) (any, error) { return chain(st) })
 	}
 }
 
@@ -527,7 +547,7 @@ func (h *harness) pages(i int) {
 	if h.chance(0.5) {
 		q.Type = []string{"Patient", "Observation", "AuditEvent"}[h.pick(3)]
 	}
-	h.all(i, fmt.Sprintf("History pages %+v", q), func(st store.Store) (any, error) {
+	h.same(i, fmt.Sprintf("History pages %+v", q), func(st store.Store) (any, error) {
 		var all []*store.Version
 		for q := q; ; {
 			page, err := st.History(context.Background(), q)
@@ -569,7 +589,7 @@ func (h *harness) scan(i int) {
 	}
 	lo, hi := bound(), bound()
 	stop := h.pick(8)
-	h.all(i, fmt.Sprintf("IndexScan %s %s [%q, %q) stop=%d", typ, param, lo, hi, stop), func(st store.Store) (any, error) {
+	h.same(i, fmt.Sprintf("IndexScan %s %s [%q, %q) stop=%d", typ, param, lo, hi, stop), func(st store.Store) (any, error) {
 		var got []scanned
 		err := st.IndexScan(context.Background(), typ, param, lo, hi, func(v []byte, id string) bool {
 			got = append(got, scanned{string(v), id})
@@ -617,7 +637,7 @@ func chain(st store.Store) ([]store.ChainRecord, error) {
 func (h *harness) finish() {
 	ctx := context.Background()
 	const i = -1
-	h.all(i, "the whole system history", func(st store.Store) (any, error) { return st.History(ctx, store.HistoryQuery{}) })
+	h.same(i, "the whole system history", func(st store.Store) (any, error) { return st.History(ctx, store.HistoryQuery{}) })
 	var refs []string
 	for ref := range h.known {
 		refs = append(refs, ref)
@@ -625,21 +645,21 @@ func (h *harness) finish() {
 	slices.Sort(refs)
 	for _, ref := range refs {
 		typ, id, _ := strings.Cut(ref, "/")
-		h.all(i, "the history of "+ref, func(st store.Store) (any, error) {
+		h.same(i, "the history of "+ref, func(st store.Store) (any, error) {
 			return st.History(ctx, store.HistoryQuery{Type: typ, ID: id})
 		})
-		h.all(i, "the index entries of "+ref, func(st store.Store) (any, error) { return st.IndexEntries(ctx, typ, id) })
+		h.same(i, "the index entries of "+ref, func(st store.Store) (any, error) { return st.IndexEntries(ctx, typ, id) })
 	}
 	for _, typ := range []string{"Patient", "Observation", "AuditEvent"} {
-		h.all(i, "the ids of "+typ, func(st store.Store) (any, error) {
+		h.same(i, "the ids of "+typ, func(st store.Store) (any, error) {
 			var ids []string
 			err := st.ScanIDs(ctx, typ, func(id string) bool { ids = append(ids, id); return true })
 			return ids, err
 		})
-		h.all(i, "the changes of "+typ, func(st store.Store) (any, error) { return st.Changes(ctx, typ) })
+		h.same(i, "the changes of "+typ, func(st store.Store) (any, error) { return st.Changes(ctx, typ) })
 	}
-	h.all(i, "the chain", func(st store.Store) (any, error) { return chain(st) })
-	h.all(i, "VerifyChain", func(st store.Store) (any, error) {
+	h.same(i, "the chain", func(st store.Store) (any, error) { return chain(st) })
+	h.same(i, "VerifyChain", func(st store.Store) (any, error) {
 		rep, err := store.VerifyChain(ctx, st.(store.ChainStore), []string{"AuditEvent"}, nil)
 		if err == nil && rep.Broken != nil {
 			return nil, fmt.Errorf("the chain is broken: %s", rep.Broken)

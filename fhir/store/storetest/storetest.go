@@ -55,7 +55,11 @@ func Run(t *testing.T, open Factory) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 			tc.fn(t, s)
 		})
 	}
@@ -118,7 +122,9 @@ func testCreateAndRead(t *testing.T, s store.Store) {
 		t.Fatalf("meta = %q %q, want 1 %q", vid, lu, fhir.FormatInstant(v.LastUpdated))
 	}
 	var m map[string]any
-	json.Unmarshal(got.Body, &m)
+	if err := json.Unmarshal(got.Body, &m); err != nil {
+		t.Fatal(err)
+	}
 	if m["birthDate"] != "1970-01-01" || m["multipleBirthInteger"] != float64(2) {
 		t.Fatalf("body lost content: %s", got.Body)
 	}
@@ -148,7 +154,9 @@ func testUpdateKeepsVersions(t *testing.T, s store.Store) {
 			t.Fatalf("version %d: %v", i, err)
 		}
 		var m map[string]any
-		json.Unmarshal(v.Body, &m)
+		if err := json.Unmarshal(v.Body, &m); err != nil {
+			t.Fatal(err)
+		}
 		if m["valueInteger"] != float64(i) {
 			t.Fatalf("version %d holds %v", i, m["valueInteger"])
 		}
@@ -321,7 +329,9 @@ func testCheckSerializable(t *testing.T, s store.Store) {
 	}
 	wg.Wait()
 	n := 0
-	s.ScanIDs(ctx, "Patient", func(string) bool { n++; return true })
+	if err := s.ScanIDs(ctx, "Patient", func(string) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
 	if created.Load() != 1 || n != 1 {
 		t.Fatalf("%d conditional creates succeeded, %d patients exist; want 1", created.Load(), n)
 	}
@@ -345,7 +355,9 @@ func testChanges(t *testing.T, s store.Store) {
 	if c1 <= c0 || count("Patient") != p0 {
 		t.Fatalf("after a Consent write: Consent %d -> %d, Patient %d -> %d", c0, c1, p0, count("Patient"))
 	}
-	s.Commit(ctx, &store.Tx{Ops: []store.Op{{Type: "Consent", ID: "k", Body: body("Consent", "k", ""), Method: "PUT", IfMatch: 9}}})
+	if _, err := s.Commit(ctx, &store.Tx{Ops: []store.Op{{Type: "Consent", ID: "k", Body: body("Consent", "k", ""), Method: "PUT", IfMatch: 9}}}); err == nil {
+		t.Fatal("a commit whose If-Match does not hold succeeded")
+	}
 	if count("Consent") != c1 {
 		t.Fatal("a refused commit moved the count")
 	}
@@ -629,7 +641,9 @@ func testIndexScan(t *testing.T, s store.Store) {
 		t.Fatalf("equal values of several resources: %v", got)
 	}
 	n := 0
-	s.IndexScan(context.Background(), "Observation", "date", nil, nil, func([]byte, string) bool { n++; return n < 2 })
+	if err := s.IndexScan(context.Background(), "Observation", "date", nil, nil, func([]byte, string) bool { n++; return n < 2 }); err != nil {
+		t.Fatal(err)
+	}
 	if n != 2 {
 		t.Fatalf("scan did not stop when asked (%d calls)", n)
 	}
@@ -674,7 +688,7 @@ func testAuditChain(t *testing.T, s store.Store) {
 	}
 	var prev [32]byte
 	n := 0
-	s.ChainRecords(ctx, func(r store.ChainRecord) bool {
+	err = s.ChainRecords(ctx, func(r store.ChainRecord) bool {
 		n++
 		if r.Seq != uint64(n) || r.Prev != prev || r.Hash != store.ChainHash(prev, vs[n-1].Body) || r.ID != vs[n-1].ID {
 			t.Fatalf("link %d = %+v", n, r)
@@ -682,6 +696,9 @@ func testAuditChain(t *testing.T, s store.Store) {
 		prev = r.Hash
 		return true
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n != 5 {
 		t.Fatalf("%d links, want 5 (only chained ops join the chain)", n)
 	}

@@ -37,13 +37,13 @@ func Collect(ctx context.Context, q store.HistoryQuery, versions iter.Seq2[*stor
 	return out, nil
 }
 
-// Remaining returns how many more versions a page of q can take once it holds n, at most max (max when q
-// has no Limit): how many history entries an engine reads in its next round trip.
-func Remaining(q store.HistoryQuery, n, max int) int {
-	if q.Limit > 0 && q.Limit-n < max {
+// Remaining returns how many more versions a page of q can take once it holds n, at most page (page when
+// q has no Limit): how many history entries an engine reads in its next round trip.
+func Remaining(q store.HistoryQuery, n, page int) int {
+	if q.Limit > 0 && q.Limit-n < page {
 		return q.Limit - n
 	}
-	return max
+	return page
 }
 
 // Entry is an entry of the system history or of a type history: the version it points at.

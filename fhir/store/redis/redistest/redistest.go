@@ -15,7 +15,7 @@ import (
 
 // Drop deletes every key under a prefix of the Redis at rawURL, with a connection of its own (tests clean
 // up with it, after their stores are closed).
-func Drop(ctx context.Context, rawURL, prefix string) error {
+func Drop(ctx context.Context, rawURL, prefix string) (err error) {
 	if prefix == "" {
 		return errors.New("redistest: Drop needs a prefix")
 	}
@@ -24,7 +24,11 @@ func Drop(ctx context.Context, rawURL, prefix string) error {
 		return err
 	}
 	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
+	defer func() {
+		if cerr := rdb.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("redistest: closing the client: %w", cerr)
+		}
+	}()
 	var cursor uint64
 	for {
 		keys, next, err := rdb.Scan(ctx, cursor, escapeGlob(prefix)+"*", 1000).Result()
