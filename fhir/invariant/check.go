@@ -123,8 +123,15 @@ func Unevaluateds() []Unevaluated {
 // "invariant", the node's path as Expression (e.g. "Observation.referenceRange[0]"). A value that is
 // not a resource yields no issue. Check never modifies the resource.
 func Check(resource map[string]any) []fhir.Issue {
+	return check(resource, nil)
+}
+
+// observer is told of each evaluation (tests measure coverage with it).
+type observer func(c *compiled, node fhirpath.Node, holds bool, err error)
+
+func check(resource map[string]any, observe observer) []fhir.Issue {
 	t := load()
-	w := walker{t: t}
+	w := walker{t: t, observe: observe}
 	rt, _ := resource["resourceType"].(string)
 	if !fhir.IsResourceType(rt) {
 		return nil
@@ -174,11 +181,12 @@ func (s *step) String() string {
 }
 
 type walker struct {
-	t      *table
-	root   map[string]any // %resource
-	top    map[string]any // %rootResource: the resource that contains root, or root itself
-	depth  int
-	issues []fhir.Issue
+	t       *table
+	root    map[string]any // %resource
+	top     map[string]any // %rootResource: the resource that contains root, or root itself
+	observe observer
+	depth   int
+	issues  []fhir.Issue
 }
 
 // resource walks a resource (the root, a contained resource, a Bundle entry's), which is %resource for
@@ -270,6 +278,9 @@ func (w *walker) evaluate(c *compiled, node fhirpath.Node, at *step) {
 		root = w.top
 	}
 	holds, err := eval(c.expr, root, node)
+	if w.observe != nil {
+		w.observe(c, node, holds, err)
+	}
 	switch {
 	case err != nil:
 		path := at.String()
