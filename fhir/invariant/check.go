@@ -16,6 +16,10 @@ import (
 type compiled struct {
 	def  *Definition
 	expr *fhirpath.Expr
+	// guard, if not nil, tells from the node that the invariant holds.
+	guard guard
+	// native, if not nil, computes the invariant instead of the expression.
+	native func(node map[string]any) bool
 	// container marks an expression that reads %rootResource (and not %resource): it is evaluated with
 	// the containing resource as its root, since the engine has one root for both.
 	container bool
@@ -82,7 +86,7 @@ func build() *table {
 		}
 		ctx := strings.ReplaceAll(d.Context, "[x]", "")
 		container := strings.Contains(src, "%rootResource") && !strings.Contains(strings.ReplaceAll(src, "%rootResource", ""), "%resource")
-		t.byContext[ctx] = append(t.byContext[ctx], compiled{def: d, expr: expr, container: container})
+		t.byContext[ctx] = append(t.byContext[ctx], compiled{def: d, expr: expr, container: container, guard: guards[d.ID()], native: natives[d.ID()]})
 	}
 	// A type's invariants are those written for the type itself and for every type it specializes.
 	for typ := range baseTypes {
@@ -273,11 +277,22 @@ func (w *walker) apply(invs []compiled, node fhirpath.Node, at *step) {
 }
 
 func (w *walker) evaluate(c *compiled, node fhirpath.Node, at *step) {
+	if c.guard != nil && w.observe == nil {
+		if m, ok := node.Value.(map[string]any); ok && c.guard(m) {
+			return
+		}
+	}
 	root := w.root
 	if c.container {
 		root = w.top
 	}
-	holds, err := eval(c.expr, root, node)
+	var holds bool
+	var err error
+	if m, ok := node.Value.(map[string]any); ok && c.native != nil {
+		holds = c.native(m)
+	} else {
+		holds, err = eval(c.expr, root, node)
+	}
 	if w.observe != nil {
 		w.observe(c, node, holds, err)
 	}

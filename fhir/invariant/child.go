@@ -18,12 +18,14 @@ type child struct {
 	resource bool   // the value is a resource of its own (contained, Bundle.entry.resource)
 }
 
-// children caches lookupChild: defPath + "." + JSON name -> *child, or nil when there is no such element.
+// children caches lookupChild: childKey -> *child, or nil when there is no such element.
 var children sync.Map
+
+type childKey struct{ defPath, name string }
 
 // lookupChild returns how to walk the member name of an object defined under defPath.
 func lookupChild(defPath, name string) (*child, bool) {
-	k := defPath + "." + name
+	k := childKey{defPath, name}
 	if c, ok := children.Load(k); ok {
 		c := c.(*child)
 		return c, c != nil
