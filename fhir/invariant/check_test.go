@@ -106,3 +106,18 @@ func TestCheckRefusesAndAccepts(t *testing.T) {
 		})
 	}
 }
+
+func TestObs7(t *testing.T) {
+	t.Parallel()
+	bad := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+		"valueString":"x","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"valueString":"y"}]}`
+	good := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+		"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueString":"y"}],"valueString":"x"}`
+	errs := errorsOf(Check(decode(t, bad)))
+	if len(errs) != 1 || !strings.Contains(errs[0].Details, "obs-7 (") || errs[0].Expression != "Observation" {
+		t.Errorf("bad: got %+v, want obs-7 at Observation", errs)
+	}
+	if errs := errorsOf(Check(decode(t, good))); len(errs) != 0 {
+		t.Errorf("good: got %+v", errs)
+	}
+}

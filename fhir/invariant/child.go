@@ -58,8 +58,13 @@ func findChild(defPath, name string) *child {
 	c.path = el.Path
 	switch {
 	case el.ContentRef != "":
+		// An element that reuses another's definition has the invariants R4 gives it when it gives any
+		// (TestScript.test.action.assert: tst-6, tst-11, tst-13, the setup's own in other words), else
+		// those of the element it reuses (Questionnaire.item.item: que-1..que-13).
 		c.typ, c.defPath = "BackboneElement", el.ContentRef
-		c.path = el.ContentRef
+		if !hasOwnInvariants(el.Path) {
+			c.path = el.ContentRef
+		}
 	case typ == "BackboneElement" || typ == "Element":
 		c.typ, c.defPath = typ, el.Path
 	case typ == "Resource":
@@ -77,4 +82,20 @@ func findChild(defPath, name string) *child {
 // isPrimitive reports whether a type code is a primitive type (string, dateTime, System.String...).
 func isPrimitive(typ string) bool {
 	return strings.HasPrefix(typ, "System.") || typ[0] >= 'a' && typ[0] <= 'z'
+}
+
+var (
+	ownOnce sync.Once
+	own     map[string]bool
+)
+
+// hasOwnInvariants reports whether R4 defines invariants for the element path (evaluated or not).
+func hasOwnInvariants(path string) bool {
+	ownOnce.Do(func() {
+		own = map[string]bool{}
+		for i := range definitions {
+			own[strings.ReplaceAll(definitions[i].Context, "[x]", "")] = true
+		}
+	})
+	return own[path]
 }

@@ -66,7 +66,7 @@ func TestCoverage(t *testing.T) {
 		}
 		check(s.resource, observe(s.name, idx))
 	}
-	for _, h := range handwritten {
+	for _, h := range append(handwritten, handwrittenMore...) {
 		r, err := decodeBytes([]byte(h.json))
 		if err != nil {
 			t.Fatalf("handwritten %s: %v", h.name, err)
