@@ -98,4 +98,6 @@ var handwrittenMore = []struct{ name, json string }{
 			{"path":"Y.a","definition":"d","min":0,"max":"1","base":{"path":"Y.a","min":0,"max":"1"},"type":[{"code":"Reference"}],
 			"binding":{"strength":"required","valueSet":"http://x/vs"}},
 			{"path":"Y.a","definition":"d","min":0,"max":"1","base":{"path":"Y.a","min":0,"max":"1"}}]}}`},
+	{"ctm-1 fail", `{"resourceType":"CareTeam","contained":[{"resourceType":"Patient","id":"p"}],
+		"participant":[{"member":{"reference":"#p"},"onBehalfOf":{"reference":"Organization/1"}}]}`},
 }
