@@ -48,6 +48,7 @@ var testSupport = []string{
 var generators = []string{
 	"fhirgate/auth/consent/internal/genpurpose",
 	"fhirgate/fhir/internal/gendefs",
+	"fhirgate/fhir/internal/geninvariants",
 	"fhirgate/fhir/search/internal/genparams",
 }
 
