@@ -41,11 +41,14 @@ type evalCtx struct {
 	context  Node // %context
 	produced int
 	prepared *Prepared // the prepared resource (plans only), or nil
+	opts     *Options  // never nil when evaluating an Expr
 }
 
 type scope struct {
-	this  []Node
-	index int
+	this     []Node
+	index    int
+	total    []Node // $total in aggregate()
+	hasTotal bool
 }
 
 // Evaluate evaluates the expression with the resource as both %resource and %context (and the
@@ -66,7 +69,7 @@ func (e *Expr) EvaluateNode(resource any, context Node) ([]Node, error) {
 // eval evaluates the expression by its plan when it has one, or else by the general evaluator.
 func (e *Expr) eval(root, context Node) ([]Node, error) {
 	if e.plan != nil {
-		c := evalCtx{root: root, context: context}
+		c := evalCtx{root: root, context: context, opts: e.opts}
 		return e.plan.run(&c)
 	}
 	return e.run(root, context)
@@ -76,7 +79,7 @@ func rootNode(v any) Node { return Node{Value: v, Type: shapeType(v), Index: -1}
 
 // run evaluates the expression with the general evaluator.
 func (e *Expr) run(root, context Node) ([]Node, error) {
-	c := &evalCtx{root: root, context: context}
+	c := &evalCtx{root: root, context: context, opts: e.opts}
 	var this []Node
 	if context.Value != nil || context.ext != nil {
 		this = []Node{context}
@@ -106,6 +109,11 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		return sc.this, nil
 	case aIndexVar:
 		return []Node{intNode(sc.index)}, nil
+	case aTotalVar:
+		if !sc.hasTotal {
+			return nil, evalErr(a, "$total outside aggregate()")
+		}
+		return sc.total, nil
 	case aVar:
 		switch a.name {
 		case "resource", "rootResource":
@@ -124,6 +132,12 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 			return []Node{stringNode("http://snomed.info/sct")}, nil
 		case "loinc":
 			return []Node{stringNode("http://loinc.org")}, nil
+		}
+		if vs, ok := strings.CutPrefix(a.name, "vs-"); ok {
+			return []Node{stringNode("http://hl7.org/fhir/ValueSet/" + vs)}, nil
+		}
+		if ext, ok := strings.CutPrefix(a.name, "ext-"); ok {
+			return []Node{stringNode("http://hl7.org/fhir/StructureDefinition/" + ext)}, nil
 		}
 		return nil, evalErr(a, "unknown variable %%%s", a.name)
 	case aMember:
@@ -170,7 +184,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		case 0:
 			return nil, nil
 		case 1:
-			return []Node{boolNode(a.typ.matches(in[0].Type))}, nil
+			return []Node{boolNode(c.isType(in[0].Type, a.typ))}, nil
 		}
 		return nil, evalErr(a, "'is' needs a single item, got %d", len(in))
 	case aAs:
@@ -178,7 +192,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return filterType(in, a.typ), nil
+		return c.as(in, a)
 	case aUnary:
 		in, err := c.eval(a.right, sc)
 		if err != nil {
@@ -198,18 +212,38 @@ func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
 	var out []Node
 	name := a.name
 	if first && isUpperStart(name) {
-		ts := typeSpec{name: name}
 		for _, n := range in {
-			if n.Type == name || ((name == "Resource" || name == "DomainResource") && ts.matches(n.Type)) {
+			if c.typeNameMatches(name, n.Type) {
 				out = append(out, n)
 			}
+		}
+		if len(out) == 0 && len(in) > 0 && c.strict() && c.model().IsType(name) {
+			return nil, evalErr(a, "the context is not a %s", name)
 		}
 		return out, c.count(len(out), a)
 	}
 	for _, n := range in {
+		var handled bool
+		if out, handled = c.modelChild(out, n, name); handled {
+			continue
+		}
+		if c.strict() && !c.knowsChild(n, name) {
+			return nil, evalErr(a, "%s has no element %s", defPath(n), name)
+		}
 		out = child(out, n, name)
 	}
 	return out, c.count(len(out), a)
+}
+
+func (c *evalCtx) strict() bool { return c.opts != nil && c.opts.Strict && c.opts.Model != nil }
+
+// as implements the "as" operator and function: the input if it is of the type, or empty; more than
+// one item is an error unless LenientAs, which keeps the items of the type.
+func (c *evalCtx) as(in []Node, a *ast) ([]Node, error) {
+	if len(in) > 1 && !c.lenient() {
+		return nil, evalErr(a, "'as' needs a single item, got %d", len(in))
+	}
+	return c.filterType(in, a.typ), nil
 }
 
 // objectOf returns the JSON object whose members are the children of n: the value itself for complex
@@ -397,17 +431,6 @@ func emitKey(out []Node, obj map[string]any, key string, v, ext any) []Node {
 	return emit(out, obj, key, key, "", v, ext)
 }
 
-// filterType keeps the nodes whose type is ts (or a specialisation of it).
-func filterType(in []Node, ts typeSpec) []Node {
-	var out []Node
-	for _, n := range in {
-		if ts.matches(n.Type) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // toBool converts a collection to a boolean by the FHIRPath singleton rules: empty is unknown
 // (known=false), a single boolean is its value, any other single item is true.
 func toBool(in []Node, a *ast) (val, known bool, err error) {
@@ -542,9 +565,9 @@ func (c *evalCtx) binary(a *ast, sc *scope) ([]Node, error) {
 		if len(l) == 0 || len(r) == 0 {
 			return nil, nil
 		}
-		eq := len(l) == len(r)
-		for i := 0; eq && i < len(l); i++ {
-			eq = equalNodes(l[i], r[i])
+		eq, known := equalColls(l, r)
+		if !known {
+			return nil, nil
 		}
 		return []Node{boolNode(eq == (a.name == "="))}, nil
 	case "~", "!~":
@@ -565,7 +588,7 @@ func (c *evalCtx) binary(a *ast, sc *scope) ([]Node, error) {
 			return nil, evalErr(a, "'%s' needs a single item, got %d", a.name, len(item))
 		}
 		for _, n := range coll {
-			if equalNodes(item[0], n) {
+			if eq, known := equalItems(item[0], n); eq && known {
 				return []Node{boolNode(true)}, nil
 			}
 		}
@@ -644,57 +667,4 @@ func mapOrNil(m map[string]any) any {
 		return nil
 	}
 	return m
-}
-
-func equivalentColls(l, r []Node) bool {
-	if len(l) != len(r) {
-		return false
-	}
-	used := make([]bool, len(r))
-outer:
-	for _, x := range l {
-		for j, y := range r {
-			if !used[j] && equivalentValues(x.Value, y.Value) {
-				used[j] = true
-				continue outer
-			}
-		}
-		return false
-	}
-	return true
-}
-
-func compareOp(a *ast, l, r []Node) ([]Node, error) {
-	if len(l) == 0 || len(r) == 0 {
-		return nil, nil
-	}
-	if len(l) > 1 || len(r) > 1 {
-		return nil, evalErr(a, "'%s' needs single items, got %d and %d", a.name, len(l), len(r))
-	}
-	var c int
-	ls, lok := l[0].Value.(string)
-	rs, rok := r[0].Value.(string)
-	switch {
-	case lok && rok:
-		c = strings.Compare(ls, rs)
-	default:
-		ld, lok := asDecimal(l[0].Value)
-		rd, rok := asDecimal(r[0].Value)
-		if !lok || !rok {
-			return nil, evalErr(a, "cannot compare %s with %s", describe(l[0]), describe(r[0]))
-		}
-		c = cmpDecimal(ld, rd)
-	}
-	var res bool
-	switch a.name {
-	case "<":
-		res = c < 0
-	case ">":
-		res = c > 0
-	case "<=":
-		res = c <= 0
-	case ">=":
-		res = c >= 0
-	}
-	return []Node{boolNode(res)}, nil
 }

@@ -1,0 +1,68 @@
+package fhirpath
+
+// Options configure CompileWith. The zero Options follow the specification with types taken from the
+// JSON shape and choice suffixes only.
+type Options struct {
+	// Model types the elements of resources from the FHIR definitions (the type of every child, choice
+	// elements, the type hierarchy), for is, as, ofType, type() and children(). Without one, objects
+	// are typed only by resourceType and choice suffixes, and primitives by their JSON shape.
+	Model Model
+	// Functions supplies functions that need the outside world (memberOf, conformsTo, htmlChecks,
+	// resolve) or that the caller adds. A function given here takes precedence over the built-in one of
+	// the same name; its arguments are evaluated on the input's context and passed as collections.
+	Functions map[string]Func
+	// LenientAs makes "as" (operator and function) keep the items of the type, like ofType, instead of
+	// failing on an input of more than one item. Search indexing relies on it: the R4 search parameters
+	// apply "as" to repeating elements.
+	LenientAs bool
+	// Strict reports, with a Model, navigation to an element that the model does not define
+	// (Patient.name.given1, Observation.valueQuantity) and a leading type name that is not the
+	// context's as evaluation errors, as the specification's strict mode does.
+	Strict bool
+}
+
+// Model describes the FHIR types of resources and data types for the evaluator. Package fhir provides
+// the R4 model (fhir.FHIRPathModel); the evaluator itself knows no definitions.
+type Model interface {
+	// Child returns the definition of the element called name of parent, which is a type name
+	// ("Patient", "HumanName") or the path of a backbone element ("Patient.contact"); ok is false
+	// when parent has no such element. name is the element name without a choice suffix ("value").
+	Child(parent, name string) (def ElementDef, ok bool)
+	// BaseType returns the type typ specialises: "Quantity" for "Age", "DomainResource" for
+	// "Patient", "Resource" for "DomainResource", "string" for "code", "Element" for "HumanName",
+	// and "" for a type at the root of the hierarchy or an unknown one.
+	BaseType(typ string) string
+	// IsType reports whether name is a FHIR type the model knows (a resource, data type or primitive).
+	IsType(name string) bool
+}
+
+// ElementDef is the definition of an element, as a Model gives it.
+type ElementDef struct {
+	// Types are the element's FHIR type codes ("HumanName", "string"); several for a choice element.
+	// A backbone element has the type "BackboneElement" (or "Element").
+	Types []string
+	// Choice marks a choice element (value[x]), whose JSON name carries its type as a suffix.
+	Choice bool
+	// Path is where the definitions of a backbone element's children are ("Patient.contact", or the
+	// target of a content reference); "" for elements of a data type, whose children are the type's.
+	Path string
+}
+
+// Func is a function supplied through Options.Functions. It receives the call and returns the result
+// collection; an error fails the evaluation (wrap ErrNotSupported when the function cannot answer).
+type Func func(call Call) ([]Node, error)
+
+// Call is one invocation of a Func.
+type Call struct {
+	Name     string   // the function name
+	Input    []Node   // the collection the function is invoked on
+	Args     [][]Node // the arguments, each evaluated with the input as $this
+	Resource Node     // %resource
+	Context  Node     // %context
+}
+
+// CompileWith parses a FHIRPath expression for evaluation with the given options. Compile is
+// CompileWith with the zero Options.
+func CompileWith(expr string, opts Options) (*Expr, error) {
+	return compile(expr, &opts)
+}
