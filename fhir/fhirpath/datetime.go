@@ -164,7 +164,8 @@ func cmpMoments(a, b moment) (c int, known bool) {
 		return 0, false
 	}
 	if a.tz != b.tz && a.prec >= precHour && b.prec >= precHour {
-		// one zone unknown: compare as given, which is the best the data allows
+		// one zone unknown: only the dates can decide
+		a.prec, b.prec = min(a.prec, precDay), min(b.prec, precDay)+1
 		a.tz, b.tz = false, false
 	}
 	a, b = a.utc(), b.utc()
@@ -236,8 +237,8 @@ var calendarUnits = map[string]struct {
 	prec int
 	mult int64
 }{
-	"year": {precYear, 1}, "years": {precYear, 1}, "a": {precYear, 1},
-	"month": {precMonth, 1}, "months": {precMonth, 1}, "mo": {precMonth, 1},
+	"year": {precYear, 1}, "years": {precYear, 1},
+	"month": {precMonth, 1}, "months": {precMonth, 1},
 	"week": {precDay, 7}, "weeks": {precDay, 7}, "wk": {precDay, 7},
 	"day": {precDay, 1}, "days": {precDay, 1}, "d": {precDay, 1},
 	"hour": {precHour, 1}, "hours": {precHour, 1}, "h": {precHour, 1},
@@ -299,5 +300,27 @@ func addDuration(m moment, n int64, unit string) (moment, bool) {
 		m.year, m.month, m.day = t.Year(), int(t.Month()), t.Day()
 	}
 	m.hour, m.minute, m.second, m.nano = t.Hour(), t.Minute(), t.Second(), t.Nanosecond()
+	return m, true
+}
+
+// addNanos adds ns nanoseconds to a moment of second precision or finer.
+func addNanos(m moment, ns int64) (moment, bool) {
+	if m.prec < precSecond {
+		// a coarser moment: whole units of its precision only
+		per := map[int]int64{precYear: 365 * 86400e9, precMonth: 30 * 86400e9, precDay: 86400e9, precHour: 3600e9, precMinute: 60e9}[m.prec]
+		if !m.hasDate && m.prec < precHour {
+			return m, false
+		}
+		unit := map[int]string{precYear: "year", precMonth: "month", precDay: "day", precHour: "hour", precMinute: "minute"}[m.prec]
+		return addDuration(m, ns/per, unit)
+	}
+	t := time.Date(m.year, time.Month(m.month), m.day, m.hour, m.minute, m.second, m.nano, time.UTC).Add(time.Duration(ns))
+	if m.hasDate {
+		m.year, m.month, m.day = t.Year(), int(t.Month()), t.Day()
+	}
+	m.hour, m.minute, m.second, m.nano = t.Hour(), t.Minute(), t.Second(), t.Nanosecond()
+	if m.nano != 0 && m.msDigits == 0 {
+		m.msDigits = 3
+	}
 	return m, true
 }

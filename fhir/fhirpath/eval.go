@@ -148,6 +148,9 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.checkAfterAs(a); err != nil {
+			return nil, err
+		}
 		return c.member(in, a, false)
 	case aFunc:
 		in := sc.this
@@ -184,7 +187,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		case 0:
 			return nil, nil
 		case 1:
-			return []Node{boolNode(c.isType(in[0].Type, a.typ))}, nil
+			return []Node{boolNode(c.isType(in[0].Type, a.typ))}, c.checkType(a)
 		}
 		return nil, evalErr(a, "'is' needs a single item, got %d", len(in))
 	case aAs:
@@ -222,17 +225,39 @@ func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
 		}
 		return out, c.count(len(out), a)
 	}
+	unknown := 0 // items whose type, by the model, has no such element
 	for _, n := range in {
 		var handled bool
 		if out, handled = c.modelChild(out, n, name); handled {
 			continue
 		}
-		if c.strict() && !c.knowsChild(n, name) {
-			return nil, evalErr(a, "%s has no element %s", defPath(n), name)
+		if !c.knowsChild(n, name) {
+			unknown++
+			continue
 		}
 		out = child(out, n, name)
 	}
+	if unknown > 0 && unknown == len(in) {
+		return nil, evalErr(a, "%s has no element %s", defPath(in[0]), name)
+	}
 	return out, c.count(len(out), a)
+}
+
+// checkAfterAs, in strict mode, fails a path step after a type cast to a type that has no such
+// element ((Observation.value as Period).unit), even when the cast yields nothing.
+func (c *evalCtx) checkAfterAs(a *ast) error {
+	l := a.left
+	if !c.strict() || l == nil || !(l.kind == aAs || l.kind == aFunc && (l.name == "as" || l.name == "ofType")) {
+		return nil
+	}
+	m := c.model()
+	if l.typ.ns == "System" || !m.IsType(l.typ.name) {
+		return nil
+	}
+	if _, ok := m.Child(l.typ.name, a.name); !ok {
+		return evalErr(a, "%s has no element %s", l.typ.name, a.name)
+	}
+	return nil
 }
 
 func (c *evalCtx) strict() bool { return c.opts != nil && c.opts.Strict && c.opts.Model != nil }
@@ -243,7 +268,38 @@ func (c *evalCtx) as(in []Node, a *ast) ([]Node, error) {
 	if len(in) > 1 && !c.lenient() {
 		return nil, evalErr(a, "'as' needs a single item, got %d", len(in))
 	}
+	if err := c.checkType(a); err != nil {
+		return nil, err
+	}
 	return c.filterType(in, a.typ), nil
+}
+
+// systemTypeNames are the FHIRPath System types.
+var systemTypeNames = makeSet("Any", "Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity")
+
+// checkType fails when there is a model and the type of a type test is neither one of its types nor a
+// System type (Patient.gender.as(string1)).
+func (c *evalCtx) checkType(a *ast) error {
+	m := c.model()
+	if m == nil {
+		return nil
+	}
+	_, sys := systemTypeNames[a.typ.name]
+	switch a.typ.ns {
+	case "System":
+		if sys {
+			return nil
+		}
+	case "FHIR":
+		if m.IsType(a.typ.name) {
+			return nil
+		}
+	default:
+		if sys || m.IsType(a.typ.name) {
+			return nil
+		}
+	}
+	return evalErr(a, "unknown type %s", a.typ)
 }
 
 // objectOf returns the JSON object whose members are the children of n: the value itself for complex

@@ -47,7 +47,7 @@ func init() {
 		"descendants":        {0, 0, false, fnDescendants},
 		"resolve":            {0, 0, false, fnResolve},
 		"memberOf":           {1, 1, false, fnMemberOf},
-		"conformsTo":         {1, 1, false, fnNeedsOutside},
+		"conformsTo":         {1, 1, false, fnConformsTo},
 		"htmlChecks":         {0, 0, false, fnNeedsOutside},
 		"indexOf":            {1, 1, false, fnIndexOf},
 		"lastIndexOf":        {1, 1, false, fnIndexOf},
@@ -100,6 +100,9 @@ func init() {
 		"timeOfDay":          {0, 0, false, fnNow},
 		"type":               {0, 0, false, fnType},
 		"comparable":         {1, 1, false, fnComparable},
+		"lowBoundary":        {0, 1, false, fnBoundary},
+		"highBoundary":       {0, 1, false, fnBoundary},
+		"precision":          {0, 0, false, fnPrecision},
 		"startsWith":         {1, 1, false, strFn(strings.HasPrefix)},
 		"endsWith":           {1, 1, false, strFn(strings.HasSuffix)},
 		"contains":           {1, 1, false, strFn(strings.Contains)},
@@ -312,6 +315,9 @@ func fnCombine(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 }
 
 func fnOfType(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
+	if err := c.checkType(a); err != nil {
+		return nil, err
+	}
 	return c.filterType(in, a.typ), nil
 }
 
@@ -464,10 +470,16 @@ func fnSubstring(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 }
 
 func fnIif(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
-	inner := &scope{this: in, index: sc.index}
+	if a.left != nil && len(in) > 1 {
+		return nil, evalErr(a, "iif() on %d items", len(in))
+	}
+	inner := &scope{this: in, index: sc.index, total: sc.total, hasTotal: sc.hasTotal}
 	res, err := c.eval(a.args[0], inner)
 	if err != nil {
 		return nil, err
+	}
+	if len(res) == 1 && kindOf(res[0]) != kBool {
+		return nil, evalErr(a.args[0], "iif() criterion must be a boolean, got %s", describe(res[0]))
 	}
 	v, known, err := toBool(res, a.args[0])
 	if err != nil {

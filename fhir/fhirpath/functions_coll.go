@@ -105,10 +105,8 @@ func fnAggregate(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 			return nil, err
 		}
 	}
-	item := make([]Node, 1)
 	for i, n := range in {
-		item[0] = n
-		res, err := c.eval(a.args[0], &scope{this: item, index: i, total: total, hasTotal: true})
+		res, err := c.eval(a.args[0], &scope{this: []Node{n}, index: i, total: total, hasTotal: true})
 		if err != nil {
 			return nil, err
 		}
@@ -144,14 +142,6 @@ func fnSort(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	}
 	var sortErr string
 	cmp := func(x, y []Node) int {
-		switch {
-		case len(x) == 0 && len(y) == 0:
-			return 0
-		case len(x) == 0:
-			return -1
-		case len(y) == 0:
-			return 1
-		}
 		r, _, msg := compareItems(x[0], y[0])
 		if msg != "" && sortErr == "" {
 			sortErr = msg
@@ -163,9 +153,19 @@ func fnSort(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 			return cmp([]Node{items[i].n}, []Node{items[j].n}) < 0
 		}
 		for k := range exprs {
-			r := cmp(items[i].keys[k], items[j].keys[k])
-			if desc[k] {
-				r = -r
+			x, y := items[i].keys[k], items[j].keys[k]
+			var r int
+			switch {
+			case len(x) == 0 && len(y) == 0:
+			case len(x) == 0:
+				r = -1 // empty keys first, in either order
+			case len(y) == 0:
+				r = 1
+			default:
+				r = cmp(x, y)
+				if desc[k] {
+					r = -r
+				}
 			}
 			if r != 0 {
 				return r < 0
@@ -255,4 +255,29 @@ func callSupplied(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 		return nil, &EvalError{Pos: a.pos, Msg: a.name + "(): " + err.Error(), Err: err}
 	}
 	return out, c.count(len(out), a)
+}
+
+// coreProfilePrefix is the canonical URL prefix of the core StructureDefinitions.
+const coreProfilePrefix = "http://hl7.org/fhir/StructureDefinition/"
+
+// fnConformsTo implements conformsTo(profile) for the core profiles, which a resource conforms to when
+// it is of that type (validation against the definitions is left to the caller); any other profile
+// needs Options.Functions["conformsTo"].
+func fnConformsTo(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
+	res, err := c.eval(a.args[0], sc)
+	if err != nil {
+		return nil, err
+	}
+	url, ok, err := singleString(res, a.args[0], "conformsTo() profile")
+	if err != nil || !ok || len(in) == 0 {
+		return nil, err
+	}
+	if len(in) > 1 {
+		return nil, evalErr(a, "conformsTo() on %d items", len(in))
+	}
+	typ, core := strings.CutPrefix(url, coreProfilePrefix)
+	if !core || !(IsResourceType(typ) || typ == "Resource" || typ == "DomainResource") {
+		return fnNeedsOutside(c, sc, in, a)
+	}
+	return []Node{boolNode(c.isType(in[0].Type, typeSpec{ns: "FHIR", name: typ}))}, nil
 }

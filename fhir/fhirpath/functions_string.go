@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -216,11 +217,7 @@ func fnEscape(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 		return []Node{stringNode(r.Replace(s))}, nil
 	case "json":
 		if unescape {
-			var out string
-			if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
-				return nil, evalErr(a, "unescape(): invalid JSON string")
-			}
-			return []Node{stringNode(out)}, nil
+			return []Node{stringNode(unescapeJSON(s))}, nil
 		}
 		b, _ := json.Marshal(s)
 		out := string(b[1 : len(b)-1])
@@ -229,3 +226,44 @@ func fnEscape(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 	}
 	return nil, nil
 }
+
+// unescapeJSON replaces the escapes of a JSON string (\" \\ \/ \b \f \n \r \t \uXXXX); other text is
+// kept as it is.
+func unescapeJSON(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			if i+4 < len(s) {
+				if r, err := strconv.ParseUint(s[i+1:i+5], 16, 16); err == nil {
+					b.WriteRune(rune(r))
+					i += 4
+					continue
+				}
+			}
+			b.WriteString(`\u`)
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+

@@ -193,8 +193,8 @@ func validDateLiteral(s string) bool {
 		return false
 	}
 	if s[0] == 'T' {
-		_, ok := parseTime(s[1:])
-		return ok
+		m, ok := parseTime(s[1:])
+		return ok && !m.tz // a time of day has no zone
 	}
 	if d, t, ok := strings.Cut(s, "T"); ok {
 		if _, ok := parseDate(d); !ok {

@@ -28,6 +28,9 @@ func equalItems(a, b Node) (eq, known bool) {
 		if !ok1 || !ok2 {
 			return equalNodes(a, b), true
 		}
+		if ma.hasDate != mb.hasDate {
+			return false, true // a time of day is never a date
+		}
 		c, ok := cmpMoments(ma, mb)
 		return c == 0, ok
 	case isNumberKind(ka) && isNumberKind(kb):

@@ -40,7 +40,7 @@ func (c *evalCtx) lenient() bool { return c.opts == nil || c.opts.LenientAs }
 // LenientAs, a System type name also matches the FHIR types that convert to it (dateTime is a
 // DateTime), as the search parameters expect.
 func (c *evalCtx) isType(typ string, t typeSpec) bool {
-	if typ == "" {
+	if typ == "" || typ == "TypeInfo" {
 		return false
 	}
 	if sys, ok := strings.CutPrefix(typ, "System."); ok {
