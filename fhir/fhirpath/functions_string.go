@@ -266,4 +266,3 @@ func unescapeJSON(s string) string {
 	}
 	return b.String()
 }
-
