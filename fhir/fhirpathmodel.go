@@ -7,11 +7,11 @@ import (
 	"fhirgate/fhir/fhirpath"
 )
 
-// FHIRPathModel returns the R4 model for FHIRPath evaluation (fhirpath.Options.Model), built over the
+// PathModel returns the R4 model for FHIRPath evaluation (fhirpath.Options.Model), built over the
 // generated element tables: the type of every element, choice elements, content references and the
 // R4 type hierarchy.
-func FHIRPathModel() fhirpath.Model {
-	fpModelOnce.Do(func() { fpModel = newFHIRPathModel() })
+func PathModel() fhirpath.Model {
+	fpModelOnce.Do(func() { fpModel = newPathModel() })
 	return fpModel
 }
 
@@ -47,7 +47,7 @@ var r4TypeBases = map[string]string{
 	"Resource": "", "DomainResource": "Resource", "Bundle": "Resource", "Binary": "Resource", "Parameters": "Resource",
 }
 
-func newFHIRPathModel() *fhirpathModel {
+func newPathModel() *fhirpathModel {
 	indexes()
 	m := &fhirpathModel{types: map[string]bool{"Element": true, "BackboneElement": true, "Resource": true, "DomainResource": true}}
 	for parent := range childIndex {

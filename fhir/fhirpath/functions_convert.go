@@ -191,8 +191,8 @@ func fnToQuantity(test bool) funcImpl {
 			}
 			if ok {
 				q, _ := asQuantity(res[0])
-				x, y, comparable := quantityRats(q, quantity{value: decimal{digits: "1", exp: 1}, unit: unit})
-				if !comparable {
+				x, y, convertible := quantityRats(q, quantity{value: decimal{digits: "1", exp: 1}, unit: unit})
+				if !convertible {
 					if test {
 						return []Node{boolNode(false)}, nil
 					}

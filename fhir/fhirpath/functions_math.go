@@ -33,13 +33,6 @@ func singleNumber(in []Node, a *ast) (d decimal, k kind, ok bool, err error) {
 	return d, k, true, nil
 }
 
-func decimalText(r *big.Rat, prec int, k kind) Node {
-	if k == kInteger {
-		return numberNode(json.Number(ratText(r, 0)))
-	}
-	return Node{Value: json.Number(ratText(r, prec)), Type: sysDecimal, Index: -1}
-}
-
 func fnAbs(_ *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	d, k, ok, err := singleNumber(in, a)
 	if err != nil || !ok {

@@ -22,7 +22,7 @@ type Options struct {
 }
 
 // Model describes the FHIR types of resources and data types for the evaluator. Package fhir provides
-// the R4 model (fhir.FHIRPathModel); the evaluator itself knows no definitions.
+// the R4 model (fhir.PathModel); the evaluator itself knows no definitions.
 type Model interface {
 	// Child returns the definition of the element called name of parent, which is a type name
 	// ("Patient", "HumanName") or the path of a backbone element ("Patient.contact"); ok is false

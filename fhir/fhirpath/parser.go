@@ -79,8 +79,11 @@ func (e *Expr) String() string { return e.src }
 
 // Compile parses a FHIRPath expression. The error, a *SyntaxError, gives the offset and the reason.
 func Compile(expr string) (*Expr, error) {
-	return compile(expr, &Options{})
+	return compile(expr, &defaultOptions)
 }
+
+// defaultOptions are Compile's options (shared: an Expr never modifies its options).
+var defaultOptions = Options{}
 
 func compile(expr string, opts *Options) (*Expr, error) {
 	if len(expr) > MaxExpressionLength {
