@@ -3,24 +3,24 @@ package fhir
 import (
 	"strings"
 	"sync"
-
-	"fhirgate/fhir/fhirpath"
 )
 
-// PathModel returns the R4 model for FHIRPath evaluation (fhirpath.Options.Model), built over the
-// generated element tables: the type of every element, choice elements, content references and the
-// R4 type hierarchy.
-func PathModel() fhirpath.Model {
+// PathModel returns the R4 model for FHIRPath evaluation (it implements fhirpath.Model: set it as
+// fhirpath.Options.Model), built over the generated element tables: the type of every element,
+// choice elements, content references and the R4 type hierarchy. Package fhir does not import
+// package fhirpath: the model's methods use only predeclared types.
+func PathModel() *PathTypeModel {
 	fpModelOnce.Do(func() { fpModel = newPathModel() })
 	return fpModel
 }
 
 var (
 	fpModelOnce sync.Once
-	fpModel     *fhirpathModel
+	fpModel     *PathTypeModel
 )
 
-type fhirpathModel struct {
+// PathTypeModel is the R4 model for FHIRPath evaluation; see PathModel.
+type PathTypeModel struct {
 	types map[string]bool // every type with elements, every resource and primitive
 }
 
@@ -47,9 +47,9 @@ var r4TypeBases = map[string]string{
 	"Resource": "", "DomainResource": "Resource", "Bundle": "Resource", "Binary": "Resource", "Parameters": "Resource",
 }
 
-func newPathModel() *fhirpathModel {
+func newPathModel() *PathTypeModel {
 	indexes()
-	m := &fhirpathModel{types: map[string]bool{"Element": true, "BackboneElement": true, "Resource": true, "DomainResource": true}}
+	m := &PathTypeModel{types: map[string]bool{"Element": true, "BackboneElement": true, "Resource": true, "DomainResource": true}}
 	for parent := range childIndex {
 		if !strings.Contains(parent, ".") {
 			m.types[parent] = true
@@ -67,28 +67,22 @@ func newPathModel() *fhirpathModel {
 	return m
 }
 
-// Child implements fhirpath.Model.
-func (m *fhirpathModel) Child(parent, name string) (fhirpath.ElementDef, bool) {
+// ChildElement implements fhirpath.Model: the types of the element called name of parent (a type or
+// a backbone element path), whether it is a choice element, and where a backbone element's children
+// are defined.
+func (m *PathTypeModel) ChildElement(parent, name string) (types []string, choice bool, path string, ok bool) {
 	for p, n := parent, 0; p != "" && n < 8; p, n = m.BaseType(typeOfPath(p)), n+1 {
-		e, ok := elementIndex[p+"."+name]
-		if !ok {
-			if strings.Contains(p, ".") {
-				p = m.pathBase(p)
-				if e, ok = elementIndex[p+"."+name]; !ok {
-					continue
-				}
-			} else {
-				continue
-			}
+		e, found := elementIndex[p+"."+name]
+		if !found && strings.Contains(p, ".") {
+			e, found = elementIndex["BackboneElement."+name]
 		}
-		return m.def(e, name), true
+		if found {
+			types, path = m.def(e, name)
+			return types, e.Choice, path, true
+		}
 	}
-	return fhirpath.ElementDef{}, false
+	return nil, false, "", false
 }
-
-// pathBase returns the type a backbone element path inherits its id, extension and
-// modifierExtension from.
-func (m *fhirpathModel) pathBase(string) string { return "BackboneElement" }
 
 // typeOfPath returns the type name of a definition path (a backbone path is a BackboneElement).
 func typeOfPath(p string) string {
@@ -98,37 +92,40 @@ func typeOfPath(p string) string {
 	return p
 }
 
-func (m *fhirpathModel) def(e *Element, name string) fhirpath.ElementDef {
-	d := fhirpath.ElementDef{Types: e.TypeList(), Choice: e.Choice}
-	for i, t := range d.Types {
-		if t == "System.String" { // the FHIR type the R4 definitions give in an extension
-			switch {
-			case strings.HasSuffix(e.Path, "Extension.url"):
-				d.Types[i] = "uri"
-			case name == "id" && IsResourceType(e.Path[:strings.IndexByte(e.Path, '.')]) && strings.Count(e.Path, ".") == 1,
-				name == "id" && (e.Path == "Resource.id" || e.Path == "DomainResource.id"):
-				d.Types[i] = "id"
-			default:
-				d.Types[i] = "string"
-			}
+// def returns the FHIR types of an element and, for a backbone element, where its children are.
+func (m *PathTypeModel) def(e *Element, name string) (types []string, path string) {
+	types = e.TypeList()
+	for i, t := range types {
+		if t != "System.String" {
+			continue
+		}
+		// the FHIR type the R4 definitions give in an extension
+		root := e.Path[:strings.IndexByte(e.Path, '.')]
+		switch {
+		case strings.HasSuffix(e.Path, "Extension.url"):
+			types[i] = "uri"
+		case name == "id" && strings.Count(e.Path, ".") == 1 && (IsResourceType(root) || root == "Resource" || root == "DomainResource"):
+			types[i] = "id"
+		default:
+			types[i] = "string"
 		}
 	}
 	switch {
 	case e.ContentRef != "":
-		d.Path = strings.TrimPrefix(e.ContentRef, "#")
-		if len(d.Types) == 0 {
-			if target, ok := elementIndex[d.Path]; ok {
-				d.Types = target.TypeList()
+		path = strings.TrimPrefix(e.ContentRef, "#")
+		if len(types) == 0 {
+			if target, ok := elementIndex[path]; ok {
+				types = target.TypeList()
 			}
 		}
-	case len(d.Types) == 1 && (d.Types[0] == "BackboneElement" || d.Types[0] == "Element") && len(childIndex[e.Path]) > 0:
-		d.Path = e.Path
+	case len(types) == 1 && (types[0] == "BackboneElement" || types[0] == "Element") && len(childIndex[e.Path]) > 0:
+		path = e.Path
 	}
-	return d
+	return types, path
 }
 
 // BaseType implements fhirpath.Model.
-func (m *fhirpathModel) BaseType(typ string) string {
+func (m *PathTypeModel) BaseType(typ string) string {
 	if b, ok := r4TypeBases[typ]; ok {
 		return b
 	}
@@ -145,4 +142,4 @@ func (m *fhirpathModel) BaseType(typ string) string {
 }
 
 // IsType implements fhirpath.Model.
-func (m *fhirpathModel) IsType(name string) bool { return m.types[name] }
+func (m *PathTypeModel) IsType(name string) bool { return m.types[name] }

@@ -254,7 +254,7 @@ func (c *evalCtx) checkAfterAs(a *ast) error {
 	if l.typ.ns == "System" || !m.IsType(l.typ.name) {
 		return nil
 	}
-	if _, ok := m.Child(l.typ.name, a.name); !ok {
+	if _, ok := childDef(m, l.typ.name, a.name); !ok {
 		return evalErr(a, "%s has no element %s", l.typ.name, a.name)
 	}
 	return nil

@@ -24,10 +24,16 @@ type Options struct {
 // Model describes the FHIR types of resources and data types for the evaluator. Package fhir provides
 // the R4 model (fhir.PathModel); the evaluator itself knows no definitions.
 type Model interface {
-	// Child returns the definition of the element called name of parent, which is a type name
-	// ("Patient", "HumanName") or the path of a backbone element ("Patient.contact"); ok is false
-	// when parent has no such element. name is the element name without a choice suffix ("value").
-	Child(parent, name string) (def ElementDef, ok bool)
+	// ChildElement returns the element called name of parent, which is a type name ("Patient",
+	// "HumanName") or the path of a backbone element ("Patient.contact"); name is the element name
+	// without a choice suffix ("value"). It gives the element's FHIR type codes (several for a choice
+	// element; "BackboneElement" or "Element" for a backbone element), whether it is a choice element
+	// (value[x], whose JSON name carries its type as a suffix), and, for a backbone element, the path
+	// where its children are defined ("Patient.contact", or the target of a content reference; "" for
+	// elements of a data type, whose children are the type's). ok is false when parent has no such
+	// element. The methods use only predeclared types, so that a model implements Model without
+	// importing this package.
+	ChildElement(parent, name string) (types []string, choice bool, path string, ok bool)
 	// BaseType returns the type typ specialises: "Quantity" for "Age", "DomainResource" for
 	// "Patient", "Resource" for "DomainResource", "string" for "code", "Element" for "HumanName",
 	// and "" for a type at the root of the hierarchy or an unknown one.
@@ -36,16 +42,17 @@ type Model interface {
 	IsType(name string) bool
 }
 
-// ElementDef is the definition of an element, as a Model gives it.
-type ElementDef struct {
-	// Types are the element's FHIR type codes ("HumanName", "string"); several for a choice element.
-	// A backbone element has the type "BackboneElement" (or "Element").
-	Types []string
-	// Choice marks a choice element (value[x]), whose JSON name carries its type as a suffix.
+// elementDef is the definition of an element, as a Model gives it.
+type elementDef struct {
+	Types  []string
 	Choice bool
-	// Path is where the definitions of a backbone element's children are ("Patient.contact", or the
-	// target of a content reference); "" for elements of a data type, whose children are the type's.
-	Path string
+	Path   string
+}
+
+// childDef asks the model for the element called name of parent.
+func childDef(m Model, parent, name string) (elementDef, bool) {
+	types, choice, path, ok := m.ChildElement(parent, name)
+	return elementDef{Types: types, Choice: choice, Path: path}, ok
 }
 
 // Func is a function supplied through Options.Functions. It receives the call and returns the result

@@ -92,7 +92,7 @@ func (c *evalCtx) modelChild(out []Node, n Node, name string) (res []Node, handl
 	if m == nil || parent == "" || isSystem(parent) {
 		return out, false
 	}
-	def, ok := m.Child(parent, name)
+	def, ok := childDef(m, parent, name)
 	if !ok || len(def.Types) == 0 {
 		return out, false
 	}
@@ -146,7 +146,7 @@ func (c *evalCtx) knowsChild(n Node, name string) bool {
 	if m == nil || parent == "" || isSystem(parent) || !m.IsType(typeRoot(parent)) {
 		return true
 	}
-	_, ok := m.Child(parent, name)
+	_, ok := childDef(m, parent, name)
 	return ok
 }
 
@@ -178,7 +178,7 @@ func (c *evalCtx) modelChildren(out []Node, n Node) ([]Node, bool) {
 			continue
 		}
 		name := k
-		if _, ok := m.Child(parent, k); !ok {
+		if _, ok := childDef(m, parent, k); !ok {
 			if base, _, isChoice := ChoiceType(k); isChoice {
 				name = base
 			}
