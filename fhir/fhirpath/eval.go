@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrNotSupported is wrapped by evaluation errors for functions that compile but that this evaluator
@@ -42,6 +43,15 @@ type evalCtx struct {
 	produced int
 	prepared *Prepared // the prepared resource (plans only), or nil
 	opts     *Options  // never nil when evaluating an Expr
+	now      time.Time // the time now(), today() and timeOfDay() give, read once per evaluation
+}
+
+// clock returns the evaluation's time, the same for every call of now(), today() and timeOfDay().
+func (c *evalCtx) clock() time.Time {
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	return c.now
 }
 
 type scope struct {

@@ -3,7 +3,6 @@ package fhirpath
 import (
 	"sort"
 	"strings"
-	"time"
 )
 
 func isCalendarWord(s string) bool {
@@ -183,8 +182,8 @@ func fnSort(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	return out, nil
 }
 
-func fnNow(_ *evalCtx, _ *scope, _ []Node, a *ast) ([]Node, error) {
-	t := time.Now()
+func fnNow(c *evalCtx, _ *scope, _ []Node, a *ast) ([]Node, error) {
+	t := c.clock()
 	_, off := t.Zone()
 	m := moment{hasDate: true, year: t.Year(), month: int(t.Month()), day: t.Day(), hour: t.Hour(),
 		minute: t.Minute(), second: t.Second(), nano: t.Nanosecond() / 1e6 * 1e6, msDigits: 3, tz: true, offset: off / 60}

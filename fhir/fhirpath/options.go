@@ -9,15 +9,19 @@ type Options struct {
 	Model Model
 	// Functions supplies functions that need the outside world (memberOf, conformsTo, htmlChecks,
 	// resolve) or that the caller adds. A function given here takes precedence over the built-in one of
-	// the same name; its arguments are evaluated on the input's context and passed as collections.
+	// the same name and accepts any number of arguments, which are evaluated in the caller's scope
+	// (like the arguments of startsWith, not as lambdas) and passed as collections. Expressions
+	// compiled with Functions are evaluated by the general evaluator only.
 	Functions map[string]Func
 	// LenientAs makes "as" (operator and function) keep the items of the type, like ofType, instead of
-	// failing on an input of more than one item. Search indexing relies on it: the R4 search parameters
-	// apply "as" to repeating elements.
+	// failing on an input of more than one item, and lets a System type name match the FHIR types that
+	// convert to it (dateTime is a DateTime). Search indexing relies on it: the R4 search parameters
+	// apply "as" to repeating elements and write value.as(DateTime).
 	LenientAs bool
-	// Strict reports, with a Model, navigation to an element that the model does not define
-	// (Patient.name.given1, Observation.valueQuantity) and a leading type name that is not the
-	// context's as evaluation errors, as the specification's strict mode does.
+	// Strict, with a Model, reports as evaluation errors what the specification's strict mode rejects
+	// and a run-time check can see: a leading type name that is not the context's (Encounter.status
+	// on a Patient), and a path step after a cast to a type without that element
+	// ((Observation.value as Period).unit). Without Strict these yield empty collections.
 	Strict bool
 }
 
