@@ -59,6 +59,7 @@ type scope struct {
 	index    int
 	total    []Node // $total in aggregate()
 	hasTotal bool
+	root     bool // the expression's own scope ($this is the context), not a function argument's
 }
 
 // Evaluate evaluates the expression with the resource as both %resource and %context (and the
@@ -94,7 +95,7 @@ func (e *Expr) run(root, context Node) ([]Node, error) {
 	if context.Value != nil || context.ext != nil {
 		this = []Node{context}
 	}
-	out, err := c.eval(e.root, &scope{this: this})
+	out, err := c.eval(e.root, &scope{this: this, root: true})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		return nil, evalErr(a, "unknown variable %%%s", a.name)
 	case aMember:
 		if a.left == nil {
-			return c.member(sc.this, a, true)
+			return c.member(sc.this, a, true, sc.root)
 		}
 		in, err := c.eval(a.left, sc)
 		if err != nil {
@@ -161,7 +162,8 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		if err := c.checkAfterAs(a); err != nil {
 			return nil, err
 		}
-		return c.member(in, a, false)
+		typed := a.left.kind == aMember || a.left.kind == aIndex
+		return c.member(in, a, false, typed)
 	case aFunc:
 		in := sc.this
 		if a.left != nil {
@@ -221,7 +223,11 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 // member navigates to the child elements called a.name of every input node. At the start of a path
 // (first), an upper-case name is a type name: it selects the input nodes of that type (Patient,
 // Resource, DomainResource), so that "Patient.name" yields nothing on an Observation.
-func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
+//
+// With a model, navigating from a path whose items' types are known (typed: a path from the context,
+// not from children(), descendants() or a function argument's $this, whose static type is Any) to an
+// element none of their types defines is an error.
+func (c *evalCtx) member(in []Node, a *ast, first, typed bool) ([]Node, error) {
 	var out []Node
 	name := a.name
 	if first && isUpperStart(name) {
@@ -247,7 +253,7 @@ func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
 		}
 		out = child(out, n, name)
 	}
-	if unknown > 0 && unknown == len(in) {
+	if typed && unknown > 0 && unknown == len(in) {
 		return nil, evalErr(a, "%s has no element %s", defPath(in[0]), name)
 	}
 	return out, c.count(len(out), a)
