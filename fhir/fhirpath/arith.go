@@ -74,6 +74,13 @@ func negate(in []Node, a *ast) ([]Node, error) {
 	default:
 		return nil, evalErr(a, "unary '-' needs a single number, got %d items", len(in))
 	}
+	if q, ok := asQuantity(in[0]); ok {
+		text := "-" + q.text
+		if strings.HasPrefix(q.text, "-") {
+			text = q.text[1:]
+		}
+		return []Node{quantityNode(text, q.unit)}, nil
+	}
 	s, ok := numberText(in[0].Value)
 	if !ok {
 		return nil, evalErr(a, "unary '-' needs a number, got %s", describe(in[0]))
@@ -105,6 +112,22 @@ func arith(a *ast, l, r []Node) ([]Node, error) {
 	}
 	if len(l) == 0 || len(r) == 0 {
 		return nil, nil
+	}
+	lk, rk := kindOf(l[0]), kindOf(r[0])
+	if isMomentKind(lk) && rk == kQuantity && (a.name == "+" || a.name == "-") {
+		return dateArith(a, l[0], r[0], lk)
+	}
+	if lk == kQuantity || rk == kQuantity {
+		qa, ok1 := quantityOrNumber(l[0])
+		qb, ok2 := quantityOrNumber(r[0])
+		if !ok1 || !ok2 {
+			return nil, evalErr(a, "'%s' needs quantities, got %s and %s", a.name, describe(l[0]), describe(r[0]))
+		}
+		res, ok := quantityArith(a.name, qa, qb)
+		if !ok {
+			return nil, nil
+		}
+		return []Node{res}, nil
 	}
 	if a.name == "+" {
 		ls, lok := l[0].stringValue()
@@ -158,4 +181,57 @@ func arith(a *ast, l, r []Node) ([]Node, error) {
 		typ = "integer"
 	}
 	return []Node{{Value: json.Number(ratText(res, prec)), Type: typ, Index: -1}}, nil
+}
+
+// quantityOrNumber reads a quantity, or a number as a quantity of unit '1'.
+func quantityOrNumber(n Node) (quantity, bool) {
+	if q, ok := asQuantity(n); ok {
+		return q, true
+	}
+	if k := kindOf(n); isNumberKind(k) {
+		s, _ := numberText(n.Value)
+		d, ok := parseDecimal(s)
+		return quantity{value: d, text: s, unit: "1"}, ok
+	}
+	return quantity{}, false
+}
+
+// dateArith adds a time-valued quantity to a date, date/time or time (or subtracts it).
+func dateArith(a *ast, dn, qn Node, k kind) ([]Node, error) {
+	m, _, ok := momentOf(dn)
+	q, ok2 := asQuantity(qn)
+	if !ok || !ok2 {
+		return nil, nil
+	}
+	u, known := calendarUnits[q.unit]
+	if !known {
+		return nil, evalErr(a, "cannot add %s to a date", formatQuantity(q))
+	}
+	r, ok := decimalRat(q.value)
+	if !ok {
+		return nil, evalErr(a, "number too large for '%s'", a.name)
+	}
+	if a.name == "-" {
+		r.Neg(r)
+	}
+	unit := q.unit
+	if u.prec == precSecond {
+		// whole nanoseconds: fractions of seconds are kept
+		r.Mul(r, new(big.Rat).SetInt64(u.mult))
+		unit = "ns"
+	}
+	n := new(big.Int).Quo(r.Num(), r.Denom())
+	if !n.IsInt64() {
+		return nil, evalErr(a, "number too large for '%s'", a.name)
+	}
+	var res moment
+	if unit == "ns" {
+		res, ok = addNanos(m, n.Int64())
+	} else {
+		res, ok = addDuration(m, n.Int64(), unit)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return []Node{momentNode(res, k)}, nil
 }

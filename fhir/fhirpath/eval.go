@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrNotSupported is wrapped by evaluation errors for functions that compile but that this evaluator
@@ -41,11 +42,24 @@ type evalCtx struct {
 	context  Node // %context
 	produced int
 	prepared *Prepared // the prepared resource (plans only), or nil
+	opts     *Options  // never nil when evaluating an Expr
+	now      time.Time // the time now(), today() and timeOfDay() give, read once per evaluation
+}
+
+// clock returns the evaluation's time, the same for every call of now(), today() and timeOfDay().
+func (c *evalCtx) clock() time.Time {
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	return c.now
 }
 
 type scope struct {
-	this  []Node
-	index int
+	this     []Node
+	index    int
+	total    []Node // $total in aggregate()
+	hasTotal bool
+	root     bool // the expression's own scope ($this is the context), not a function argument's
 }
 
 // Evaluate evaluates the expression with the resource as both %resource and %context (and the
@@ -66,7 +80,7 @@ func (e *Expr) EvaluateNode(resource any, context Node) ([]Node, error) {
 // eval evaluates the expression by its plan when it has one, or else by the general evaluator.
 func (e *Expr) eval(root, context Node) ([]Node, error) {
 	if e.plan != nil {
-		c := evalCtx{root: root, context: context}
+		c := evalCtx{root: root, context: context, opts: e.opts}
 		return e.plan.run(&c)
 	}
 	return e.run(root, context)
@@ -76,12 +90,12 @@ func rootNode(v any) Node { return Node{Value: v, Type: shapeType(v), Index: -1}
 
 // run evaluates the expression with the general evaluator.
 func (e *Expr) run(root, context Node) ([]Node, error) {
-	c := &evalCtx{root: root, context: context}
+	c := &evalCtx{root: root, context: context, opts: e.opts}
 	var this []Node
 	if context.Value != nil || context.ext != nil {
 		this = []Node{context}
 	}
-	out, err := c.eval(e.root, &scope{this: this})
+	out, err := c.eval(e.root, &scope{this: this, root: true})
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +120,11 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		return sc.this, nil
 	case aIndexVar:
 		return []Node{intNode(sc.index)}, nil
+	case aTotalVar:
+		if !sc.hasTotal {
+			return nil, evalErr(a, "$total outside aggregate()")
+		}
+		return sc.total, nil
 	case aVar:
 		switch a.name {
 		case "resource", "rootResource":
@@ -125,16 +144,26 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		case "loinc":
 			return []Node{stringNode("http://loinc.org")}, nil
 		}
+		if vs, ok := strings.CutPrefix(a.name, "vs-"); ok {
+			return []Node{stringNode("http://hl7.org/fhir/ValueSet/" + vs)}, nil
+		}
+		if ext, ok := strings.CutPrefix(a.name, "ext-"); ok {
+			return []Node{stringNode("http://hl7.org/fhir/StructureDefinition/" + ext)}, nil
+		}
 		return nil, evalErr(a, "unknown variable %%%s", a.name)
 	case aMember:
 		if a.left == nil {
-			return c.member(sc.this, a, true)
+			return c.member(sc.this, a, true, sc.root)
 		}
 		in, err := c.eval(a.left, sc)
 		if err != nil {
 			return nil, err
 		}
-		return c.member(in, a, false)
+		if err := c.checkAfterAs(a); err != nil {
+			return nil, err
+		}
+		typed := a.left.kind == aMember || a.left.kind == aIndex
+		return c.member(in, a, false, typed)
 	case aFunc:
 		in := sc.this
 		if a.left != nil {
@@ -170,7 +199,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		case 0:
 			return nil, nil
 		case 1:
-			return []Node{boolNode(a.typ.matches(in[0].Type))}, nil
+			return []Node{boolNode(c.isType(in[0].Type, a.typ))}, c.checkType(a)
 		}
 		return nil, evalErr(a, "'is' needs a single item, got %d", len(in))
 	case aAs:
@@ -178,7 +207,7 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return filterType(in, a.typ), nil
+		return c.as(in, a)
 	case aUnary:
 		in, err := c.eval(a.right, sc)
 		if err != nil {
@@ -194,22 +223,99 @@ func (c *evalCtx) eval(a *ast, sc *scope) ([]Node, error) {
 // member navigates to the child elements called a.name of every input node. At the start of a path
 // (first), an upper-case name is a type name: it selects the input nodes of that type (Patient,
 // Resource, DomainResource), so that "Patient.name" yields nothing on an Observation.
-func (c *evalCtx) member(in []Node, a *ast, first bool) ([]Node, error) {
+//
+// With a model, navigating from a path whose items' types are known (typed: a path from the context,
+// not from children(), descendants() or a function argument's $this, whose static type is Any) to an
+// element none of their types defines is an error.
+func (c *evalCtx) member(in []Node, a *ast, first, typed bool) ([]Node, error) {
 	var out []Node
 	name := a.name
 	if first && isUpperStart(name) {
-		ts := typeSpec{name: name}
 		for _, n := range in {
-			if n.Type == name || ((name == "Resource" || name == "DomainResource") && ts.matches(n.Type)) {
+			if c.typeNameMatches(name, n.Type) {
 				out = append(out, n)
 			}
 		}
+		if len(out) == 0 && len(in) > 0 && c.strict() && c.model().IsType(name) {
+			return nil, evalErr(a, "the context is not a %s", name)
+		}
 		return out, c.count(len(out), a)
 	}
+	unknown := 0 // items whose type, by the model, has no such element
 	for _, n := range in {
+		var handled bool
+		if out, handled = c.modelChild(out, n, name); handled {
+			continue
+		}
+		if !c.knowsChild(n, name) {
+			unknown++
+			continue
+		}
 		out = child(out, n, name)
 	}
+	if typed && unknown > 0 && unknown == len(in) {
+		return nil, evalErr(a, "%s has no element %s", defPath(in[0]), name)
+	}
 	return out, c.count(len(out), a)
+}
+
+// checkAfterAs, in strict mode, fails a path step after a type cast to a type that has no such
+// element ((Observation.value as Period).unit), even when the cast yields nothing.
+func (c *evalCtx) checkAfterAs(a *ast) error {
+	l := a.left
+	if !c.strict() || l == nil || !(l.kind == aAs || l.kind == aFunc && (l.name == "as" || l.name == "ofType")) {
+		return nil
+	}
+	m := c.model()
+	if l.typ.ns == "System" || !m.IsType(l.typ.name) {
+		return nil
+	}
+	if _, ok := childDef(m, l.typ.name, a.name); !ok {
+		return evalErr(a, "%s has no element %s", l.typ.name, a.name)
+	}
+	return nil
+}
+
+func (c *evalCtx) strict() bool { return c.opts != nil && c.opts.Strict && c.opts.Model != nil }
+
+// as implements the "as" operator and function: the input if it is of the type, or empty; more than
+// one item is an error unless LenientAs, which keeps the items of the type.
+func (c *evalCtx) as(in []Node, a *ast) ([]Node, error) {
+	if len(in) > 1 && !c.lenient() {
+		return nil, evalErr(a, "'as' needs a single item, got %d", len(in))
+	}
+	if err := c.checkType(a); err != nil {
+		return nil, err
+	}
+	return c.filterType(in, a.typ), nil
+}
+
+// systemTypeNames are the FHIRPath System types.
+var systemTypeNames = makeSet("Any", "Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity")
+
+// checkType fails when there is a model and the type of a type test is neither one of its types nor a
+// System type (Patient.gender.as(string1)).
+func (c *evalCtx) checkType(a *ast) error {
+	m := c.model()
+	if m == nil {
+		return nil
+	}
+	_, sys := systemTypeNames[a.typ.name]
+	switch a.typ.ns {
+	case "System":
+		if sys {
+			return nil
+		}
+	case "FHIR":
+		if m.IsType(a.typ.name) {
+			return nil
+		}
+	default:
+		if sys || m.IsType(a.typ.name) {
+			return nil
+		}
+	}
+	return evalErr(a, "unknown type %s", a.typ)
 }
 
 // objectOf returns the JSON object whose members are the children of n: the value itself for complex
@@ -397,17 +503,6 @@ func emitKey(out []Node, obj map[string]any, key string, v, ext any) []Node {
 	return emit(out, obj, key, key, "", v, ext)
 }
 
-// filterType keeps the nodes whose type is ts (or a specialisation of it).
-func filterType(in []Node, ts typeSpec) []Node {
-	var out []Node
-	for _, n := range in {
-		if ts.matches(n.Type) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // toBool converts a collection to a boolean by the FHIRPath singleton rules: empty is unknown
 // (known=false), a single boolean is its value, any other single item is true.
 func toBool(in []Node, a *ast) (val, known bool, err error) {
@@ -542,9 +637,9 @@ func (c *evalCtx) binary(a *ast, sc *scope) ([]Node, error) {
 		if len(l) == 0 || len(r) == 0 {
 			return nil, nil
 		}
-		eq := len(l) == len(r)
-		for i := 0; eq && i < len(l); i++ {
-			eq = equalNodes(l[i], r[i])
+		eq, known := equalColls(l, r)
+		if !known {
+			return nil, nil
 		}
 		return []Node{boolNode(eq == (a.name == "="))}, nil
 	case "~", "!~":
@@ -565,7 +660,7 @@ func (c *evalCtx) binary(a *ast, sc *scope) ([]Node, error) {
 			return nil, evalErr(a, "'%s' needs a single item, got %d", a.name, len(item))
 		}
 		for _, n := range coll {
-			if equalNodes(item[0], n) {
+			if eq, known := equalItems(item[0], n); eq && known {
 				return []Node{boolNode(true)}, nil
 			}
 		}
@@ -644,57 +739,4 @@ func mapOrNil(m map[string]any) any {
 		return nil
 	}
 	return m
-}
-
-func equivalentColls(l, r []Node) bool {
-	if len(l) != len(r) {
-		return false
-	}
-	used := make([]bool, len(r))
-outer:
-	for _, x := range l {
-		for j, y := range r {
-			if !used[j] && equivalentValues(x.Value, y.Value) {
-				used[j] = true
-				continue outer
-			}
-		}
-		return false
-	}
-	return true
-}
-
-func compareOp(a *ast, l, r []Node) ([]Node, error) {
-	if len(l) == 0 || len(r) == 0 {
-		return nil, nil
-	}
-	if len(l) > 1 || len(r) > 1 {
-		return nil, evalErr(a, "'%s' needs single items, got %d and %d", a.name, len(l), len(r))
-	}
-	var c int
-	ls, lok := l[0].Value.(string)
-	rs, rok := r[0].Value.(string)
-	switch {
-	case lok && rok:
-		c = strings.Compare(ls, rs)
-	default:
-		ld, lok := asDecimal(l[0].Value)
-		rd, rok := asDecimal(r[0].Value)
-		if !lok || !rok {
-			return nil, evalErr(a, "cannot compare %s with %s", describe(l[0]), describe(r[0]))
-		}
-		c = cmpDecimal(ld, rd)
-	}
-	var res bool
-	switch a.name {
-	case "<":
-		res = c < 0
-	case ">":
-		res = c > 0
-	case "<=":
-		res = c <= 0
-	case ">=":
-		res = c >= 0
-	}
-	return []Node{boolNode(res)}, nil
 }

@@ -68,9 +68,11 @@ func TestEvaluateInline(t *testing.T) {
 		{expr: "Observation.component.value", want: []string{"s", "3", "true"}, wantTypes: []string{"string", "integer", "boolean"}},
 		{expr: "Observation.component.value.ofType(integer)", want: []string{"3"}},
 		{expr: "Observation.component.value.ofType(FHIR.boolean)", want: []string{"true"}},
-		{expr: "Observation.component.value.ofType(System.String)", want: []string{"s"}},
-		{expr: "Observation.component.value.ofType(Integer)", want: []string{"3"}},
-		{expr: "Observation.component.value as string", want: []string{"s"}},
+		{expr: "Observation.component.value.ofType(System.String)", want: nil}, // FHIR string is not System.String
+		{expr: "Observation.component.value.ofType(string)", want: []string{"s"}},
+		{expr: "Observation.component.value.ofType(integer)", want: []string{"3"}},
+		{expr: "Observation.component.value.ofType(Integer)", want: nil},
+		{expr: "Observation.component.value.where($this is string)", want: []string{"s"}},
 		{expr: "Observation.value is Quantity", want: []string{"true"}},
 		{expr: "Observation.value is FHIR.Quantity", want: []string{"true"}},
 		{expr: "Observation.value.is(Range)", want: []string{"false"}},
@@ -154,7 +156,7 @@ func TestEvaluateInline(t *testing.T) {
 		{expr: "$this.id", want: []string{"o1"}},
 		{expr: "%ucum", want: []string{"http://unitsofmeasure.org"}},
 		{expr: "@2020-01-02 = @2020-01-02", want: []string{"true"}},
-		{expr: "@2020-01-02T10:00:00Z", want: []string{"2020-01-02T10:00:00Z"}, wantTypes: []string{"dateTime"}},
+		{expr: "@2020-01-02T10:00:00Z", want: []string{"2020-01-02T10:00:00Z"}, wantTypes: []string{"System.DateTime"}},
 		{expr: "`status`", want: []string{"final"}},
 		{expr: "'it''s'.length()", want: nil}, // not valid: checked by compile test
 	}
@@ -241,7 +243,7 @@ func TestCompileErrors(t *testing.T) {
 		{"a.as(b.c.d)", 5, "as() expects a type name"},
 		{"ofType('x')", 7, "ofType() expects a type name"},
 		{"%nope", 0, "unknown environment variable %nope"},
-		{"$total", 0, "unsupported variable $total"},
+		{"$totals", 0, "unsupported variable $totals"},
 		{"a # b", 2, "unexpected character '#'"},
 		{"a b", 2, `unexpected "b"`},
 		{"@x", 0, "invalid date/time literal"},
@@ -324,7 +326,7 @@ func TestEvaluateNode(t *testing.T) {
 	if err != nil || len(comps) != 3 {
 		t.Fatalf("%v %v", comps, err)
 	}
-	sub := MustCompile("code.text | value.as(Integer) | %resource.id | %context.code.text")
+	sub := MustCompile("code.text | value.as(integer) | %resource.id | %context.code.text")
 	var got []string
 	for _, c := range comps {
 		res, err := sub.EvaluateNode(doc, c)

@@ -203,7 +203,7 @@ func TestExamples(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := loadExample(t, tc.file)
-			expr, err := Compile(tc.expr)
+			expr, err := compileSearch(tc.expr)
 			if err != nil {
 				t.Fatal(err)
 			}

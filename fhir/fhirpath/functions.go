@@ -17,46 +17,102 @@ var functions map[string]*funcDef
 
 func init() {
 	functions = map[string]*funcDef{
-		"empty":       {0, 0, false, fnEmpty},
-		"exists":      {0, 1, false, fnExists},
-		"all":         {1, 1, false, fnAll},
-		"allTrue":     {0, 0, false, boolAgg(true, true)},
-		"anyTrue":     {0, 0, false, boolAgg(false, true)},
-		"allFalse":    {0, 0, false, boolAgg(true, false)},
-		"anyFalse":    {0, 0, false, boolAgg(false, false)},
-		"not":         {0, 0, false, fnNot},
-		"where":       {1, 1, false, fnWhere},
-		"select":      {1, 1, false, fnSelect},
-		"first":       {0, 0, false, fnFirst},
-		"last":        {0, 0, false, fnLast},
-		"tail":        {0, 0, false, fnTail},
-		"skip":        {1, 1, false, fnSkip},
-		"take":        {1, 1, false, fnTake},
-		"single":      {0, 0, false, fnSingle},
-		"count":       {0, 0, false, fnCount},
-		"distinct":    {0, 0, false, fnDistinct},
-		"isDistinct":  {0, 0, false, fnIsDistinct},
-		"union":       {1, 1, false, fnUnion},
-		"combine":     {1, 1, false, fnCombine},
-		"ofType":      {1, 1, true, fnOfType},
-		"as":          {1, 1, true, fnOfType},
-		"is":          {1, 1, true, fnIs},
-		"extension":   {1, 1, false, fnExtension},
-		"hasValue":    {0, 0, false, fnHasValue},
-		"children":    {0, 0, false, fnChildren},
-		"descendants": {0, 0, false, fnDescendants},
-		"resolve":     {0, 0, false, fnResolve},
-		"memberOf":    {1, 1, false, fnMemberOf},
-		"startsWith":  {1, 1, false, strFn(strings.HasPrefix)},
-		"endsWith":    {1, 1, false, strFn(strings.HasSuffix)},
-		"contains":    {1, 1, false, strFn(strings.Contains)},
-		"lower":       {0, 0, false, strMap(strings.ToLower)},
-		"upper":       {0, 0, false, strMap(strings.ToUpper)},
-		"length":      {0, 0, false, fnLength},
-		"substring":   {1, 2, false, fnSubstring},
-		"toString":    {0, 0, false, fnToString},
-		"iif":         {2, 3, false, fnIif},
-		"trace":       {1, 2, false, fnTrace},
+		"empty":              {0, 0, false, fnEmpty},
+		"exists":             {0, 1, false, fnExists},
+		"all":                {1, 1, false, fnAll},
+		"allTrue":            {0, 0, false, boolAgg(true, true)},
+		"anyTrue":            {0, 0, false, boolAgg(false, true)},
+		"allFalse":           {0, 0, false, boolAgg(true, false)},
+		"anyFalse":           {0, 0, false, boolAgg(false, false)},
+		"not":                {0, 0, false, fnNot},
+		"where":              {1, 1, false, fnWhere},
+		"select":             {1, 1, false, fnSelect},
+		"first":              {0, 0, false, fnFirst},
+		"last":               {0, 0, false, fnLast},
+		"tail":               {0, 0, false, fnTail},
+		"skip":               {1, 1, false, fnSkip},
+		"take":               {1, 1, false, fnTake},
+		"single":             {0, 0, false, fnSingle},
+		"count":              {0, 0, false, fnCount},
+		"distinct":           {0, 0, false, fnDistinct},
+		"isDistinct":         {0, 0, false, fnIsDistinct},
+		"union":              {1, 1, false, fnUnion},
+		"combine":            {1, 1, false, fnCombine},
+		"ofType":             {1, 1, true, fnOfType},
+		"as":                 {1, 1, true, fnAs},
+		"is":                 {1, 1, true, fnIs},
+		"extension":          {1, 1, false, fnExtension},
+		"hasValue":           {0, 0, false, fnHasValue},
+		"children":           {0, 0, false, fnChildren},
+		"descendants":        {0, 0, false, fnDescendants},
+		"resolve":            {0, 0, false, fnResolve},
+		"memberOf":           {1, 1, false, fnMemberOf},
+		"conformsTo":         {1, 1, false, fnConformsTo},
+		"htmlChecks":         {0, 0, false, fnNeedsOutside},
+		"indexOf":            {1, 1, false, fnIndexOf},
+		"lastIndexOf":        {1, 1, false, fnIndexOf},
+		"replace":            {2, 2, false, fnReplace},
+		"matches":            {1, 1, false, fnMatches},
+		"matchesFull":        {1, 1, false, fnMatches},
+		"replaceMatches":     {2, 2, false, fnReplaceMatches},
+		"toChars":            {0, 0, false, fnToChars},
+		"trim":               {0, 0, false, fnTrim},
+		"split":              {1, 1, false, fnSplit},
+		"join":               {0, 1, false, fnJoin},
+		"encode":             {1, 1, false, fnEncode},
+		"decode":             {1, 1, false, fnEncode},
+		"escape":             {1, 1, false, fnEscape},
+		"unescape":           {1, 1, false, fnEscape},
+		"toBoolean":          {0, 0, false, convFn(toBoolean, false)},
+		"convertsToBoolean":  {0, 0, false, convFn(toBoolean, true)},
+		"toInteger":          {0, 0, false, convFn(toInteger, false)},
+		"convertsToInteger":  {0, 0, false, convFn(toInteger, true)},
+		"toDecimal":          {0, 0, false, convFn(toDecimal, false)},
+		"convertsToDecimal":  {0, 0, false, convFn(toDecimal, true)},
+		"convertsToString":   {0, 0, false, convFn(toStringConv, true)},
+		"toDate":             {0, 0, false, convFn(momentConv(kDate), false)},
+		"convertsToDate":     {0, 0, false, convFn(momentConv(kDate), true)},
+		"toDateTime":         {0, 0, false, convFn(momentConv(kDateTime), false)},
+		"convertsToDateTime": {0, 0, false, convFn(momentConv(kDateTime), true)},
+		"toTime":             {0, 0, false, convFn(momentConv(kTime), false)},
+		"convertsToTime":     {0, 0, false, convFn(momentConv(kTime), true)},
+		"toQuantity":         {0, 1, false, fnToQuantity(false)},
+		"convertsToQuantity": {0, 1, false, fnToQuantity(true)},
+		"abs":                {0, 0, false, fnAbs},
+		"ceiling":            {0, 0, false, fnRounding},
+		"floor":              {0, 0, false, fnRounding},
+		"truncate":           {0, 0, false, fnRounding},
+		"round":              {0, 1, false, fnRounding},
+		"exp":                {0, 0, false, fnFloatMath},
+		"ln":                 {0, 0, false, fnFloatMath},
+		"sqrt":               {0, 0, false, fnFloatMath},
+		"log":                {1, 1, false, fnLogPower},
+		"power":              {1, 1, false, fnLogPower},
+		"exclude":            {1, 1, false, fnExclude},
+		"intersect":          {1, 1, false, fnIntersect},
+		"subsetOf":           {1, 1, false, fnSubsetOf},
+		"supersetOf":         {1, 1, false, fnSubsetOf},
+		"repeat":             {1, 1, false, fnRepeat},
+		"aggregate":          {1, 2, false, fnAggregate},
+		"sort":               {0, MaxDepth, false, fnSort},
+		"today":              {0, 0, false, fnNow},
+		"now":                {0, 0, false, fnNow},
+		"timeOfDay":          {0, 0, false, fnNow},
+		"type":               {0, 0, false, fnType},
+		"comparable":         {1, 1, false, fnComparable},
+		"lowBoundary":        {0, 1, false, fnBoundary},
+		"highBoundary":       {0, 1, false, fnBoundary},
+		"precision":          {0, 0, false, fnPrecision},
+		"startsWith":         {1, 1, false, strFn(strings.HasPrefix)},
+		"endsWith":           {1, 1, false, strFn(strings.HasSuffix)},
+		"contains":           {1, 1, false, strFn(strings.Contains)},
+		"lower":              {0, 0, false, strMap(strings.ToLower)},
+		"upper":              {0, 0, false, strMap(strings.ToUpper)},
+		"length":             {0, 0, false, fnLength},
+		"substring":          {1, 2, false, fnSubstring},
+		"toString":           {0, 0, false, fnToString},
+		"iif":                {2, 3, false, fnIif},
+		"trace":              {1, 2, false, fnTrace},
 	}
 }
 
@@ -258,16 +314,23 @@ func fnCombine(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 	return out, c.count(len(out), a)
 }
 
-func fnOfType(_ *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
-	return filterType(in, a.typ), nil
+func fnOfType(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
+	if err := c.checkType(a); err != nil {
+		return nil, err
+	}
+	return c.filterType(in, a.typ), nil
 }
 
-func fnIs(_ *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
+func fnAs(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
+	return c.as(in, a)
+}
+
+func fnIs(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	switch len(in) {
 	case 0:
 		return nil, nil
 	case 1:
-		return []Node{boolNode(a.typ.matches(in[0].Type))}, nil
+		return []Node{boolNode(c.isType(in[0].Type, a.typ))}, nil
 	}
 	return nil, evalErr(a, "is() needs a single item, got %d", len(in))
 }
@@ -309,7 +372,7 @@ func fnHasValue(_ *evalCtx, _ *scope, in []Node, _ *ast) ([]Node, error) {
 func fnChildren(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	var out []Node
 	for _, n := range in {
-		out = children(out, n)
+		out = c.childrenOf(out, n)
 		if err := c.count(0, a); err != nil {
 			return nil, err
 		}
@@ -321,11 +384,11 @@ func fnDescendants(c *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
 	var out []Node
 	for _, n := range in {
 		start := len(out)
-		out = children(out, n)
+		out = c.childrenOf(out, n)
 		// breadth-first: the children of every node appended are appended in turn
 		for i := start; i < len(out); i++ {
 			before := len(out)
-			out = children(out, out[i])
+			out = c.childrenOf(out, out[i])
 			if err := c.count(len(out)-before, a); err != nil {
 				return nil, err
 			}
@@ -406,25 +469,17 @@ func fnSubstring(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 	return []Node{stringNode(string(runes[start:end]))}, nil
 }
 
-func fnToString(_ *evalCtx, _ *scope, in []Node, a *ast) ([]Node, error) {
-	switch len(in) {
-	case 0:
-		return nil, nil
-	case 1:
-		switch in[0].Value.(type) {
-		case map[string]any, nil:
-			return nil, nil
-		}
-		return []Node{stringNode(in[0].String())}, nil
-	}
-	return nil, evalErr(a, "toString() on %d items", len(in))
-}
-
 func fnIif(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
-	inner := &scope{this: in, index: sc.index}
+	if a.left != nil && len(in) > 1 {
+		return nil, evalErr(a, "iif() on %d items", len(in))
+	}
+	inner := &scope{this: in, index: sc.index, total: sc.total, hasTotal: sc.hasTotal}
 	res, err := c.eval(a.args[0], inner)
 	if err != nil {
 		return nil, err
+	}
+	if len(res) == 1 && kindOf(res[0]) != kBool {
+		return nil, evalErr(a.args[0], "iif() criterion must be a boolean, got %s", describe(res[0]))
 	}
 	v, known, err := toBool(res, a.args[0])
 	if err != nil {
@@ -440,3 +495,11 @@ func fnIif(c *evalCtx, sc *scope, in []Node, a *ast) ([]Node, error) {
 }
 
 func fnTrace(_ *evalCtx, _ *scope, in []Node, _ *ast) ([]Node, error) { return in, nil }
+
+// childrenOf appends the children of n, typed by the model when there is one.
+func (c *evalCtx) childrenOf(out []Node, n Node) []Node {
+	if res, ok := c.modelChildren(out, n); ok {
+		return res
+	}
+	return children(out, n)
+}

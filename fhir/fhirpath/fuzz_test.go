@@ -31,6 +31,17 @@ var fuzzSeeds = []string{
 	"x is System.String or x as FHIR.Quantity",
 	"Observation.performer.where(resolve() is Resource) | Observation.note.text | Observation.note.text",
 	"Observation.identifier.value.extension | (Observation.value as Quantity).unit | subject.ofType(Reference)",
+	"@2015.is(Date) and @2015-02-04T14:34:28.123+10:00 > @T14:34 or @2015T.precision() = 4",
+	"4.0000 'g' = 4000.0 'mg' and 7 days ~ 1 week and (-5.5 'mg').abs() < 6 'mg'",
+	"@1973-12-25 + 7 days - 1 'wk' + 0.1 's'",
+	"1.587.lowBoundary(6) | @2014-01-01T08.highBoundary(17) | @T10:30.lowBoundary(9)",
+	"(1|2|3).aggregate($this + $total, 0) | (3|1).sort(-$this) | name.repeat(given)",
+	"'abc'.matches('^a.c$') and 'x'.replaceMatches('(x)', '$1y').indexOf('y') >= 0",
+	"'a,b'.split(',').join('|').encode('base64').decode('base64').escape('html').unescape('json')",
+	"%`vs-administrative-gender` | %`ext-patient-birthTime` | 1.type().name | today() | now() | timeOfDay()",
+	"'1 day'.toQuantity('h') | '2.5'.toDecimal().round(1) | 16.sqrt().power(2).ln().exp().log(10)",
+	"(1|2).exclude(2).intersect(1).subsetOf(1|2) and (1|2).supersetOf(1)",
+	"iif(true, 'a').toChars().trim() | conformsTo('http://hl7.org/fhir/StructureDefinition/Patient')",
 }
 
 // FuzzCompile checks that Compile never panics or hangs, that its errors are *SyntaxError, that

@@ -148,3 +148,14 @@ func types(nodes []Node) []string {
 	}
 	return out
 }
+
+// compileSearch compiles an expression as the search indexer does (LenientAs).
+func compileSearch(src string) (*Expr, error) { return CompileWith(src, Options{LenientAs: true}) }
+
+func mustCompileSearch(src string) *Expr {
+	e, err := compileSearch(src)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}

@@ -113,6 +113,9 @@ func lex(src string) ([]token, error) {
 		case c == '@':
 			i++
 			for i < len(src) && isDateChar(src[i]) {
+				if src[i] == '.' && (i+1 >= len(src) || src[i+1] < '0' || src[i+1] > '9') {
+					break // a function call on the literal (@2015.is(Date)), not fractional seconds
+				}
 				i++
 			}
 			text := src[start+1 : i]
@@ -190,12 +193,21 @@ func validDateLiteral(s string) bool {
 		return false
 	}
 	if s[0] == 'T' {
-		return len(s) >= 3 && isDigits(s[1:3])
+		m, ok := parseTime(s[1:])
+		return ok && !m.tz // a time of day has no zone
 	}
-	if len(s) < 4 || !isDigits(s[:4]) {
-		return false
+	if d, t, ok := strings.Cut(s, "T"); ok {
+		if _, ok := parseDate(d); !ok {
+			return false
+		}
+		if t == "" {
+			return true
+		}
+		_, ok := parseTime(t)
+		return ok
 	}
-	return true
+	_, ok := parseDate(s)
+	return ok
 }
 
 func isDigits(s string) bool {

@@ -25,7 +25,8 @@ type Node struct {
 	Name   string         // FHIRPath element name: Key without a choice type suffix ("value" for "valueQuantity")
 	Index  int            // index in the array Parent[Key], or -1
 
-	ext map[string]any // the "_name" sibling object of a primitive value (its id and extensions)
+	ext  map[string]any // the "_name" sibling object of a primitive value (its id and extensions)
+	path string         // with a Model, where the children of a backbone element are defined ("Patient.contact"); "" to use Type
 }
 
 // Located reports whether the node sits in the resource tree (Parent is set).
@@ -110,11 +111,11 @@ func isUpperStart(s string) bool {
 	return s != "" && s[0] >= 'A' && s[0] <= 'Z'
 }
 
-func boolNode(b bool) Node     { return Node{Value: b, Type: "boolean", Index: -1} }
-func stringNode(s string) Node { return Node{Value: s, Type: "string", Index: -1} }
+func boolNode(b bool) Node     { return Node{Value: b, Type: sysBoolean, Index: -1} }
+func stringNode(s string) Node { return Node{Value: s, Type: sysString, Index: -1} }
 
 func intNode(i int) Node {
-	return Node{Value: json.Number(strconv.Itoa(i)), Type: "integer", Index: -1}
+	return Node{Value: json.Number(strconv.Itoa(i)), Type: sysInteger, Index: -1}
 }
 
 // stringValue returns the value as a string when the node holds a JSON string.

@@ -42,6 +42,7 @@ const (
 	aVar                     // %name
 	aThis                    // $this
 	aIndexVar                // $index
+	aTotalVar                // $total
 )
 
 type ast struct {
@@ -55,19 +56,22 @@ type ast struct {
 	typ   typeSpec
 	lit   Node
 	depth int
+	ufn   Func // a function supplied through Options.Functions, or nil
 }
 
 type parser struct {
 	src  string
 	toks []token
 	p    int
+	opts *Options
 }
 
 // Expr is a compiled FHIRPath expression. It is immutable and safe for concurrent use.
 type Expr struct {
 	src  string
 	root *ast
-	plan *plan // the fast evaluation of common shapes, or nil
+	plan *plan    // the fast evaluation of common shapes, or nil
+	opts *Options // never nil
 }
 
 // String returns the source text of the expression.
@@ -75,6 +79,13 @@ func (e *Expr) String() string { return e.src }
 
 // Compile parses a FHIRPath expression. The error, a *SyntaxError, gives the offset and the reason.
 func Compile(expr string) (*Expr, error) {
+	return compile(expr, &defaultOptions)
+}
+
+// defaultOptions are Compile's options (shared: an Expr never modifies its options).
+var defaultOptions = Options{}
+
+func compile(expr string, opts *Options) (*Expr, error) {
 	if len(expr) > MaxExpressionLength {
 		return nil, syntaxErr(MaxExpressionLength, fmt.Sprintf("expression longer than %d bytes", MaxExpressionLength))
 	}
@@ -82,7 +93,7 @@ func Compile(expr string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{src: expr, toks: toks}
+	ps := &parser{src: expr, toks: toks, opts: opts}
 	if ps.peek().kind == tEOF {
 		return nil, syntaxErr(0, "empty expression")
 	}
@@ -93,7 +104,11 @@ func Compile(expr string) (*Expr, error) {
 	if t := ps.peek(); t.kind != tEOF {
 		return nil, syntaxErr(t.pos, "unexpected "+t.describe())
 	}
-	return &Expr{src: expr, root: root, plan: compilePlan(root)}, nil
+	e := &Expr{src: expr, root: root, opts: opts}
+	if opts.Model == nil && len(opts.Functions) == 0 {
+		e.plan = compilePlan(root) // plans know neither models nor supplied functions
+	}
+	return e, nil
 }
 
 // MustCompile is like Compile but panics on error; for expressions fixed in code.
@@ -332,30 +347,35 @@ func (ps *parser) parseTerm(depth int) (*ast, error) {
 		return nil, syntaxErr(t.pos, "unexpected end of expression")
 	case tString:
 		n := newNode(aLiteral, t.pos)
-		n.lit = Node{Value: t.text, Type: "string", Index: -1}
+		n.lit = Node{Value: t.text, Type: sysString, Index: -1}
 		return n, nil
 	case tNumber:
 		n := newNode(aLiteral, t.pos)
 		n.lit = numberNode(json.Number(t.text))
+		// a quantity: a number followed by a quoted unit or a calendar keyword
+		if u := ps.peek(); u.kind == tString || (u.kind == tIdent && !u.delimited && isCalendarWord(u.text)) {
+			ps.next()
+			n.lit = quantityNode(t.text, u.text)
+		}
 		return n, nil
 	case tDate:
 		n := newNode(aLiteral, t.pos)
-		typ := "date"
 		switch {
 		case strings.HasPrefix(t.text, "T"):
-			typ = "time"
+			n.lit = Node{Value: t.text[1:], Type: sysTime, Index: -1}
 		case strings.Contains(t.text, "T"):
-			typ = "dateTime"
-		}
-		n.lit = Node{Value: strings.TrimPrefix(t.text, "T"), Type: typ, Index: -1}
-		if typ != "time" {
-			n.lit.Value = t.text
+			n.lit = Node{Value: strings.TrimSuffix(t.text, "T"), Type: sysDateTime, Index: -1}
+		default:
+			n.lit = Node{Value: t.text, Type: sysDate, Index: -1}
 		}
 		return n, nil
 	case tEnv:
 		switch t.text {
 		case "resource", "rootResource", "context", "ucum", "sct", "loinc":
 		default:
+			if strings.HasPrefix(t.text, "vs-") || strings.HasPrefix(t.text, "ext-") {
+				break
+			}
 			return nil, syntaxErr(t.pos, "unknown environment variable %"+t.text)
 		}
 		n := newNode(aVar, t.pos)
@@ -367,6 +387,8 @@ func (ps *parser) parseTerm(depth int) (*ast, error) {
 			return newNode(aThis, t.pos), nil
 		case "index":
 			return newNode(aIndexVar, t.pos), nil
+		case "total":
+			return newNode(aTotalVar, t.pos), nil
 		}
 		return nil, syntaxErr(t.pos, "unsupported variable $"+t.text)
 	case tPunct:
@@ -392,7 +414,7 @@ func (ps *parser) parseTerm(depth int) (*ast, error) {
 			switch t.text {
 			case "true", "false":
 				n := newNode(aLiteral, t.pos)
-				n.lit = Node{Value: t.text == "true", Type: "boolean", Index: -1}
+				n.lit = boolNode(t.text == "true")
 				return n, nil
 			}
 			if ps.isPunct("(") {
@@ -410,6 +432,10 @@ func (ps *parser) parseTerm(depth int) (*ast, error) {
 // the current $this).
 func (ps *parser) parseCall(name token, focus *ast, depth int) (*ast, error) {
 	fd, ok := functions[name.text]
+	var ufn Func
+	if f, supplied := ps.opts.Functions[name.text]; supplied && f != nil {
+		fd, ufn, ok = &funcDef{maxArgs: MaxDepth, impl: callSupplied}, f, true
+	}
 	if !ok {
 		return nil, syntaxErr(name.pos, "unknown function "+name.text+"()")
 	}
@@ -441,7 +467,7 @@ func (ps *parser) parseCall(name token, focus *ast, depth int) (*ast, error) {
 		return nil, syntaxErr(name.pos, fmt.Sprintf("%s() takes %s argument(s), got %d", name.text, want, len(args)))
 	}
 	n := newNode(aFunc, name.pos, append([]*ast{focus}, args...)...)
-	n.name, n.left, n.fn = name.text, focus, fd
+	n.name, n.left, n.fn, n.ufn = name.text, focus, fd, ufn
 	if fd.typeArg {
 		ts, ok := typeSpecOf(args[0])
 		if !ok {
@@ -470,9 +496,9 @@ func typeSpecOf(a *ast) (typeSpec, bool) {
 }
 
 func numberNode(n json.Number) Node {
-	typ := "decimal"
+	typ := sysDecimal
 	if isIntegerText(string(n)) {
-		typ = "integer"
+		typ = sysInteger
 	}
 	return Node{Value: n, Type: typ, Index: -1}
 }
@@ -487,9 +513,9 @@ func (e *Expr) SplitLast() (parent *Expr, name string, ok bool) {
 		return nil, "", false
 	}
 	if a.left == nil {
-		return &Expr{src: "$this", root: newNode(aThis, 0)}, a.name, true
+		return &Expr{src: "$this", root: newNode(aThis, 0), opts: e.opts}, a.name, true
 	}
 	src := strings.TrimSpace(e.src[:a.pos])
 	src = strings.TrimSpace(strings.TrimSuffix(src, "."))
-	return &Expr{src: src, root: a.left}, a.name, true
+	return &Expr{src: src, root: a.left, opts: e.opts}, a.name, true
 }

@@ -32,6 +32,7 @@ type step struct {
 	name string
 	typ  typeSpec
 	a    *ast // the sub-expression that counts the produced nodes (member or resolve()), for errors
+	as   bool // a stepOfType that is "as", which fails on more than one item unless LenientAs
 }
 
 // compilePlan returns the plan of an expression, or nil when its shape has none.
@@ -75,11 +76,11 @@ func compileSteps(a *ast) ([]step, bool) {
 		}
 		return append(steps, step{kind: stepChild, name: a.name, a: a}), true
 	case aAs:
-		return append(steps, step{kind: stepOfType, typ: a.typ}), true
+		return append(steps, step{kind: stepOfType, typ: a.typ, a: a, as: true}), true
 	case aFunc:
 		switch a.name {
 		case "as", "ofType":
-			return append(steps, step{kind: stepOfType, typ: a.typ}), true
+			return append(steps, step{kind: stepOfType, typ: a.typ, a: a, as: a.name == "as"}), true
 		case "where":
 			if resolve, typ, ok := resolveIsCriterion(a.args[0]); ok {
 				return append(steps, step{kind: stepWhereResolveIs, typ: typ, a: resolve}), true
@@ -229,12 +230,12 @@ func (c *evalCtx) mayMatch(steps []step) bool {
 	if len(steps) == 0 || steps[0].kind != stepTypeName {
 		return true
 	}
-	return typeNameMatches(steps[0].name, c.context.Type)
+	return c.typeNameMatches(steps[0].name, c.context.Type)
 }
 
 // typeNameMatches reports whether a node of type typ is selected by a leading type name.
-func typeNameMatches(name, typ string) bool {
-	return typ == name || ((name == "Resource" || name == "DomainResource") && typeSpec{name: name}.matches(typ))
+func (c *evalCtx) typeNameMatches(name, typ string) bool {
+	return typ == name || ((name == "Resource" || name == "DomainResource") && c.isType(typ, typeSpec{name: name}))
 }
 
 // runSteps evaluates one branch from $this; the result is in b.cur, valid until the next call.
@@ -260,7 +261,7 @@ func (c *evalCtx) runStep(out, in []Node, s step) ([]Node, error) {
 	switch s.kind {
 	case stepTypeName:
 		for _, n := range in {
-			if typeNameMatches(s.name, n.Type) {
+			if c.typeNameMatches(s.name, n.Type) {
 				out = append(out, n)
 			}
 		}
@@ -271,8 +272,11 @@ func (c *evalCtx) runStep(out, in []Node, s step) ([]Node, error) {
 		}
 		return out, c.count(len(out), s.a)
 	case stepOfType:
+		if s.as && len(in) > 1 && !c.lenient() {
+			return nil, evalErr(s.a, "'as' needs a single item, got %d", len(in))
+		}
 		for _, n := range in {
-			if s.typ.matches(n.Type) {
+			if c.isType(n.Type, s.typ) {
 				out = append(out, n)
 			}
 		}
@@ -286,7 +290,7 @@ func (c *evalCtx) runStep(out, in []Node, s step) ([]Node, error) {
 			if err := c.count(1, s.a); err != nil { // resolve() produced one node
 				return nil, err
 			}
-			if s.typ.matches(typ) {
+			if c.isType(typ, s.typ) {
 				out = append(out, n)
 			}
 		}

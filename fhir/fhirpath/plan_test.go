@@ -18,13 +18,13 @@ import (
 func evalBoth(e *Expr, resource any, context Node) (string, bool) {
 	root := rootNode(resource)
 	slow, serr := e.run(root, context)
-	c := evalCtx{root: root, context: context}
+	c := evalCtx{root: root, context: context, opts: e.opts}
 	fast, ferr := e.plan.run(&c)
 	if d, ok := sameResults(fast, ferr, slow, serr); !ok {
 		return d, false
 	}
 	p := Prepare(resource)
-	c = evalCtx{root: p.root, context: context, prepared: p}
+	c = evalCtx{root: p.root, context: context, prepared: p, opts: e.opts}
 	fast, ferr = e.plan.run(&c)
 	if d, ok := sameResults(fast, ferr, slow, serr); !ok {
 		return "prepared: " + d, false
@@ -204,10 +204,10 @@ func TestPlanSearchParameters(t *testing.T) {
 		if sp.Expression == "" {
 			continue
 		}
-		e := MustCompile(sp.Expression)
+		e := mustCompileSearch(sp.Expression)
 		comps := make([]*Expr, len(sp.Components))
 		for i, c := range sp.Components {
-			comps[i] = MustCompile(c)
+			comps[i] = mustCompileSearch(c)
 		}
 		total++
 		if e.plan != nil {

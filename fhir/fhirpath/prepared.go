@@ -37,7 +37,7 @@ func (e *Expr) evalPrepared(r *Prepared, context Node) ([]Node, error) {
 	if e.plan == nil {
 		return e.run(r.root, context)
 	}
-	c := evalCtx{root: r.root, context: context, prepared: r}
+	c := evalCtx{root: r.root, context: context, prepared: r, opts: e.opts}
 	return e.plan.run(&c)
 }
 

@@ -20,7 +20,7 @@ func TestSearchParametersCompile(t *testing.T) {
 			if src == "" {
 				continue
 			}
-			if _, err := Compile(src); err != nil {
+			if _, err := compileSearch(src); err != nil {
 				t.Errorf("%s: %q: %v", sp.ID, src, err)
 				continue
 			}
@@ -90,7 +90,7 @@ func TestSearchParametersNotMeaningful(t *testing.T) {
 			t.Errorf("notMeaningful lists %s, which does not exist", id)
 			continue
 		}
-		if _, err := Compile(sp.Expression); err != nil {
+		if _, err := compileSearch(sp.Expression); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
@@ -128,14 +128,14 @@ func TestSearchParametersEvaluate(t *testing.T) {
 		if sp.Expression == "" {
 			continue
 		}
-		expr, err := Compile(sp.Expression)
+		expr, err := compileSearch(sp.Expression)
 		if err != nil {
 			t.Errorf("%s: %v", sp.ID, err)
 			continue
 		}
 		var comps []*Expr
 		for _, c := range sp.Components {
-			ce, err := Compile(c)
+			ce, err := compileSearch(c)
 			if err != nil {
 				t.Errorf("%s component %q: %v", sp.ID, c, err)
 				continue

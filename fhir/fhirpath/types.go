@@ -125,41 +125,6 @@ func (t typeSpec) String() string {
 	return t.name
 }
 
-// matches reports whether a node whose FHIR type is typ is an instance of t.
-func (t typeSpec) matches(typ string) bool {
-	if typ == "" {
-		return false
-	}
-	if t.ns != "System" {
-		if typ == t.name {
-			return true
-		}
-		for _, p := range parentTypes[typ] {
-			if p == t.name {
-				return true
-			}
-		}
-		switch t.name {
-		case "Resource":
-			if IsResourceType(typ) {
-				return true
-			}
-		case "DomainResource":
-			if IsResourceType(typ) && typ != "Bundle" && typ != "Binary" && typ != "Parameters" {
-				return true
-			}
-		}
-		if t.ns == "FHIR" {
-			return false
-		}
-	}
-	if set, ok := systemTypes[t.name]; ok {
-		_, in := set[typ]
-		return in
-	}
-	return false
-}
-
 func makeSet(names ...string) map[string]struct{} {
 	m := make(map[string]struct{}, len(names))
 	for _, n := range names {

@@ -562,7 +562,7 @@ func declaredPairs(svc *rest.Service) ([]declaredPair, int, error) {
 // fromResource derives the probe's searches from a stored resource: the first value of the parameter's
 // expression that makes a search value. It reports whether one did.
 func (p *probe) fromResource(r *storedResource) bool {
-	nodes, err := fhirpath.MustCompile(p.param.Expression).Evaluate(r.doc)
+	nodes, err := mustCompileIndexed(p.param.Expression).Evaluate(r.doc)
 	if err != nil {
 		return false
 	}
@@ -911,7 +911,7 @@ func nearValue(v any) (searchValue, bool) {
 func compositeValue(p *fhirsearch.Param, doc map[string]any, n fhirpath.Node) (searchValue, bool) {
 	parts := make([]searchValue, len(p.Components))
 	for i, c := range p.Components {
-		found, err := fhirpath.MustCompile(c.Expression).EvaluateNode(doc, n)
+		found, err := mustCompileIndexed(c.Expression).EvaluateNode(doc, n)
 		if err != nil {
 			return searchValue{}, false
 		}
@@ -1009,4 +1009,13 @@ func TestDecimalsBeyondFloatPrecision(t *testing.T) {
 			t.Errorf("%s?%s: %q, want %q", tc.typ, tc.query, got, tc.want)
 		}
 	}
+}
+
+// mustCompileIndexed compiles a search parameter expression as the indexer does (registry.go).
+func mustCompileIndexed(src string) *fhirpath.Expr {
+	e, err := fhirpath.CompileWith(src, fhirpath.Options{LenientAs: true})
+	if err != nil {
+		panic(err)
+	}
+	return e
 }

@@ -68,10 +68,12 @@ func (p *Param) expr() (*fhirpath.Expr, error) {
 		if p.Expression == "" {
 			return
 		}
-		p.compiled, p.err = fhirpath.Compile(p.Expression)
+		// the R4 search parameters apply "as" to repeating elements: index every item of the type
+		lenient := fhirpath.Options{LenientAs: true}
+		p.compiled, p.err = fhirpath.CompileWith(p.Expression, lenient)
 		for i := range p.Components {
 			c := &p.Components[i]
-			if c.compiled, p.err = fhirpath.Compile(c.Expression); p.err != nil {
+			if c.compiled, p.err = fhirpath.CompileWith(c.Expression, lenient); p.err != nil {
 				return
 			}
 		}
