@@ -18,9 +18,9 @@ const (
 // weight is a body weight Observation conforming to bodyweight; edit replaces one part of it.
 func weight(edit ...string) string {
 	parts := map[string]string{
-		"category": `"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}]`,
-		"code":     `"code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]}`,
-		"value":    `"valueQuantity":{"value":70.5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}`,
+		"category":  `"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}]`,
+		"code":      `"code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]}`,
+		"value":     `"valueQuantity":{"value":70.5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}`,
 		"effective": `"effectiveDateTime":"2024-01-30"`,
 	}
 	for i := 0; i+1 < len(edit); i += 2 {

@@ -93,7 +93,10 @@ func (r *run) issue(severity, code, expr, details string) {
 }
 
 // note gives an information issue once per validation.
-func (r *run) note(code, expr, details string) {
+func (r *run) note(code, expr, details string) { r.noteAs("information", code, expr, details) }
+
+// noteAs gives an issue of a severity once per validation.
+func (r *run) noteAs(severity, code, expr, details string) {
 	if r.noted == nil {
 		r.noted = map[string]bool{}
 	}
@@ -101,7 +104,7 @@ func (r *run) note(code, expr, details string) {
 		return
 	}
 	r.noted[details] = true
-	r.issue("information", code, expr, details)
+	r.issue(severity, code, expr, details)
 }
 
 // valuesOf returns the values of an element named name ("category", "value[x]") in a JSON object.
@@ -233,7 +236,7 @@ func codingKey(m map[string]any) string {
 // invariant evaluates one of the profile's constraints on a value.
 func (r *run) invariant(el *element, c *constraint, it item, expr string) {
 	if c.err != nil {
-		r.note("processing", expr, fmt.Sprintf("%s: constraint %s does not compile and is not checked", el.label(), c.key))
+		r.noteAs("warning", "processing", expr, fmt.Sprintf("%s: constraint %s does not compile and is not checked", el.label(), c.key))
 		return
 	}
 	node := fhirpath.Node{Value: it.v, Parent: it.parent, Key: it.key, Name: it.key, Index: it.idx, Type: typeOf(el, it)}
@@ -245,7 +248,7 @@ func (r *run) invariant(el *element, c *constraint, it item, expr string) {
 	}
 	got, err := c.expr.EvaluateNode(r.resource, node)
 	if err != nil {
-		r.note("processing", expr, fmt.Sprintf("%s: constraint %s could not be evaluated and is not checked", el.label(), c.key))
+		r.noteAs("warning", "processing", expr, fmt.Sprintf("%s: constraint %s could not be evaluated and is not checked", el.label(), c.key))
 		return
 	}
 	if len(got) == 1 {
