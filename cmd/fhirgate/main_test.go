@@ -18,8 +18,10 @@ func TestServeRefusesBadStarts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	os.WriteFile(file, []byte("x"), 0o644)
 	broken := t.TempDir() // an implementation guide's folder with a profile that has no snapshot
-	os.WriteFile(filepath.Join(broken, "StructureDefinition-p.json"), []byte(`{"resourceType":"StructureDefinition","url":"http://x/p",`+
-		`"type":"Patient","derivation":"constraint","baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient"}`), 0o644)
+	if err := os.WriteFile(filepath.Join(broken, "StructureDefinition-p.json"), []byte(`{"resourceType":"StructureDefinition","url":"http://x/p",`+
+		`"type":"Patient","derivation":"constraint","baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -161,7 +161,7 @@ func TestValidate(t *testing.T) {
 			t.Parallel()
 			env := resttest.New(t)
 			_, err := env.Do(tc.req)
-			resttest.WantError(t, err, 400, tc.code, tc.expression)
+			_ = resttest.WantError(t, err, 400, tc.code, tc.expression)
 		})
 	}
 }
@@ -199,10 +199,10 @@ func TestValidateInstance(t *testing.T) {
 		t.Error("mode delete deleted the resource")
 	}
 	_, err := env.Do(validateReq("Observation", "absent", nil, ""))
-	resttest.WantError(t, err, 404, "not-found", "")
+	_ = resttest.WantError(t, err, 404, "not-found", "")
 	env.Delete(t, "Observation", "w2")
 	_, err = env.Do(validateReq("Observation", "w2", nil, ""))
-	resttest.WantError(t, err, 404, "not-found", "")
+	_ = resttest.WantError(t, err, 404, "not-found", "")
 }
 
 func withID(resource, id string) string {
@@ -250,7 +250,7 @@ func TestValidateAccess(t *testing.T) {
 			g.asked, g.refuse = nil, tc.want
 			g.mu.Unlock()
 			_, err := env.Do(tc.req)
-			resttest.WantError(t, err, 403, "forbidden", "")
+			_ = resttest.WantError(t, err, 403, "forbidden", "")
 			if !slices.Equal(g.asked, []rest.Interaction{tc.want}) {
 				t.Errorf("Authorize asked about %v, want [%s]", g.asked, tc.want)
 			}
