@@ -209,7 +209,8 @@ func (s *Service) enforceProfiles(body []byte) error {
 		Details: errs[0].Details, More: errs[1:]}
 }
 
-// validateOutcome is the answer of $validate: 200 with the issues, or one saying there are none.
+// validateOutcome is the answer of $validate: 200 with the issues, led, when none is an error or a
+// warning, by one that says so.
 func validateOutcome(issues []fhir.Issue) *Response {
 	clean := true
 	for _, is := range issues {
@@ -218,7 +219,7 @@ func validateOutcome(issues []fhir.Issue) *Response {
 		}
 	}
 	if clean {
-		issues = append([]fhir.Issue{{Severity: "information", Code: "informational", Details: "no issues found"}}, issues...)
+		issues = append([]fhir.Issue{{Severity: "information", Code: "informational", Details: "no errors or warnings found"}}, issues...)
 	}
 	return &Response{Status: 200, Body: Outcome(issues...)}
 }

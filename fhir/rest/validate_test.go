@@ -85,7 +85,7 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		req       *rest.Request
-		wantError []string // texts of the error issues expected; none: "no issues found"
+		wantError []string // texts of the error issues expected; none: "no errors or warnings found"
 	}{
 		{"vitalsigns: a vital sign without its category names the slice",
 			validateReq("Observation", "", profileParam(vitalSignsURL), bodyWeight("", "29463-7", false)),
@@ -115,7 +115,7 @@ func TestValidate(t *testing.T) {
 			env := resttest.New(t)
 			issues := outcome(t, env, tc.req)
 			if len(tc.wantError) == 0 {
-				if errorCount(issues) > 0 || !hasIssue(issues, "information", "no issues found") {
+				if errorCount(issues) > 0 || !hasIssue(issues, "information", "no errors or warnings found") {
 					t.Errorf("issues %v, want none", issues)
 				}
 			}
