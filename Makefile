@@ -18,8 +18,8 @@ FUZZTIME ?= 3000x
 
 # The generators whose inputs are in ../shared/fhir-r4, and what they write. fhir/model_gen.go also needs
 # the R4 profiles-resources.json (see fhir/internal/gendefs): set FHIR_R4_PROFILES_RESOURCES to check it too.
-GENERATE_PKGS := ./auth/consent ./fhir/search ./fhir/invariant
-GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go fhir/invariant/invariants_gen.go
+GENERATE_PKGS := ./auth/consent ./fhir/search ./fhir/invariant ./fhir/profile
+GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go fhir/invariant/invariants_gen.go fhir/profile/core.json.gz
 ifneq ($(FHIR_R4_PROFILES_RESOURCES),)
 GENERATE_PKGS += ./fhir
 GENERATED += fhir/model_gen.go

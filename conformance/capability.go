@@ -145,9 +145,7 @@ func CapabilityStatement(o Options) ([]byte, error) {
 				res.SearchInclude = append(res.SearchInclude, t+":"+p.Code)
 			}
 		}
-		if t == "Patient" {
-			res.Operation = []operation{{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
-		}
+		res.Operation = operationsOf(o.Routes, t)
 		for _, i := range dedupe(typeLevel) {
 			if o.Service.Supports(t, i) {
 				res.Interaction = append(res.Interaction, interaction{string(i)})
@@ -198,6 +196,29 @@ func dedupe(in []rest.Interaction) []rest.Interaction {
 			seen[i] = true
 			out = append(out, i)
 		}
+	}
+	return out
+}
+
+// operationsOf lists the operations the route table serves on a resource type: those of routes on any
+// type ({type}/...), and those on the type itself, each once, with its OperationDefinition in R4.
+func operationsOf(routes []rest.Route, typ string) []operation {
+	var out []operation
+	seen := map[string]bool{}
+	for _, r := range routes {
+		if r.Operation == "" || seen[r.Operation] {
+			continue
+		}
+		owner := "Resource"
+		switch {
+		case strings.HasPrefix(r.Path, "{type}/"):
+		case strings.HasPrefix(r.Path, typ+"/"):
+			owner = typ
+		default:
+			continue
+		}
+		seen[r.Operation] = true
+		out = append(out, operation{Name: r.Operation, Definition: "http://hl7.org/fhir/OperationDefinition/" + owner + "-" + r.Operation})
 	}
 	return out
 }

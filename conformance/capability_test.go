@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"fhirgate/fhir"
@@ -48,6 +49,15 @@ func TestCapabilityStatementIsValidAndHonest(t *testing.T) {
 			if p.Unsupported == "" && !common && !listed[p.Code] {
 				t.Errorf("%s does not list its supported parameter %s", r.Type, p.Code)
 			}
+		}
+	}
+	for _, r := range cs.Rest[0].Resource { // the operations of the route table, each with its definition
+		want := []operation{{Name: "validate", Definition: "http://hl7.org/fhir/OperationDefinition/Resource-validate"}}
+		if r.Type == "Patient" {
+			want = []operation{{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}, want[0]}
+		}
+		if !slices.Equal(r.Operation, want) {
+			t.Errorf("%s lists the operations %v, want %v", r.Type, r.Operation, want)
 		}
 	}
 	if r := cs.Rest[0]; len(r.SearchParam) == 0 {

@@ -18,6 +18,11 @@ import (
 func TestServeRefusesBadStarts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	writeFile(t, file, []byte("x"))
+	broken := t.TempDir() // an implementation guide's folder with a profile that has no snapshot
+	if err := os.WriteFile(filepath.Join(broken, "StructureDefinition-p.json"), []byte(`{"resourceType":"StructureDefinition","url":"http://x/p",`+
+		`"type":"Patient","derivation":"constraint","baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -39,6 +44,8 @@ func TestServeRefusesBadStarts(t *testing.T) {
 		{"--dev remote allowed, other mistakes still caught", []string{"serve", "--dev", "--dev-allow-remote", "--addr", ":0", "--max-json-depth", "3"}, 2, "--max-json-depth"},
 		{"write timeout shorter than the request's", []string{"serve", "--dev", "--request-timeout", "1m", "--write-timeout", "30s"}, 2, "--write-timeout"},
 		{"negative rate", []string{"serve", "--dev", "--rate-limit", "-1"}, 2, "--rate-limit"},
+		{"a broken profile", []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--profiles", broken}, 1, "StructureDefinition-p.json: the profile http://x/p has no snapshot"},
+		{"no profile folder", []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--profiles", file}, 1, "--profiles"},
 		{"tiny header limit", []string{"serve", "--dev", "--max-header", "100B"}, 2, "--max-header"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

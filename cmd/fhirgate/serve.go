@@ -27,6 +27,7 @@ import (
 	"fhirgate/auth/scope"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
+	"fhirgate/fhir/profile"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
@@ -44,6 +45,7 @@ type serveConfig struct {
 	auditRetention, adminClients, auditorClients         string
 	auditSourceClients, trustedProxies, auditCheckpoints string
 	auditKey                                             string
+	profiles                                             string
 	proxies                                              []*net.IPNet
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
@@ -101,6 +103,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.auditCheckpoints, "audit-checkpoints", "", "file where signed audit checkpoints are appended (ideally on another disk, or a mount the server cannot rewrite); they are always logged too")
 	fs.DurationVar(&c.checkpointInterval, "audit-checkpoint-interval", 10*time.Second, "the longest time between two signed audit checkpoints (one is also taken every 10,000 events)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
+	fs.StringVar(&c.profiles, "profiles", "", "folder of an implementation guide's package (its package/ folder): the StructureDefinitions there are loaded at start, beside R4's core profiles; a resource whose meta.profile names one is held to it on write, and $validate knows them")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -345,6 +348,14 @@ func serve(args []string, stderr io.Writer) (err error) {
 		}
 	}
 
+	var profiles *profile.Set // R4's core profiles
+	if cfg.profiles != "" {
+		if profiles, err = profile.LoadDir(cfg.profiles); err != nil {
+			return fmt.Errorf("--profiles: %w", err)
+		}
+		log.Info("profiles loaded", "dir", cfg.profiles, "profiles", len(profiles.URLs()))
+	}
+
 	metrics := gateway.NewMetrics(nil)
 	st, storeInfo, err := openStore(cfg.storeURL, storeOptions{log: log, observe: metrics.ObserveCommit, acceptDataLoss: cfg.acceptDataLoss})
 	if err != nil {
@@ -395,7 +406,7 @@ func serve(args []string, stderr io.Writer) (err error) {
 		Store:   st,
 		Gateway: gcfg,
 		Service: rest.Config{MaxCount: cfg.maxCount, MaxBundleEntries: cfg.maxBundleEntries, MaxIncludes: cfg.maxIncludes,
-			MaxIncluded: cfg.maxIncluded, MaxBatchResponse: int(cfg.maxBatchResponse)},
+			MaxIncluded: cfg.maxIncluded, MaxBatchResponse: int(cfg.maxBatchResponse), Profiles: profiles},
 		Authenticator: auth.NewAuthenticator(verifier, cfg.baseURL),
 		Access: auth.Options{DenyStatus: cfg.consentDenyStatus, AdminClients: list(cfg.adminClients),
 			AuditorClients: list(cfg.auditorClients), AuditSourceClients: list(cfg.auditSourceClients)},

@@ -68,6 +68,9 @@ var Routes = []Route{
 	{Method: "GET", Path: "{type}/{id}/_history/{vid}", Interaction: VRead},
 	{Method: "GET", Path: "Patient/{id}/$everything", Interaction: Operation, Operation: "everything"},
 	{Method: "POST", Path: "Patient/{id}/$everything", Interaction: Operation, Operation: "everything"},
+	{Method: "POST", Path: "{type}/$validate", Interaction: Operation, Operation: "validate"},
+	{Method: "GET", Path: "{type}/{id}/$validate", Interaction: Operation, Operation: "validate"},
+	{Method: "POST", Path: "{type}/{id}/$validate", Interaction: Operation, Operation: "validate"},
 	{Method: "GET", Path: "Patient/{id}/{type}", Interaction: SearchType, Compartment: "Patient"},
 	{Method: "GET", Path: "Patient/{id}/*", Interaction: SearchSystem, Compartment: "Patient"},
 }

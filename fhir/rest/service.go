@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/profile"
 	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 )
@@ -122,6 +123,10 @@ type Config struct {
 	// Now is the clock; NewID makes resource ids (random UUIDs when nil).
 	Now   func() time.Time
 	NewID func() string
+
+	// Profiles are the profiles writes are held to (those their meta.profile names) and $validate knows
+	// (R4's core profiles when nil; see profile.LoadDir for an implementation guide's).
+	Profiles *profile.Set
 }
 
 // Service implements the FHIR REST interactions over a Store.
@@ -217,6 +222,9 @@ func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, err
 	}
 	if req.Type == "AuditEvent" && (req.Interaction == Update || req.Interaction == Patch || req.Interaction == Delete) {
 		return nil, immutable()
+	}
+	if req.Interaction == Operation && req.Operation == "validate" {
+		return s.validate(ctx, g, req) // authorized there as the write it checks (validate.go)
 	}
 	if err := g.Authorize(ctx, req); err != nil {
 		return nil, err

@@ -37,6 +37,9 @@ func (s *Service) finish(r *fhir.Resource, id string) ([]byte, []store.IndexEntr
 	if err := s.validator.Validate(body); err != nil {
 		return nil, nil, err
 	}
+	if err := s.enforceProfiles(body); err != nil { // the profiles its meta.profile names (validate.go)
+		return nil, nil, err
+	}
 	if rule := s.rules[r.Type]; rule != nil {
 		if err := rule(body); err != nil {
 			return nil, nil, err

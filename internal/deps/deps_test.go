@@ -81,6 +81,12 @@ var rules = []rule{
 		deny: []string{"fhirgate/fhir/rest/...", "fhirgate/fhir/search/...", "fhirgate/fhir/store/..."},
 	},
 	{
+		name: "profiles-need-no-store",
+		why:  "profile validation works on a resource and the profiles alone; the service asks it, never the reverse",
+		from: []string{"fhirgate/fhir/profile/..."},
+		deny: []string{"fhirgate/fhir/rest/...", "fhirgate/fhir/search/...", "fhirgate/fhir/store/..."},
+	},
+	{
 		name: "fhirpath-stands-alone",
 		why:  "the FHIRPath evaluator works on plain decoded JSON and depends on nothing of the server",
 		from: []string{"fhirgate/fhir/fhirpath"},
