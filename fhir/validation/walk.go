@@ -326,7 +326,8 @@ func (w *walker) primitiveSibling(obj map[string]any, f *field, val any) {
 	for i, item := range arr {
 		w.appendIndex(i)
 		if item == nil {
-			if !hasValues || i >= len(values) || values[i] == nil {
+			// Where the values have a null too, or are fewer, the values' walk or the length check says so.
+			if !hasValues {
 				w.errorf("structure", "null is not a value: _%s[%d] may be null only where %s[%d] has a value (json.html)", f.name, i, f.name, i)
 			}
 		} else if o, ok := item.(map[string]any); ok {
