@@ -273,23 +273,7 @@ func (d *decoder) escaped(start int) (string, error) {
 					return "", d.errorf("invalid \\u escape")
 				}
 				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-						save := d.i
-						d.i += 2
-						var ok2 bool
-						if r2, ok2 = d.hex4(); !ok2 {
-							return "", d.errorf("invalid \\u escape")
-						}
-						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							r = dec
-						} else {
-							d.i = save
-							r = utf8.RuneError
-						}
-					} else {
-						r = utf8.RuneError
-					}
+					r = d.lowSurrogate(r)
 				}
 				buf = utf8.AppendRune(buf, r)
 			default:
@@ -310,6 +294,24 @@ func (d *decoder) escaped(start int) (string, error) {
 		}
 	}
 	return "", d.errorf("unterminated string")
+}
+
+// lowSurrogate completes the high surrogate r with the \uXXXX escape that follows, if it is a low
+// surrogate; otherwise r stands alone and becomes U+FFFD, as encoding/json makes it.
+func (d *decoder) lowSurrogate(r rune) rune {
+	if d.i+1 >= len(d.b) || d.b[d.i] != '\\' || d.b[d.i+1] != 'u' {
+		return utf8.RuneError
+	}
+	save := d.i
+	d.i += 2
+	r2, ok := d.hex4()
+	if ok {
+		if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+			return dec
+		}
+	}
+	d.i = save
+	return utf8.RuneError
 }
 
 func (d *decoder) hex4() (rune, bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,12 +18,6 @@ import (
 // before this package (kept as the test oracle only), on the official examples, the Synthea resources and
 // mutations of the examples. Every disagreement must be one of those explained below, where this package
 // follows R4 and jsonformat does not.
-
-// mutation is one change to a decoded resource.
-type mutation struct {
-	kind string
-	path string
-}
 
 // mutationKinds are the changes the mutation set makes, each at a random place of an example.
 var mutationKinds = []string{
@@ -90,12 +85,16 @@ func at(root any, path string) (any, string) {
 		case map[string]any:
 			cur = x[s]
 		case []any:
-			var i int
-			fmt.Sscanf(s, "%d", &i)
-			cur = x[i]
+			cur = x[index(s)]
 		}
 	}
 	return cur, segs[len(segs)-1]
+}
+
+// index reads an array index of a path made by leaves.
+func index(s string) int {
+	i, _ := strconv.Atoi(s)
+	return i
 }
 
 func set(parent any, key string, v any, del bool) {
@@ -107,10 +106,8 @@ func set(parent any, key string, v any, del bool) {
 			x[key] = v
 		}
 	case []any:
-		var i int
-		fmt.Sscanf(key, "%d", &i)
 		if !del {
-			x[i] = v
+			x[index(key)] = v
 		}
 	}
 }
@@ -140,9 +137,7 @@ func mutate(r *rand.Rand, body []byte, kind string) ([]byte, string, bool) {
 		case map[string]any:
 			cur = x[key]
 		case []any:
-			var i int
-			fmt.Sscanf(key, "%d", &i)
-			cur = x[i]
+			cur = x[index(key)]
 		}
 		_, inObject := parent.(map[string]any)
 		switch kind {

@@ -239,11 +239,11 @@ func (w *walker) member(obj map[string]any, f *field, val any) {
 	}
 }
 
-func maxText(max int) string {
-	if max < 0 {
+func maxText(n int) string {
+	if n < 0 {
 		return "*"
 	}
-	return strconv.Itoa(max)
+	return strconv.Itoa(n)
 }
 
 // value walks one value of member f (an array's item or a single value), which is not null.

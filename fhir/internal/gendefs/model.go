@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"log"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -93,7 +95,11 @@ func toRow(el elementDefinition) row {
 	if el.Max == "*" {
 		r.max = -1
 	} else {
-		fmt.Sscanf(el.Max, "%d", &r.max)
+		n, err := strconv.Atoi(el.Max)
+		if err != nil {
+			log.Fatalf("gendefs: %s: max %q: %v", el.Path, el.Max, err)
+		}
+		r.max = n
 	}
 	if strings.HasSuffix(r.path, "[x]") {
 		r.path = strings.TrimSuffix(r.path, "[x]")
