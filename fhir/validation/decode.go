@@ -37,6 +37,13 @@ type syntaxError struct {
 	offset int
 }
 
+// depthError is a document that nests deeper than the decoder allows.
+type depthError struct{ max int }
+
+func (e *depthError) Error() string {
+	return fmt.Sprintf("the JSON nests deeper than %d levels", e.max)
+}
+
 func (e *syntaxError) Error() string { return fmt.Sprintf("%s (at byte %d)", e.msg, e.offset) }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -88,7 +95,7 @@ func (d *decoder) literal(s string) error {
 
 func (d *decoder) object(depth int) (any, error) {
 	if depth > d.maxDepth {
-		return nil, d.errorf("the JSON nests deeper than %d levels", d.maxDepth)
+		return nil, &depthError{max: d.maxDepth}
 	}
 	d.i++ // {
 	m := make(map[string]any, 8)
@@ -139,7 +146,7 @@ func (d *decoder) object(depth int) (any, error) {
 
 func (d *decoder) array(depth int) (any, error) {
 	if depth > d.maxDepth {
-		return nil, d.errorf("the JSON nests deeper than %d levels", d.maxDepth)
+		return nil, &depthError{max: d.maxDepth}
 	}
 	d.i++ // [
 	a := make([]any, 0, 2)

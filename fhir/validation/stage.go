@@ -17,15 +17,17 @@ type Node struct {
 }
 
 // Stage is a further check plugged into a Validator (Config.Stages): FHIRPath invariants, narrative
-// XHTML, profiles. After the structural walk of a body, Check is called once with the decoded top-level
-// resource (nil if the body is not a JSON object) and every node the walk could type, parents before their
-// children; the nodes of the members the walk refused (unknown elements, wrong JSON kinds) are left out,
-// and so are the members of refused objects. The values are shared: a stage must not modify them.
+// XHTML, profiles. After the structural walk of a body, whether or not it found errors, Check is called
+// once with the decoded top-level resource (nil if the body is not a JSON object) and every node the walk
+// could type, in walk order, a parent before its children. Left out are unknown members, values of the
+// wrong JSON kind or of an invalid primitive format, and whatever is below them. The body is not walked
+// at all, nor the stages called, when it is not JSON or is beyond the limits. The values are shared with
+// the other stages: a stage must not modify them.
 //
 // The issues a stage returns join the walk's: those of severity "error" or "fatal" make Validate refuse
-// the resource, the others are reported by Check. Each issue should name its element (Expression, a Path
-// of the nodes) and its rule (e.g. "obs-6: ..." in Details). A stage must be safe for concurrent use and
-// must not panic on any input the walk lets through.
+// the resource (400), the others are reported by Check only. Each issue should name its element
+// (Expression, a Path of the nodes) and its rule (e.g. "obs-6: ..." at the start of Details). A stage must
+// be safe for concurrent use and must not panic on anything the walk lets through.
 type Stage interface {
 	Check(root map[string]any, nodes []Node) []fhir.Issue
 }

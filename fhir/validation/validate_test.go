@@ -68,7 +68,6 @@ func TestRefusals(t *testing.T) {
 		{"not an object", `[]`, "structure", "", "JSON object"},
 		{"duplicate member", `{"resourceType":"Patient","gender":"male","gender":"female"}`, "structure", "", "twice"},
 		{"not JSON", `{"resourceType":"Patient"`, "structure", "", "not valid JSON"},
-		{"too deep", `{"resourceType":"Patient","extension":[` + strings.Repeat(`{"url":"x","extension":[`, 40) + strings.Repeat(`]}`, 40) + `]}`, "structure", "", "deeper than 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := v.Validate([]byte(tc.in))
@@ -94,6 +93,34 @@ func errorIssues(issues []fhir.Issue) []fhir.Issue {
 		}
 	}
 	return out
+}
+
+// TestLimits: a body beyond the JSON limits is refused as too costly, by both Validate and Check.
+func TestLimits(t *testing.T) {
+	deep := []byte(`{"resourceType":"Patient","extension":[` + strings.Repeat(`{"url":"x","extension":[`, 40) + strings.Repeat(`]}`, 40) + `]}`)
+	for _, tc := range []struct {
+		name   string
+		limits fhir.JSONLimits
+		body   []byte
+		limit  string
+	}{
+		{"default depth", fhir.JSONLimits{}, deep, "max-json-depth"},
+		{"values", fhir.JSONLimits{MaxValues: 5}, []byte(`{"resourceType":"Patient","name":[{"given":["a","b","c","d"]}]}`), "max-json-values"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := New(Config{Limits: tc.limits})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fe := fhir.AsError(v.Validate(tc.body))
+			if fe == nil || fe.Kind != fhir.KindTooCostly || fe.Limit != tc.limit {
+				t.Fatalf("got %#v, want too costly (%s)", fe, tc.limit)
+			}
+			if issues := v.Check(tc.body); len(issues) != 1 || issues[0].Code != "too-costly" {
+				t.Fatalf("Check: %+v", issues)
+			}
+		})
+	}
 }
 
 // TestAcceptance: what R4 allows is accepted, among them the forms jsonformat refused.

@@ -3,19 +3,22 @@ package validation
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 
 	"fhirgate/fhir"
 )
 
-// defaultMaxDepth bounds the JSON nesting of a resource when Config.MaxDepth is zero (the bound the
+// defaultMaxDepth bounds the JSON nesting of a resource when Config.Limits.MaxDepth is zero (the bound the
 // server has always had).
 const defaultMaxDepth = 64
 
 // Config configures a Validator.
 type Config struct {
-	// MaxDepth is the deepest JSON nesting accepted (the top-level object is depth 1); zero means 64.
-	MaxDepth int
+	// Limits bound the shape of a body (fhir.JSONLimits: depth and number of values), checked before
+	// anything else: a body beyond them is refused as fhir.KindTooCostly naming the limit. A zero MaxDepth
+	// means 64 (the depth writes have always been held to); a zero MaxValues, no bound on values.
+	Limits fhir.JSONLimits
 	// Stages are further checks run on every resource after the structural walk (invariants, narrative,
 	// profiles...): see Stage.
 	Stages []Stage
@@ -32,28 +35,31 @@ type Config struct {
 // references; empty strings, arrays and objects (json.html and ele-1); and the codes of required bindings
 // whose value set the core package enumerates (extensible and preferred ones give warnings in Check).
 type Validator struct {
-	maxDepth int
-	stages   []Stage
+	limits fhir.JSONLimits
+	stages []Stage
 }
 
 // New returns a Validator.
 func New(cfg Config) (*Validator, error) {
-	if cfg.MaxDepth < 0 {
-		return nil, errors.New("validation: MaxDepth must not be negative")
+	if cfg.Limits.MaxDepth < 0 || cfg.Limits.MaxValues < 0 {
+		return nil, errors.New("validation: the JSON limits must not be negative")
 	}
-	v := &Validator{maxDepth: cfg.MaxDepth, stages: cfg.Stages}
-	if v.maxDepth == 0 {
-		v.maxDepth = defaultMaxDepth
+	if cfg.Limits.MaxDepth == 0 {
+		cfg.Limits.MaxDepth = defaultMaxDepth
 	}
+	v := &Validator{limits: cfg.Limits, stages: cfg.Stages}
 	types() // build the tables now rather than on the first request
 	return v, nil
 }
 
-// Validate checks body, a resource in FHIR JSON. It returns nil, or a *fhir.Error of KindInvalid (400)
-// holding every error issue: the first (in path order) in the Error's fields, the others in More. Each
+// Validate checks body, a resource in FHIR JSON. It returns nil, a *fhir.Error of KindTooCostly for a body
+// beyond Config.Limits, or a *fhir.Error of KindInvalid (400) holding every error issue: the first (in path order) in the Error's fields, the others in More. Each
 // issue names the element (Expression, e.g. Patient.name[0].family) and the rule it breaks (Details).
 // Warnings and information are not reported here: see Check.
 func (v *Validator) Validate(body []byte) error {
+	if err := v.checkLimits(body); err != nil {
+		return err
+	}
 	issues := v.run(body, false)
 	var errs []fhir.Issue
 	for _, is := range issues {
@@ -65,6 +71,9 @@ func (v *Validator) Validate(body []byte) error {
 		return nil
 	}
 	first := errs[0]
+	if first.Code == "too-costly" {
+		return &fhir.Error{Kind: fhir.KindTooCostly, Code: "too-costly", Limit: "max-json-depth", Details: first.Details}
+	}
 	return &fhir.Error{Kind: fhir.KindInvalid, Code: first.Code, MessageID: first.MessageID,
 		Expression: first.Expression, Details: first.Details, Diagnostics: first.Diagnostics, More: errs[1:]}
 }
@@ -76,8 +85,16 @@ func (v *Validator) Check(body []byte) []fhir.Issue {
 }
 
 func (v *Validator) run(body []byte, all bool) []fhir.Issue {
-	root, err := decode(body, v.maxDepth)
+	if err := v.checkLimits(body); err != nil {
+		fe := fhir.AsError(err)
+		return []fhir.Issue{{Severity: "error", Code: fe.IssueCode(), Details: fe.Details}}
+	}
+	root, err := decode(body, v.limits.MaxDepth)
 	if err != nil {
+		if d, deep := err.(*depthError); deep {
+			return []fhir.Issue{{Severity: "error", Code: "too-costly",
+				Details: fmt.Sprintf("the JSON body nests deeper than %d levels (--max-json-depth)", d.max)}}
+		}
 		return []fhir.Issue{{Severity: "error", Code: "structure", MessageID: "MSG_CANT_PARSE_CONTENT",
 			Details: "the body is not valid JSON: " + err.Error()}}
 	}
@@ -92,6 +109,15 @@ func (v *Validator) run(body []byte, all bool) []fhir.Issue {
 	}
 	sortIssues(w.issues)
 	return w.issues
+}
+
+// checkLimits refuses a body with more values than the limits allow. The decoder bounds the depth itself,
+// so the scan ahead of it is needed only when values are counted.
+func (v *Validator) checkLimits(body []byte) error {
+	if v.limits.MaxValues > 0 {
+		return v.limits.Check(body)
+	}
+	return nil
 }
 
 func severityRank(s string) int {
