@@ -34,6 +34,7 @@ func buildValueSets() {
 // valueSetOf returns the expansion of the value set at url, or nil when the core package does not
 // enumerate it.
 func valueSetOf(url string) *valueSet {
+	types() // builds valueSets
 	return valueSets[url]
 }
 
