@@ -16,14 +16,9 @@ RACE_PKGS := ./audit/... ./auth/... ./fhir/store/... ./fhir/rest/... ./gateway/.
 # is reported as "context deadline exceeded", a failure that says nothing about the code.
 FUZZTIME ?= 3000x
 
-# The generators whose inputs are in ../shared/fhir-r4, and what they write. fhir/model_gen.go also needs
-# the R4 profiles-resources.json (see fhir/internal/gendefs): set FHIR_R4_PROFILES_RESOURCES to check it too.
-GENERATE_PKGS := ./auth/consent ./fhir/search ./fhir/invariant ./fhir/profile
-GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go fhir/invariant/invariants_gen.go fhir/profile/core.json.gz
-ifneq ($(FHIR_R4_PROFILES_RESOURCES),)
-GENERATE_PKGS += ./fhir
-GENERATED += fhir/model_gen.go
-endif
+# The generators whose inputs are in ../shared/fhir-r4, and what they write.
+GENERATE_PKGS := ./auth/consent ./fhir/search ./fhir ./fhir/invariant ./fhir/profile
+GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go fhir/model_gen.go fhir/validation/defs_gen.go fhir/invariant/invariants_gen.go fhir/profile/core.json.gz
 
 step = @printf '\n== %s (%s)\n' '$(1)' "$$(date +%H:%M:%S)"
 
@@ -62,7 +57,7 @@ tidy: ## go.mod and go.sum are tidy
 	$(call step,go mod tidy -diff)
 	$(GO) mod tidy -diff
 
-generate: ## run the generators (needs ../shared/fhir-r4; fhir/model_gen.go also FHIR_R4_PROFILES_RESOURCES)
+generate: ## run the generators (needs ../shared/fhir-r4)
 	$(GO) generate $(GENERATE_PKGS)
 
 generate-check: ## the generated files are what the generators write

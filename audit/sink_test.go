@@ -6,10 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // TestStoreSinkGroupCommit: many concurrent requests' events are committed in groups, yet each Append
@@ -21,7 +21,7 @@ func TestStoreSinkGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, err := rest.New(rest.Config{BaseURL: "http://127.0.0.1/fhir"}, st, v)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 	"fhirgate/population"
 )
 
@@ -70,7 +71,7 @@ func newDemo(t testing.TB) *demo {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 	"fhirgate/auth"
 	"fhirgate/auth/consent"
 	"fhirgate/auth/scope"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 	"fhirgate/population"
 )
 
@@ -28,7 +28,7 @@ func benchAccess(b *testing.B) (*rest.Service, *auth.Access) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

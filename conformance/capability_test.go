@@ -5,10 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/search"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // TestCapabilityStatementIsValidAndHonest checks that the CapabilityStatement is valid R4 and that it
@@ -19,7 +19,7 @@ func TestCapabilityStatementIsValidAndHonest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, _ := rest.New(rest.Config{BaseURL: "http://localhost/fhir"}, st, v)
 	b, err := CapabilityStatement(Options{BaseURL: "http://localhost/fhir", Version: "test", Routes: rest.Routes, Service: svc})
 	if err != nil {

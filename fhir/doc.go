@@ -1,6 +1,6 @@
 // Package fhir is fhirgate's FHIR R4 model: resource JSON as it travels (ordered members, exact bytes),
-// parsing and validation (google/fhir/go jsonformat, R4), the resource and element definitions generated
-// from the R4 specification, the FHIR error type with its mapping to HTTP status and OperationOutcome,
+// parsing, the resource and element definitions generated from the R4 specification (validation against
+// them is package fhir/validation), the FHIR error type with its mapping to HTTP status and OperationOutcome,
 // summaries and element subsets, and Bundle building.
 //
 // The package knows no HTTP and no tokens: the REST service (fhir/rest) and the gateway build on it.

@@ -19,12 +19,7 @@ func FuzzResource(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	v, err := NewValidator()
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = v.Validate(b)
 		r, err := ParseResource(b)
 		if err != nil {
 			if AsError(err).Kind != KindInvalid {

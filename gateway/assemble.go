@@ -10,9 +10,9 @@ import (
 	"fhirgate/audit"
 	"fhirgate/auth"
 	"fhirgate/auth/consent"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/validation"
 )
 
 // Assembly is what a whole server is made of, given its store and its token verifier: the one way the
@@ -76,7 +76,7 @@ func Assemble(a Assembly) (*Assembled, error) {
 	if a.Metrics == nil {
 		a.Metrics = NewMetrics(nil)
 	}
-	validator, err := fhir.NewValidator()
+	validator, err := validation.New(validation.Config{})
 	if err != nil {
 		return nil, err
 	}

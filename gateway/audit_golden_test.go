@@ -26,7 +26,7 @@ import (
 	"strings"
 	"testing"
 
-	"fhirgate/fhir"
+	"fhirgate/fhir/validation"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/audit")
@@ -424,7 +424,7 @@ func compareGolden(t *testing.T, name string, events [][]byte) {
 // the golden files.
 func TestAuditGolden(t *testing.T) {
 	a := newAuthServer(t)
-	validator, err := fhir.NewValidator()
+	validator, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

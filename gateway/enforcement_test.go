@@ -21,12 +21,12 @@ import (
 	"fhirgate/auth/devissuer"
 	"fhirgate/auth/token"
 	"fhirgate/conformance"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
 	"fhirgate/fhir/store/redis/redistest"
+	"fhirgate/fhir/validation"
 	"fhirgate/gateway/throttle"
 	"fhirgate/internal/sharedtest"
 	"fhirgate/population"
@@ -210,7 +210,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 // FHIR service of configuration cfg: the data every test starts from.
 func loadPopulation(t testing.TB, st store.Store, cfg rest.Config, bundles [][]byte) {
 	t.Helper()
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"fhirgate/audit"
 	"fhirgate/auth/consent"
-	"fhirgate/fhir"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/validation"
 )
 
 // webhookRecorder is a webhook receiver on 127.0.0.1 that keeps what it was sent.
@@ -99,7 +99,7 @@ func TestNoticeFirstAccessOnce(t *testing.T) {
 	if err != nil || !json.Valid(ev.Body) {
 		t.Fatalf("the notice's AuditEvent: %v", err)
 	}
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	if err := v.Validate(vs[0].Body); err != nil {
 		t.Fatalf("the notice is not valid R4: %v\n%s", err, vs[0].Body)
 	}

@@ -4,7 +4,7 @@
 // Everything comes out as FHIR R4 transaction Bundles (JSON) whose entries are idempotent PUTs,
 // request.url = Type/id, with fullUrl = urn:uuid:<version-5 UUID of Type/id>; references inside are
 // relative (Type/id). Loading a bundle twice changes nothing, and a bundle references only itself and
-// the shared bundle. Every resource is valid R4 (the tests run fhir.Validator over all of them).
+// the shared bundle. Every resource is valid R4 (the tests run validation.Validator over all of them).
 //
 // # Generated populations
 //

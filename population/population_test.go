@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/validation"
 )
 
-var newValidator = sync.OnceValues(fhir.NewValidator)
+var newValidator = sync.OnceValues(func() (*validation.Validator, error) { return validation.New(validation.Config{}) })
 
-func validator(t testing.TB) *fhir.Validator {
+func validator(t testing.TB) *validation.Validator {
 	t.Helper()
 	v, err := newValidator()
 	if err != nil {

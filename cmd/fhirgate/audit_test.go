@@ -16,9 +16,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"fhirgate/audit"
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // cliAuditEvent is an AuditEvent about a patient, as the gateway records a read (abridged).
@@ -42,7 +42,7 @@ func buildAuditStore(t *testing.T, dir string) (ids []string, patientOf map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

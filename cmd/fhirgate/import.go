@@ -25,6 +25,7 @@ import (
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
+	"fhirgate/fhir/validation"
 )
 
 // importCmd loads files into a store through the same service as the API (validation, transactions,
@@ -62,7 +63,7 @@ func importCmd(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeStore(st)) }()
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		return err
 	}

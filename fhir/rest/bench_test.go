@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
+	"fhirgate/fhir/validation"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -40,7 +40,7 @@ func benchService(b *testing.B, engine string) (*rest.Service, context.Context) 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

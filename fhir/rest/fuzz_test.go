@@ -7,6 +7,7 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // FuzzBundle posts arbitrary bodies as batches and transactions: no input may panic or produce a
@@ -30,7 +31,7 @@ func FuzzBundle(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, err := rest.New(rest.Config{BaseURL: "http://localhost/fhir", MaxBundleEntries: 50}, st, v)
 	if err != nil {
 		f.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // The decision point, as the service consults it: every interaction, run once with a guard that refuses
@@ -28,7 +29,7 @@ func guardService(t *testing.T) (*rest.Service, store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

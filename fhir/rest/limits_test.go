@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 // deadlineAfter is a context whose deadline passes after it has been asked n times whether it has: the
@@ -43,7 +43,7 @@ func limitService(t *testing.T, cfg rest.Config) *rest.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"fhirgate/fhir/profile"
 	"fhirgate/fhir/search"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/validation"
 )
 
 // Interaction is a FHIR RESTful interaction code (http://hl7.org/fhir/restful-interaction), plus
@@ -133,7 +134,7 @@ type Config struct {
 type Service struct {
 	cfg       Config
 	store     Store
-	validator *fhir.Validator
+	validator *validation.Validator
 	indexer   *search.Indexer
 	engine    *search.Engine
 	observers []func(ctx context.Context, versions []*store.Version)
@@ -162,7 +163,7 @@ func (s *Service) committed(ctx context.Context, vs []*store.Version) {
 }
 
 // New returns a Service.
-func New(cfg Config, st Store, v *fhir.Validator) (*Service, error) {
+func New(cfg Config, st Store, v *validation.Validator) (*Service, error) {
 	if st == nil || v == nil {
 		return nil, fmt.Errorf("rest: a store and a validator are required")
 	}

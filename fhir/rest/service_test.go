@@ -7,6 +7,7 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/rest/resttest"
+	"fhirgate/fhir/validation"
 )
 
 // The service as a whole: its construction, and what Do refuses before any interaction runs.
@@ -14,7 +15,7 @@ import (
 func TestNew(t *testing.T) {
 	t.Parallel()
 	env := resttest.New(t)
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +23,7 @@ func TestNew(t *testing.T) {
 		name    string
 		baseURL string
 		store   rest.Store
-		v       *fhir.Validator
+		v       *validation.Validator
 	}{
 		{"no store", resttest.BaseURL, nil, v},
 		{"no validator", resttest.BaseURL, env.Store, nil},

@@ -13,27 +13,6 @@ import (
 	"fhirgate/fhir/store"
 )
 
-// Checker is what $validate asks of the R4 validator: every issue of a resource in FHIR JSON, errors
-// and warnings alike (none when it is valid R4).
-type Checker interface {
-	Check(body []byte) []fhir.Issue
-}
-
-// validatorChecker gives the issues of the write validator's refusal: its first issue and the others.
-type validatorChecker struct{ v *fhir.Validator }
-
-// Check implements Checker.
-func (c validatorChecker) Check(body []byte) []fhir.Issue {
-	err := c.v.Validate(body)
-	if err == nil {
-		return nil
-	}
-	return fhir.AsError(err).Issues()
-}
-
-// checker is the R4 validator $validate reports the issues of.
-func (s *Service) checker() Checker { return validatorChecker{s.validator} }
-
 // profiles are the profiles the service knows: the configured set, or R4's core profiles.
 func (s *Service) profiles() *profile.Set {
 	if s.cfg.Profiles != nil {
@@ -116,7 +95,7 @@ func (s *Service) validate(ctx context.Context, g Guard, req *Request) (*Respons
 			Expression: "resourceType", Details: "the resource type does not match the URL",
 			Diagnostics: "resource is a " + r.Type + ", URL names " + req.Type}
 	}
-	issues := s.checker().Check(body)
+	issues := s.validator.Check(body)
 	if in.mode == "update" {
 		switch {
 		case r.ID == "":

@@ -16,6 +16,7 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/validation"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -71,7 +72,7 @@ func loadDataset(t *testing.T, engine, name string) (*rest.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, err := rest.New(rest.Config{BaseURL: corpusBase}, st, v)
 	if err != nil {
 		return nil, err

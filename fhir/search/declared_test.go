@@ -25,6 +25,7 @@ import (
 	"fhirgate/fhir/rest"
 	fhirsearch "fhirgate/fhir/search"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/validation"
 	"fhirgate/internal/sharedtest"
 )
 
@@ -312,7 +313,7 @@ func loadDeclared(t *testing.T) (*declared, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, err := rest.New(rest.Config{BaseURL: corpusBase}, st, v)
 	if err != nil {
 		return nil, err

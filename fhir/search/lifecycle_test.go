@@ -11,6 +11,7 @@ import (
 	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 )
 
 func newService(t *testing.T) (*rest.Service, context.Context) {
@@ -20,7 +21,7 @@ func newService(t *testing.T) (*rest.Service, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v, _ := fhir.NewValidator()
+	v, _ := validation.New(validation.Config{})
 	svc, err := rest.New(rest.Config{BaseURL: corpusBase}, st, v)
 	if err != nil {
 		t.Fatal(err)

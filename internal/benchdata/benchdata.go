@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
-	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store/embedded"
+	"fhirgate/fhir/validation"
 	"fhirgate/population"
 )
 
@@ -53,7 +53,7 @@ func Population(tb testing.TB, n int) (*embedded.Store, *rest.Service, populatio
 }
 
 func service(tb testing.TB, st *embedded.Store) *rest.Service {
-	v, err := fhir.NewValidator()
+	v, err := validation.New(validation.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/memstore"
+	"fhirgate/fhir/validation"
 )
 
 // BaseURL is the base URL of every Env's service: Locations and fullUrls start with it.
@@ -89,7 +90,7 @@ func WithGuard(g rest.Guard) Option { return func(o *options) { o.guard = g } }
 func SequentialIDs(prefix string) Option { return func(o *options) { o.ids = prefix } }
 
 // validator is shared: building one compiles the R4 definitions, and it keeps no state between calls.
-var validator = sync.OnceValues(fhir.NewValidator)
+var validator = sync.OnceValues(func() (*validation.Validator, error) { return validation.New(validation.Config{}) })
 
 // New returns an Env whose store lives as long as the test.
 func New(t testing.TB, opts ...Option) *Env {

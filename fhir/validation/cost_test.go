@@ -1,4 +1,4 @@
-package fhir
+package validation
 
 import (
 	"fmt"
@@ -9,20 +9,22 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"fhirgate/fhir"
 )
 
 // The path a client's resource takes before anything is stored: the shape limits, the parse, the
 // validation against R4. What it costs must grow with the body's size and no faster: a body that fits
 // the limits must never buy more CPU per byte than an ordinary one does, whatever its shape.
 
-var serverLimits = JSONLimits{MaxDepth: 64, MaxValues: 300_000}
+var serverLimits = fhir.JSONLimits{MaxDepth: 64, MaxValues: 300_000}
 
 // validatePath runs what a write does with a body before deciding on it.
 func validatePath(v *Validator, body []byte) {
 	if serverLimits.Check(body) != nil {
 		return
 	}
-	if _, err := ParseResource(body); err != nil {
+	if _, err := fhir.ParseResource(body); err != nil {
 		return
 	}
 	_ = v.Validate(body)
@@ -169,7 +171,7 @@ func TestValidateCostPerByte(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures the validate path on bodies up to 1 MB")
 	}
-	v, err := NewValidator()
+	v, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func TestValidateCostPerByte(t *testing.T) {
 
 // FuzzValidatePath: whatever the body, the validate path answers (no panic, no hang).
 func FuzzValidatePath(f *testing.F) {
-	v, err := NewValidator()
+	v, err := New(Config{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func FuzzValidatePath(f *testing.F) {
 
 // BenchmarkValidatePath reports the validate path's cost per byte on bodies of one shape each.
 func BenchmarkValidatePath(b *testing.B) {
-	v, err := NewValidator()
+	v, err := New(Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
