@@ -19,8 +19,8 @@ type Config struct {
 	// anything else: a body beyond them is refused as fhir.KindTooCostly naming the limit. A zero MaxDepth
 	// means 64 (the depth writes have always been held to); a zero MaxValues, no bound on values.
 	Limits fhir.JSONLimits
-	// Stages are further checks run on every resource after the structural walk (invariants, narrative,
-	// profiles...): see Stage.
+	// Stages are further checks run on every resource after the structural walk and R4's own narrative
+	// and invariant checks (which every Validator runs): see Stage.
 	Stages []Stage
 }
 
@@ -47,7 +47,7 @@ func New(cfg Config) (*Validator, error) {
 	if cfg.Limits.MaxDepth == 0 {
 		cfg.Limits.MaxDepth = defaultMaxDepth
 	}
-	v := &Validator{limits: cfg.Limits, stages: cfg.Stages}
+	v := &Validator{limits: cfg.Limits, stages: append(append([]Stage(nil), r4Stages...), cfg.Stages...)}
 	types() // build the tables now rather than on the first request
 	return v, nil
 }
