@@ -15,11 +15,12 @@ type authRequest struct {
 
 	redirect    *url.URL
 	needPatient bool
+	launch      *launchContext // an EHR launch's context
 }
 
 // authParams are the request parameters the consent form carries back, in order.
 var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-	"code_challenge_method", "aud", "nonce"}
+	"code_challenge_method", "aud", "nonce", "launch"}
 
 // parseAuthRequest validates the parameters of an authorization request; the error is safe to show.
 // No error is ever sent to the redirect_uri: clients are not registered, so the redirect_uri is never
@@ -49,6 +50,9 @@ func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 		return nil, errors.New("redirect_uri must be an absolute http or https URL without user info or fragment")
 	}
 	a.redirect = u
+	if c := i.client(a.ClientID); !c.redirectAllowed(a.RedirectURI) {
+		return nil, errors.New("redirect_uri is not one of those registered for client " + a.ClientID + " (compared exactly)")
+	}
 	if rt := q.Get("response_type"); rt != "code" {
 		return nil, errors.New("response_type must be code")
 	}
@@ -81,10 +85,22 @@ func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 	if len(a.Nonce) > 1024 || !printable(a.Nonce) {
 		return nil, errors.New("nonce must be at most 1024 printable ASCII characters")
 	}
-	for _, s := range strings.Fields(a.Scope) {
+	scopes := strings.Fields(a.Scope)
+	for _, s := range scopes {
 		if s == "launch/patient" || strings.HasPrefix(s, "patient/") {
 			a.needPatient = true
 		}
+	}
+	switch launch := q.Get("launch"); {
+	case launch != "" && !containsString(scopes, "launch"):
+		return nil, errors.New("an EHR launch (launch parameter) must ask for the launch scope")
+	case launch == "" && containsString(scopes, "launch"):
+		return nil, errors.New("the launch scope is for an EHR launch: the launch parameter the EHR gave the app is missing")
+	case launch != "":
+		if a.launch = i.launch(launch); a.launch == nil {
+			return nil, errors.New("the launch parameter is unknown or has expired: launch the app from the EHR again")
+		}
+		a.needPatient = false // the EHR gave the patient
 	}
 	return a, nil
 }
@@ -169,10 +185,31 @@ type consentPage struct {
 	Hidden                []hiddenField
 	Users, Patients       []Choice
 	NeedPatient           bool
+	// LaunchPatient and LaunchEncounter are an EHR launch's context.
+	LaunchPatient, LaunchEncounter string
 }
 
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	i.consent(w, r.URL.Query())
+}
+
+// servePostAuthorize serves a POST to /authorize: the consent form's answer when it carries an action,
+// otherwise an authorization request sent by POST (form-encoded, as SMART 2.0 allows).
+func (i *Issuer) servePostAuthorize(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
+	if err != nil {
+		errorPage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if form.Has("action") {
+		i.serveDecision(w, r, form)
+		return
+	}
+	i.consent(w, form)
+}
+
+// consent validates an authorization request and shows the page to pick a demo user (and patient).
+func (i *Issuer) consent(w http.ResponseWriter, q url.Values) {
 	a, err := i.parseAuthRequest(q)
 	if err != nil {
 		errorPage(w, http.StatusBadRequest, err.Error())
@@ -186,6 +223,9 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		Users: i.cfg.Users, NeedPatient: a.needPatient}
 	if a.needPatient {
 		page.Patients = i.cfg.Patients
+	}
+	if a.launch != nil {
+		page.LaunchPatient, page.LaunchEncounter = "Patient/"+a.launch.patient, a.launch.encounter
 	}
 	for _, name := range authParams {
 		if q.Has(name) {
@@ -217,13 +257,8 @@ func findChoice(list []Choice, ref string) bool {
 
 // serveDecision handles the consent form: the request is validated again (the form is not trusted),
 // then a code is issued and the browser sent back to the client.
-func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
-	form, err := readForm(w, r)
-	if err != nil {
-		errorPage(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	a, err := i.parseAuthRequest(form)
+func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request, form url.Values) {
+	a, err := i.parseAuthRequest(withoutDecision(form))
 	if err != nil {
 		errorPage(w, http.StatusBadRequest, err.Error())
 		return
@@ -253,6 +288,9 @@ func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var patient string
+	if a.launch != nil {
+		patient = a.launch.patient
+	}
 	if a.needPatient {
 		ref := form.Get("patient")
 		if !findChoice(i.cfg.Patients, ref) {
@@ -264,7 +302,7 @@ func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
 	now := i.cfg.Now()
 	code, err := i.newCode(&grant{
 		clientID: a.ClientID, redirectURI: a.RedirectURI, challenge: a.Challenge,
-		scope: a.Scope, user: user, patient: patient, nonce: a.Nonce,
+		scope: a.Scope, user: user, patient: patient, nonce: a.Nonce, launch: a.launch,
 		authTime: now, expires: now.Add(CodeLifetime),
 	})
 	if err != nil {
@@ -303,7 +341,8 @@ var pages = template.Must(template.New("pages").Parse(`
 <ul>{{range .Scopes}}
 <li><code>{{.}}</code></li>{{end}}
 </ul>
-<p>After you sign in, you will be sent back to <code>{{.RedirectURI}}</code>.</p>
+{{if .LaunchPatient}}<p>Launched from the EHR for <strong>{{.LaunchPatient}}</strong>{{if .LaunchEncounter}}, encounter <strong>Encounter/{{.LaunchEncounter}}</strong>{{end}}.</p>
+{{end}}<p>After you sign in, you will be sent back to <code>{{.RedirectURI}}</code>.</p>
 <form method="post" action="authorize">
 {{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
 {{end}}<fieldset>
@@ -334,3 +373,15 @@ var pages = template.Must(template.New("pages").Parse(`
 </html>
 {{end}}
 `))
+
+// withoutDecision returns the consent form's parameters without the user's choices: the authorization
+// request it carries.
+func withoutDecision(form url.Values) url.Values {
+	q := url.Values{}
+	for _, name := range authParams {
+		if form.Has(name) {
+			q[name] = form[name]
+		}
+	}
+	return q
+}
