@@ -201,4 +201,3 @@ func TestRevocation(t *testing.T) {
 		}
 	})
 }
-
