@@ -389,6 +389,7 @@ func serve(args []string, stderr io.Writer) (err error) {
 		gcfg.Introspection = &gateway.Introspection{Verify: introspectVerify(verifier), Caller: bearerCaller(verifier, list(cfg.introspectionClients))}
 	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
+	gcfg.SMART.PatientClaim = cfg.claims.Patient
 	if gcfg.Introspection != nil {
 		gcfg.SMART.IntrospectionEndpoint = introspectURL
 	}
