@@ -28,21 +28,22 @@ type Introspection struct {
 
 // TokenInfo is what an active token's introspection tells.
 type TokenInfo struct {
-	Issuer, Subject, ClientID, Scope, Patient, FHIRUser string
-	Expiry                                              time.Time
+	Issuer, Subject, ClientID, Scope, Patient, Encounter, FHIRUser string
+	Expiry                                                         time.Time
 }
 
 // introspection is the RFC 7662 §2.2 response.
 type introspection struct {
-	Active   bool   `json:"active"`
-	Scope    string `json:"scope,omitempty"`
-	ClientID string `json:"client_id,omitempty"`
-	Subject  string `json:"sub,omitempty"`
-	Issuer   string `json:"iss,omitempty"`
-	Expiry   int64  `json:"exp,omitempty"`
-	Type     string `json:"token_type,omitempty"`
-	Patient  string `json:"patient,omitempty"`
-	FHIRUser string `json:"fhirUser,omitempty"`
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	Expiry    int64  `json:"exp,omitempty"`
+	Type      string `json:"token_type,omitempty"`
+	Patient   string `json:"patient,omitempty"`
+	Encounter string `json:"encounter,omitempty"`
+	FHIRUser  string `json:"fhirUser,omitempty"`
 }
 
 // maxIntrospectForm bounds an introspection request's body.
@@ -62,6 +63,11 @@ func (s *Server) serveIntrospect(c echo.Context) error {
 		return oauthErr(http.StatusBadRequest, "invalid_request", err.Error())
 	}
 	in := s.cfg.Introspection
+	if !presentsCredentials(r, form) {
+		// A caller that does not authenticate learns nothing: every token is inactive to it (RFC 7662
+		// §2.2 allows no more, and certification suites post an invalid token this way).
+		return c.JSON(http.StatusOK, introspection{Active: false})
+	}
 	caller, err := in.Caller(r, form)
 	if err != nil {
 		return oauthErr(http.StatusUnauthorized, "invalid_client", "the caller must authenticate as a registered client: "+err.Error())
@@ -78,7 +84,14 @@ func (s *Server) serveIntrospect(c echo.Context) error {
 	s.log.Info("token introspected", "caller", caller, "client", info.ClientID) // never the token
 	return c.JSON(http.StatusOK, introspection{Active: true, Scope: info.Scope, ClientID: info.ClientID,
 		Subject: info.Subject, Issuer: info.Issuer, Expiry: info.Expiry.Unix(), Type: "Bearer",
-		Patient: info.Patient, FHIRUser: info.FHIRUser})
+		Patient: info.Patient, Encounter: info.Encounter, FHIRUser: info.FHIRUser})
+}
+
+// presentsCredentials reports whether the request tries to authenticate in any way (an
+// Authorization header, a client secret or a client assertion).
+func presentsCredentials(r *http.Request, form url.Values) bool {
+	return r.Header.Get("Authorization") != "" || form.Has("client_secret") || form.Has("client_assertion") ||
+		form.Has("client_assertion_type")
 }
 
 // readIntrospectForm reads a form-encoded body whose parameters appear once each.

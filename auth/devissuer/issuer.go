@@ -203,7 +203,7 @@ func (i *Issuer) discoveryDocument() map[string]any {
 		"revocation_endpoint_auth_methods_supported":       []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"scopes_supported":                                 scopesSupported,
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce",
-			"client_id", "azp", "scope", "patient", "fhirUser", "purpose_of_use", "organization"},
+			"client_id", "azp", "scope", "patient", "encounter", "fhirUser", "purpose_of_use", "organization"},
 		// Not OpenID fields: what a SMART server built on this issuer can tell of it.
 		"smart_launch_supported": []string{"launch-ehr", "launch-standalone"},
 	}
@@ -358,6 +358,7 @@ type accessClaims struct {
 	AuthTime        int64    `json:"auth_time,omitempty"`
 	Scope           string   `json:"scope"`
 	Patient         string   `json:"patient,omitempty"`
+	Encounter       string   `json:"encounter,omitempty"`
 	FHIRUser        string   `json:"fhirUser,omitempty"`
 	PurposeOfUse    []string `json:"purpose_of_use,omitempty"`
 	Organization    string   `json:"organization,omitempty"`
@@ -390,6 +391,11 @@ func (i *Issuer) Token(req TokenRequest) (string, error) {
 // accessToken signs an access token for a normalized request. authTime is zero unless a user signed
 // in.
 func (i *Issuer) accessToken(req TokenRequest, authTime time.Time) (string, *accessClaims, error) {
+	return i.signAccess(req, authTime, "")
+}
+
+// signAccess signs an access token for a normalized request, with an EHR launch's encounter.
+func (i *Issuer) signAccess(req TokenRequest, authTime time.Time, encounter string) (string, *accessClaims, error) {
 	now := i.cfg.Now()
 	c := &accessClaims{
 		Issuer:          i.url,
@@ -403,6 +409,7 @@ func (i *Issuer) accessToken(req TokenRequest, authTime time.Time) (string, *acc
 		ID:              randomString(16),
 		Scope:           req.Scope,
 		Patient:         req.Patient,
+		Encounter:       encounter,
 		FHIRUser:        req.FHIRUser,
 		PurposeOfUse:    req.Purpose,
 		Organization:    req.Organization,

@@ -342,7 +342,11 @@ func (i *Issuer) issueFrom(f *family, scope string) (*tokenResponse, *accessClai
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, claims, err := i.accessToken(req, f.authTime)
+	encounter := ""
+	if f.launch != nil {
+		encounter = f.launch.encounter
+	}
+	raw, claims, err := i.signAccess(req, f.authTime, encounter)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -75,6 +75,8 @@ type Claims struct {
 	Scope string
 	// Patient is the launch patient id (patient context).
 	Patient string
+	// Encounter is the launch encounter id (SMART's encounter claim), when the token carries one.
+	Encounter string
 	// FHIRUser is the user's resource, "Practitioner/123" or an absolute URL.
 	FHIRUser string
 	// PurposeOfUse are v3 ActReason codes.
@@ -317,6 +319,7 @@ func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) (time.Time, error) {
 		c.Scope = strings.Join(list(raw), " ")
 	}
 	c.Patient = str(n.Patient)
+	c.Encounter = str("encounter")
 	c.FHIRUser = str(n.FHIRUser)
 	if raw, ok := m[n.Purpose]; ok {
 		c.PurposeOfUse = list(raw)

@@ -21,7 +21,7 @@ func introspectVerify(v *token.Verifier) func(context.Context, string) (*gateway
 			return nil, err
 		}
 		return &gateway.TokenInfo{Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID, Scope: c.Scope,
-			Patient: c.Patient, FHIRUser: c.FHIRUser, Expiry: c.Expiry}, nil
+			Patient: c.Patient, Encounter: c.Encounter, FHIRUser: c.FHIRUser, Expiry: c.Expiry}, nil
 	}
 }
 
