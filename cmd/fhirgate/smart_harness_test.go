@@ -3,7 +3,7 @@ package main
 // TestSMARTHarness replays, against a real `fhirgate serve --dev`, the assertions of the Inferno SMART
 // App Launch STU2 kit (inferno-framework/smart-app-launch-test-kit: discovery, standalone launch,
 // OpenID Connect, token refresh, token introspection, backend services, EHR launch) and of the ONC
-// (g)(10) kit's SMART 2.0 groups (onc-healthit/onc-certification-g10-test-kit: required capabilities,
+// (g)(10) kit's SMART 2.0 groups (the ONC certification g10 test kit, public source: required capabilities,
 // invalid PKCE, invalid refresh token, invalid aud and launch, token revocation). Each check is named by
 // the kit's test id (group/test when the kit's test is anonymous in its group) and checks what that
 // test asserts; the code is this project's own. TLS checks are excepted: a deployment terminates TLS
