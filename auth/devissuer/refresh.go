@@ -107,9 +107,11 @@ func (s *refreshStore) start(f *family, now time.Time) (string, error) {
 
 var errTooManyFamilies = &requestError{code: "temporarily_unavailable", description: "too many refresh tokens are live; try again later"}
 
-// rotate takes a refresh token presented by clientID and returns its family with a new refresh token,
-// retiring the old one. A retired token revokes the family.
-func (s *refreshStore) rotate(raw, clientID string, now time.Time) (*family, string, error) {
+// rotate takes a refresh token presented by a client and returns its family with a new refresh
+// token, retiring the old one. A retired token revokes the family. A public client may leave out its
+// client_id (RFC 6749 §6); clientID "" stands for that. A family issued to an authenticated client
+// takes only that client, authenticated (confidential).
+func (s *refreshStore) rotate(raw, clientID string, confidential bool, now time.Time) (*family, string, error) {
 	h := hashToken(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,10 +119,12 @@ func (s *refreshStore) rotate(raw, clientID string, now time.Time) (*family, str
 	switch {
 	case f == nil:
 		return nil, "", invalidGrant("the refresh token is unknown, expired or revoked")
-	case f.clientID != clientID:
+	case clientID != "" && f.clientID != clientID:
 		// Another client holding this token is a leak too, but it must not be able to revoke the
 		// legitimate client's family: the token is refused and nothing else changes.
 		return nil, "", invalidGrant("the refresh token was issued to another client")
+	case f.confidential && !confidential:
+		return nil, "", invalidClient("the refresh token was issued to a confidential client: it must authenticate")
 	case f.revoked || now.After(f.expires):
 		return nil, "", invalidGrant("the refresh token is unknown, expired or revoked")
 	case f.used[h]:

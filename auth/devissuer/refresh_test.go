@@ -95,6 +95,16 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 
 func TestRefreshRefusals(t *testing.T) {
 	e := newEnv(t, nil)
+	// A confidential client's family: its refresh token is refused to anyone not authenticated as it.
+	verifier, challenge := pkcePair()
+	code := e.authorize(t, authQuery(challenge, "client_id", "demo-confidential-app", "scope", "launch/patient patient/*.rs offline_access"),
+		"Practitioner/prac-house", "Patient/pat-alice")
+	basic := func(r *http.Request) { r.SetBasicAuth("demo-confidential-app", "demo-secret-not-for-production") }
+	resp, m := e.tokenJSON(t, exchange(code, verifier, "client_id", ""), basic)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("confidential exchange: %d %v", resp.StatusCode, m)
+	}
+	confidentialRT := m["refresh_token"].(string)
 	tests := []struct {
 		name    string
 		form    func(rt string) url.Values
@@ -104,11 +114,7 @@ func TestRefreshRefusals(t *testing.T) {
 		{"another client", func(rt string) url.Values { return refreshForm(rt, "client_id", "other-app") }, "invalid_grant"},
 		{"unknown token", func(string) url.Values { return refreshForm("not-a-refresh-token") }, "invalid_grant"},
 		{"no token", func(string) url.Values { return refreshForm("") }, "invalid_request"},
-		{"no client", func(rt string) url.Values {
-			v := refreshForm(rt)
-			v.Del("client_id")
-			return v
-		}, "invalid_request"},
+		{"confidential family, unauthenticated", func(string) url.Values { return refreshForm(confidentialRT, "client_id", "") }, "invalid_client"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,11 +124,24 @@ func TestRefreshRefusals(t *testing.T) {
 				form.Del("refresh_token")
 			}
 			resp, m := e.tokenJSON(t, form, nil)
-			if resp.StatusCode != http.StatusBadRequest || m["error"] != tt.errCode || m["access_token"] != nil {
+			if resp.StatusCode < 400 || m["error"] != tt.errCode || m["access_token"] != nil {
 				t.Fatalf("%d %v, want 400 %s", resp.StatusCode, m, tt.errCode)
 			}
 		})
 	}
+	t.Run("confidential family, authenticated", func(t *testing.T) {
+		resp, m := e.tokenJSON(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {confidentialRT}}, basic)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %v", resp.StatusCode, m)
+		}
+	})
+	t.Run("public client without client_id (RFC 6749 §6)", func(t *testing.T) {
+		rt := e.grantTokens(t, "launch/patient patient/*.rs offline_access")["refresh_token"].(string)
+		resp, m := e.tokenJSON(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil)
+		if resp.StatusCode != http.StatusOK || m["refresh_token"] == nil {
+			t.Fatalf("%d %v", resp.StatusCode, m)
+		}
+	})
 	t.Run("narrowed scope", func(t *testing.T) {
 		rt := e.grantTokens(t, "launch/patient patient/*.rs patient/*.cruds offline_access")["refresh_token"].(string)
 		resp, m := e.tokenJSON(t, refreshForm(rt, "scope", "patient/*.rs offline_access"), nil)

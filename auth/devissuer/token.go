@@ -368,21 +368,13 @@ func (i *Issuer) issueFrom(f *family, scope string) (*tokenResponse, *accessClai
 // one) and the scope may only narrow.
 func (i *Issuer) refreshGrant(client *authenticated, form url.Values) (*tokenResponse, error) {
 	raw := form.Get("refresh_token")
-	switch {
-	case raw == "":
+	if raw == "" {
 		return nil, invalidRequest("refresh_token is required")
-	case client.id == "":
-		return nil, invalidRequest("client_id is required")
 	}
 	now := i.cfg.Now()
-	f, next, err := i.refresh.rotate(raw, client.id, now)
+	f, next, err := i.refresh.rotate(raw, client.id, client.confidential, now)
 	if err != nil {
 		return nil, err
-	}
-	if f.confidential && !client.confidential {
-		// (Only reachable for an open client that authenticated once and not now: registered
-		// confidential clients cannot get here unauthenticated.)
-		return nil, invalidGrant("the refresh token was issued to an authenticated client: authenticate")
 	}
 	scope := f.scope
 	if s := form.Get("scope"); s != "" {
