@@ -363,6 +363,35 @@ var pages = template.Must(template.New("pages").Parse(`
 </html>
 {{end}}
 
+{{define "launch"}}{{template "head" "EHR launch"}}<body>
+<main>
+<h1>Launch an app as an EHR would</h1>
+<p class="warn" role="note"><strong>Development only.</strong> Anyone who can reach this server can make a launch for any demo patient.</p>
+<form method="post" action="launch">
+<fieldset>
+<legend>Patient in context</legend>
+{{range $i, $p := .}}<div class="choice"><input type="radio" id="patient-{{$i}}" name="patient" value="{{$p.Ref}}" required{{if eq $i 0}} checked{{end}}>
+<label for="patient-{{$i}}">{{$p.Label}} <small>({{$p.Ref}})</small></label></div>
+{{end}}</fieldset>
+<p><label for="encounter">Encounter id (optional)</label><br><input id="encounter" name="encounter" pattern="[A-Za-z0-9.\-]{1,64}"></p>
+<p><label for="app">The app's launch URL</label><br><input id="app" name="app" type="url" required size="50"></p>
+<button type="submit">Make the launch</button>
+</form>
+</main>
+</body>
+</html>
+{{end}}
+
+{{define "launched"}}{{template "head" "EHR launch"}}<body>
+<main>
+<h1>Launch ready</h1>
+<p>Launch id <code>{{.Launch}}</code> (valid 10 minutes).</p>
+<p><a href="{{.URL}}">Open the app</a></p>
+</main>
+</body>
+</html>
+{{end}}
+
 {{define "error"}}{{template "head" "Request refused"}}<body>
 <main>
 <h1>Authorization request refused</h1>

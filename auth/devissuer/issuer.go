@@ -156,6 +156,7 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET /authorize", i.serveAuthorize)
 	mux.HandleFunc("POST /authorize", i.servePostAuthorize) // an authorization request by POST, or the consent
 	mux.HandleFunc("/revoke", i.serveRevoke)
+	mux.HandleFunc("GET /launch", i.serveLaunchPage)
 	mux.HandleFunc("/launch", i.serveLaunch)
 	return mux
 }

@@ -109,12 +109,42 @@ func (i *Issuer) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "need_patient_banner must be true or false")
 		return
 	}
-	id, err := i.NewLaunch(Launch{Patient: form.Get("patient"), Encounter: form.Get("encounter"),
+	app := form.Get("app") // set by the launch page: answer with a page, not JSON
+	var appURL *url.URL
+	if app != "" {
+		u, err := url.Parse(app)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			errorPage(w, http.StatusBadRequest, "The app's launch URL must be an absolute http(s) URL.")
+			return
+		}
+		appURL = u
+	}
+	id, err := i.NewLaunch(Launch{Patient: strings.TrimPrefix(form.Get("patient"), "Patient/"), Encounter: form.Get("encounter"),
 		NeedPatientBanner: banner != "false", StyleURL: form.Get("smart_style_url")})
 	if err != nil {
+		if appURL != nil {
+			errorPage(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "devissuer: "))
+			return
+		}
 		oauthError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), "devissuer: "))
+		return
+	}
+	if appURL != nil {
+		// A link the user follows, never a redirect: this endpoint must not send browsers elsewhere on
+		// a third party's behalf.
+		q := appURL.Query()
+		q.Set("iss", i.cfg.Audience)
+		q.Set("launch", id)
+		appURL.RawQuery = q.Encode()
+		render(w, http.StatusOK, "'none'", "launched", map[string]string{"Launch": id, "URL": appURL.String()})
 		return
 	}
 	noStore(w)
 	writeJSON(w, http.StatusOK, map[string]string{"launch": id})
+}
+
+// serveLaunchPage is the EHR launch page: pick a patient (and an encounter), give the app's launch URL,
+// and get the link that launches it.
+func (i *Issuer) serveLaunchPage(w http.ResponseWriter, _ *http.Request) {
+	render(w, http.StatusOK, "'self'", "launch", i.cfg.Patients)
 }

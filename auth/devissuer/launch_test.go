@@ -2,8 +2,10 @@ package devissuer
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -99,4 +101,33 @@ func (e *env) tokenJSONAt(t *testing.T, path string, form url.Values) (*http.Res
 		}
 	}
 	return resp, m
+}
+
+func TestLaunchPage(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := e.get(t, "/launch")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `value="Patient/pat-alice"`) {
+		t.Fatalf("GET /launch: %s %s", resp.Status, body)
+	}
+	resp, body = e.post(t, "/launch", url.Values{"patient": {"Patient/pat-bob"}, "encounter": {"enc-9"},
+		"app": {"http://127.0.0.1:9/app/launch.html?x=1"}}, nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
+		t.Fatalf("POST /launch from the page: %s (a link is shown, no redirect)", resp.Status)
+	}
+	m := regexp.MustCompile(`href="([^"]+)"`).FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no link in %s", body)
+	}
+	link, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil || link.Host != "127.0.0.1:9" || link.Query().Get("iss") != audience || link.Query().Get("x") != "1" {
+		t.Fatalf("link %s", m[1])
+	}
+	if l := e.iss.launch(link.Query().Get("launch")); l == nil || l.patient != "pat-bob" || l.encounter != "enc-9" {
+		t.Fatalf("the link's launch is %+v", l)
+	}
+	for _, app := range []string{"javascript:alert(1)", "//evil.example/x", "http://user:pw@127.0.0.1/"} {
+		if resp, _ := e.post(t, "/launch", url.Values{"patient": {"pat-bob"}, "app": {app}}, nil); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("app %q: %s, want 400", app, resp.Status)
+		}
+	}
 }
