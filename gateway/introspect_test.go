@@ -83,3 +83,44 @@ func TestIntrospect(t *testing.T) {
 		t.Errorf("GET %s answered 200", IntrospectPath)
 	}
 }
+
+// FuzzIntrospect posts arbitrary bodies (with and without credentials) to the introspection endpoint:
+// no panic, no 5xx, always JSON, and "active": true only for the good token of an authenticated caller.
+func FuzzIntrospect(f *testing.F) {
+	for _, s := range []string{"token=good-token", "token=good-token&token=x", "token=%zz", "", "=&&=", "client_secret=y&token=good-token",
+		"client_assertion=a.b.c&client_assertion_type=x&token=good-token", strings.Repeat("a", 70000)} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	ts := newTestServer(f, func(c *Config) {
+		c.Introspection = &Introspection{
+			Verify: func(_ context.Context, raw string) (*TokenInfo, error) {
+				if raw != "good-token" {
+					return nil, errors.New("refused")
+				}
+				return &TokenInfo{ClientID: "app", Scope: "s", Expiry: time.Unix(2000000000, 0)}, nil
+			},
+			Caller: func(r *http.Request, _ url.Values) (string, error) {
+				if u, p, ok := r.BasicAuth(); ok && u == "rs" && p == "secret" {
+					return u, nil
+				}
+				return "", errors.New("unknown client")
+			},
+		}
+	})
+	endpoint := strings.TrimSuffix(ts.base, "/fhir") + IntrospectPath
+	f.Fuzz(func(t *testing.T, body string, auth bool) {
+		h := []string{"Content-Type: application/x-www-form-urlencoded"}
+		if auth {
+			h = append(h, "Authorization: Basic cnM6c2VjcmV0")
+		}
+		r := ts.do(t, http.MethodPost, endpoint, []byte(body), h...)
+		if r.status >= 500 {
+			t.Fatalf("status %d for %q", r.status, body)
+		}
+		m := r.json(t)
+		if m["active"] == true && !auth {
+			t.Fatalf("active for an anonymous caller: %q", body)
+		}
+	})
+}
