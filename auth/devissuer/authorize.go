@@ -15,7 +15,9 @@ type authRequest struct {
 
 	redirect    *url.URL
 	needPatient bool
-	launch      *launchContext // an EHR launch's context
+	// verifiedRedirect: the redirect_uri is one the client registered, so errors may be sent there.
+	verifiedRedirect bool
+	launch           *launchContext // an EHR launch's context
 }
 
 // authParams are the request parameters the consent form carries back, in order.
@@ -23,8 +25,8 @@ var authParams = []string{"response_type", "client_id", "redirect_uri", "scope",
 	"code_challenge_method", "aud", "nonce", "launch"}
 
 // parseAuthRequest validates the parameters of an authorization request; the error is safe to show.
-// No error is ever sent to the redirect_uri: clients are not registered, so the redirect_uri is never
-// known to be the client's, and an error redirect would make this an open redirector.
+// With the error, it returns the request when its redirect_uri is known to be the client's (see
+// refuse).
 func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 	for name, values := range q {
 		if len(values) > 1 {
@@ -50,40 +52,44 @@ func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 		return nil, errors.New("redirect_uri must be an absolute http or https URL without user info or fragment")
 	}
 	a.redirect = u
-	if c := i.client(a.ClientID); !c.redirectAllowed(a.RedirectURI) {
+	c := i.client(a.ClientID)
+	if !c.redirectAllowed(a.RedirectURI) {
 		return nil, errors.New("redirect_uri is not one of those registered for client " + a.ClientID + " (compared exactly)")
 	}
+	// From here on, an error goes back to a registered client's registered redirect_uri (RFC 6749
+	// §4.1.2.1); to any other one, never (it would make this an open redirector).
+	a.verifiedRedirect = c != nil && len(c.RedirectURIs) > 0
 	if rt := q.Get("response_type"); rt != "code" {
-		return nil, errors.New("response_type must be code")
+		return a, errors.New("response_type must be code")
 	}
 	if a.Challenge == "" {
-		return nil, errors.New("code_challenge is required: this issuer requires PKCE with S256")
+		return a, errors.New("code_challenge is required: this issuer requires PKCE with S256")
 	}
 	if m := q.Get("code_challenge_method"); m != "S256" {
-		return nil, errors.New("code_challenge_method must be S256 (plain, the default when it is missing, is refused)")
+		return a, errors.New("code_challenge_method must be S256 (plain, the default when it is missing, is refused)")
 	}
 	if !validChallenge(a.Challenge) {
-		return nil, errors.New("code_challenge must be a base64url-encoded SHA-256 hash (43 characters)")
+		return a, errors.New("code_challenge must be a base64url-encoded SHA-256 hash (43 characters)")
 	}
 	if a.Aud == "" {
-		return nil, errors.New("aud is required: the FHIR base URL the application wants to access (" + i.cfg.Audience + ")")
+		return a, errors.New("aud is required: the FHIR base URL the application wants to access (" + i.cfg.Audience + ")")
 	}
 	if strings.TrimSuffix(a.Aud, "/") != strings.TrimSuffix(i.cfg.Audience, "/") {
-		return nil, errors.New("aud " + a.Aud + " is not the FHIR server this issuer grants access to (" + i.cfg.Audience + ")")
+		return a, errors.New("aud " + a.Aud + " is not the FHIR server this issuer grants access to (" + i.cfg.Audience + ")")
 	}
 	scope, err := normalizeScope(a.Scope)
 	if err != nil {
-		return nil, err
+		return a, err
 	}
 	a.Scope = scope
 	if a.State == "" {
-		return nil, errors.New("state is required (SMART App Launch)")
+		return a, errors.New("state is required (SMART App Launch)")
 	}
 	if len(a.State) > 1024 || !printable(a.State) {
-		return nil, errors.New("state must be at most 1024 printable ASCII characters")
+		return a, errors.New("state must be at most 1024 printable ASCII characters")
 	}
 	if len(a.Nonce) > 1024 || !printable(a.Nonce) {
-		return nil, errors.New("nonce must be at most 1024 printable ASCII characters")
+		return a, errors.New("nonce must be at most 1024 printable ASCII characters")
 	}
 	scopes := strings.Fields(a.Scope)
 	for _, s := range scopes {
@@ -93,12 +99,12 @@ func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 	}
 	switch launch := q.Get("launch"); {
 	case launch != "" && !containsString(scopes, "launch"):
-		return nil, errors.New("an EHR launch (launch parameter) must ask for the launch scope")
+		return a, errors.New("an EHR launch (launch parameter) must ask for the launch scope")
 	case launch == "" && containsString(scopes, "launch"):
-		return nil, errors.New("the launch scope is for an EHR launch: the launch parameter the EHR gave the app is missing")
+		return a, errors.New("the launch scope is for an EHR launch: the launch parameter the EHR gave the app is missing")
 	case launch != "":
 		if a.launch = i.launch(launch); a.launch == nil {
-			return nil, errors.New("the launch parameter is unknown or has expired: launch the app from the EHR again")
+			return a, errors.New("the launch parameter is unknown or has expired: launch the app from the EHR again")
 		}
 		a.needPatient = false // the EHR gave the patient
 	}
@@ -190,7 +196,7 @@ type consentPage struct {
 }
 
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	i.consent(w, r.URL.Query())
+	i.consent(w, r, r.URL.Query())
 }
 
 // servePostAuthorize serves a POST to /authorize: the consent form's answer when it carries an action,
@@ -205,14 +211,35 @@ func (i *Issuer) servePostAuthorize(w http.ResponseWriter, r *http.Request) {
 		i.serveDecision(w, r, form)
 		return
 	}
-	i.consent(w, form)
+	i.consent(w, r, form)
+}
+
+// refuse answers a refused authorization request: an OAuth error sent back to the client when its
+// redirect_uri is a registered one, a page otherwise.
+func (i *Issuer) refuse(w http.ResponseWriter, r *http.Request, a *authRequest, err error) {
+	if a == nil || !a.verifiedRedirect {
+		errorPage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	code := "invalid_request"
+	var re *requestError
+	if errors.As(err, &re) {
+		code = re.code
+	}
+	params := url.Values{"error": {code}, "error_description": {err.Error()}}
+	if a.State != "" && len(a.State) <= 1024 && printable(a.State) {
+		params.Set("state", a.State)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, a.redirectTo(params), http.StatusSeeOther)
 }
 
 // consent validates an authorization request and shows the page to pick a demo user (and patient).
-func (i *Issuer) consent(w http.ResponseWriter, q url.Values) {
+func (i *Issuer) consent(w http.ResponseWriter, r *http.Request, q url.Values) {
 	a, err := i.parseAuthRequest(q)
 	if err != nil {
-		errorPage(w, http.StatusBadRequest, err.Error())
+		i.refuse(w, r, a, err)
 		return
 	}
 	if msg := i.cannotServe(a); msg != "" {
@@ -260,7 +287,7 @@ func findChoice(list []Choice, ref string) bool {
 func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request, form url.Values) {
 	a, err := i.parseAuthRequest(withoutDecision(form))
 	if err != nil {
-		errorPage(w, http.StatusBadRequest, err.Error())
+		i.refuse(w, r, a, err)
 		return
 	}
 	if msg := i.cannotServe(a); msg != "" {

@@ -43,6 +43,20 @@ func TestRegisteredRedirectURI(t *testing.T) {
 	if resp, body := e.get(t, "/authorize?"+authQuery(challenge).Encode()); resp.StatusCode != http.StatusOK {
 		t.Errorf("the registered redirect_uri: %s %s", resp.Status, body)
 	}
+	// Past the redirect_uri check, errors go back to the registered redirect_uri (RFC 6749 §4.1.2.1).
+	for _, tt := range []struct{ name, key, value, code string }{
+		{"plain PKCE", "code_challenge_method", "plain", "invalid_request"},
+		{"another aud", "aud", "https://elsewhere.example/fhir", "invalid_request"},
+		{"bad scope", "scope", "patient/*.rs \"bad\"", "invalid_scope"},
+	} {
+		q := authQuery(challenge, tt.key, tt.value)
+		resp, _ := e.get(t, "/authorize?"+q.Encode())
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc.String(), redirectURI+"&") ||
+			loc.Query().Get("error") != tt.code || loc.Query().Get("state") != q.Get("state") || loc.Query().Has("code") {
+			t.Errorf("%s: %s to %q, want the error %s sent back with the state", tt.name, resp.Status, resp.Header.Get("Location"), tt.code)
+		}
+	}
 }
 
 func TestEHRLaunch(t *testing.T) {

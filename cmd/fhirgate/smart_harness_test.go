@@ -342,15 +342,20 @@ var harnessHidden = regexp.MustCompile(`<input type="hidden" name="([^"]+)" valu
 // page; it returns the redirect (or the status of a refused request).
 func (h *harness) authorize(method string, q url.Values, user, patient string) (*url.URL, int, error) {
 	var st int
+	var hdr http.Header
 	var body []byte
 	var err error
 	if method == http.MethodPost {
-		st, _, body, err = h.postForm(h.authorizeURL(), q)
+		st, hdr, body, err = h.postForm(h.authorizeURL(), q)
 	} else {
-		st, _, body, err = h.get(h.authorizeURL() + "?" + q.Encode())
+		st, hdr, body, err = h.get(h.authorizeURL() + "?" + q.Encode())
 	}
 	if err != nil {
 		return nil, 0, err
+	}
+	if st == http.StatusSeeOther { // refused, and sent back to the app with an error
+		u, err := url.Parse(hdr.Get("Location"))
+		return u, st, err
 	}
 	if st != http.StatusOK {
 		return nil, st, nil
@@ -364,7 +369,7 @@ func (h *harness) authorize(method string, q url.Values, user, patient string) (
 		form.Set("patient", patient)
 	}
 	form.Set("action", "allow")
-	st, hdr, _, err := h.postForm(h.authorizeURL(), form)
+	st, hdr, _, err = h.postForm(h.authorizeURL(), form)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -957,8 +962,8 @@ func (h *harness) invalidAud() error {
 	if u != nil && u.Query().Get("code") != "" {
 		return errors.New("a code was issued for another aud")
 	}
-	if st != http.StatusBadRequest {
-		return fmt.Errorf("status %d, want 400", st)
+	if u == nil && st != http.StatusBadRequest {
+		return fmt.Errorf("status %d, want 400 or an error sent back to the app", st)
 	}
 	return nil
 }
