@@ -47,6 +47,8 @@ type Config struct {
 	SMART *conformance.SMART
 	// DevIssuer, when set, is the development OIDC issuer, served under /dev-issuer.
 	DevIssuer http.Handler
+	// Introspection, when set, serves token introspection at IntrospectPath.
+	Introspection *Introspection
 	// Audit is the audit trail (nil: none, for tests of the REST layer only).
 	Audit *audit.Trail
 	// Checkpoints, when set, gives the last signed checkpoint of the audit chain, served (without patient
@@ -149,6 +151,9 @@ func New(cfg Config, svc *rest.Service, st Pinger, policy Policy, m *Metrics) (*
 	}
 	if cfg.DevIssuer != nil {
 		e.Any("/dev-issuer/*", echo.WrapHandler(http.StripPrefix("/dev-issuer", cfg.DevIssuer)))
+	}
+	if cfg.Introspection != nil {
+		e.POST(IntrospectPath, s.serveIntrospect)
 	}
 	if cfg.Portal != nil {
 		e.Any("/portal", echo.WrapHandler(cfg.Portal))

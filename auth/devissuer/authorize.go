@@ -15,15 +15,18 @@ type authRequest struct {
 
 	redirect    *url.URL
 	needPatient bool
+	// verifiedRedirect: the redirect_uri is one the client registered, so errors may be sent there.
+	verifiedRedirect bool
+	launch           *launchContext // an EHR launch's context
 }
 
 // authParams are the request parameters the consent form carries back, in order.
 var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-	"code_challenge_method", "aud", "nonce"}
+	"code_challenge_method", "aud", "nonce", "launch"}
 
 // parseAuthRequest validates the parameters of an authorization request; the error is safe to show.
-// No error is ever sent to the redirect_uri: clients are not registered, so the redirect_uri is never
-// known to be the client's, and an error redirect would make this an open redirector.
+// With the error, it returns the request when its redirect_uri is known to be the client's (see
+// refuse).
 func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 	for name, values := range q {
 		if len(values) > 1 {
@@ -49,42 +52,61 @@ func (i *Issuer) parseAuthRequest(q url.Values) (*authRequest, error) {
 		return nil, errors.New("redirect_uri must be an absolute http or https URL without user info or fragment")
 	}
 	a.redirect = u
+	c := i.client(a.ClientID)
+	if !c.redirectAllowed(a.RedirectURI) {
+		return nil, errors.New("redirect_uri is not one of those registered for client " + a.ClientID + " (compared exactly)")
+	}
+	// From here on, an error goes back to a registered client's registered redirect_uri (RFC 6749
+	// §4.1.2.1); to any other one, never (it would make this an open redirector).
+	a.verifiedRedirect = c != nil && len(c.RedirectURIs) > 0
 	if rt := q.Get("response_type"); rt != "code" {
-		return nil, errors.New("response_type must be code")
+		return a, errors.New("response_type must be code")
 	}
 	if a.Challenge == "" {
-		return nil, errors.New("code_challenge is required: this issuer requires PKCE with S256")
+		return a, errors.New("code_challenge is required: this issuer requires PKCE with S256")
 	}
 	if m := q.Get("code_challenge_method"); m != "S256" {
-		return nil, errors.New("code_challenge_method must be S256 (plain, the default when it is missing, is refused)")
+		return a, errors.New("code_challenge_method must be S256 (plain, the default when it is missing, is refused)")
 	}
 	if !validChallenge(a.Challenge) {
-		return nil, errors.New("code_challenge must be a base64url-encoded SHA-256 hash (43 characters)")
+		return a, errors.New("code_challenge must be a base64url-encoded SHA-256 hash (43 characters)")
 	}
 	if a.Aud == "" {
-		return nil, errors.New("aud is required: the FHIR base URL the application wants to access (" + i.cfg.Audience + ")")
+		return a, errors.New("aud is required: the FHIR base URL the application wants to access (" + i.cfg.Audience + ")")
 	}
 	if strings.TrimSuffix(a.Aud, "/") != strings.TrimSuffix(i.cfg.Audience, "/") {
-		return nil, errors.New("aud " + a.Aud + " is not the FHIR server this issuer grants access to (" + i.cfg.Audience + ")")
+		return a, errors.New("aud " + a.Aud + " is not the FHIR server this issuer grants access to (" + i.cfg.Audience + ")")
 	}
 	scope, err := normalizeScope(a.Scope)
 	if err != nil {
-		return nil, err
+		return a, err
 	}
 	a.Scope = scope
 	if a.State == "" {
-		return nil, errors.New("state is required (SMART App Launch)")
+		return a, errors.New("state is required (SMART App Launch)")
 	}
 	if len(a.State) > 1024 || !printable(a.State) {
-		return nil, errors.New("state must be at most 1024 printable ASCII characters")
+		return a, errors.New("state must be at most 1024 printable ASCII characters")
 	}
 	if len(a.Nonce) > 1024 || !printable(a.Nonce) {
-		return nil, errors.New("nonce must be at most 1024 printable ASCII characters")
+		return a, errors.New("nonce must be at most 1024 printable ASCII characters")
 	}
-	for _, s := range strings.Fields(a.Scope) {
+	scopes := strings.Fields(a.Scope)
+	for _, s := range scopes {
 		if s == "launch/patient" || strings.HasPrefix(s, "patient/") {
 			a.needPatient = true
 		}
+	}
+	switch launch := q.Get("launch"); {
+	case launch != "" && !containsString(scopes, "launch"):
+		return a, errors.New("an EHR launch (launch parameter) must ask for the launch scope")
+	case launch == "" && containsString(scopes, "launch"):
+		return a, errors.New("the launch scope is for an EHR launch: the launch parameter the EHR gave the app is missing")
+	case launch != "":
+		if a.launch = i.launch(launch); a.launch == nil {
+			return a, errors.New("the launch parameter is unknown or has expired: launch the app from the EHR again")
+		}
+		a.needPatient = false // the EHR gave the patient
 	}
 	return a, nil
 }
@@ -169,13 +191,55 @@ type consentPage struct {
 	Hidden                []hiddenField
 	Users, Patients       []Choice
 	NeedPatient           bool
+	// LaunchPatient and LaunchEncounter are an EHR launch's context.
+	LaunchPatient, LaunchEncounter string
 }
 
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	a, err := i.parseAuthRequest(q)
+	i.consent(w, r, r.URL.Query())
+}
+
+// servePostAuthorize serves a POST to /authorize: the consent form's answer when it carries an action,
+// otherwise an authorization request sent by POST (form-encoded, as SMART 2.0 allows).
+func (i *Issuer) servePostAuthorize(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
 	if err != nil {
 		errorPage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if form.Has("action") {
+		i.serveDecision(w, r, form)
+		return
+	}
+	i.consent(w, r, form)
+}
+
+// refuse answers a refused authorization request: an OAuth error sent back to the client when its
+// redirect_uri is a registered one, a page otherwise.
+func (i *Issuer) refuse(w http.ResponseWriter, r *http.Request, a *authRequest, err error) {
+	if a == nil || !a.verifiedRedirect {
+		errorPage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	code := "invalid_request"
+	var re *requestError
+	if errors.As(err, &re) {
+		code = re.code
+	}
+	params := url.Values{"error": {code}, "error_description": {err.Error()}}
+	if a.State != "" && len(a.State) <= 1024 && printable(a.State) {
+		params.Set("state", a.State)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, a.redirectTo(params), http.StatusSeeOther)
+}
+
+// consent validates an authorization request and shows the page to pick a demo user (and patient).
+func (i *Issuer) consent(w http.ResponseWriter, r *http.Request, q url.Values) {
+	a, err := i.parseAuthRequest(q)
+	if err != nil {
+		i.refuse(w, r, a, err)
 		return
 	}
 	if msg := i.cannotServe(a); msg != "" {
@@ -186,6 +250,9 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		Users: i.cfg.Users, NeedPatient: a.needPatient}
 	if a.needPatient {
 		page.Patients = i.cfg.Patients
+	}
+	if a.launch != nil {
+		page.LaunchPatient, page.LaunchEncounter = "Patient/"+a.launch.patient, a.launch.encounter
 	}
 	for _, name := range authParams {
 		if q.Has(name) {
@@ -217,15 +284,10 @@ func findChoice(list []Choice, ref string) bool {
 
 // serveDecision handles the consent form: the request is validated again (the form is not trusted),
 // then a code is issued and the browser sent back to the client.
-func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
-	form, err := readForm(w, r)
+func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request, form url.Values) {
+	a, err := i.parseAuthRequest(withoutDecision(form))
 	if err != nil {
-		errorPage(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	a, err := i.parseAuthRequest(form)
-	if err != nil {
-		errorPage(w, http.StatusBadRequest, err.Error())
+		i.refuse(w, r, a, err)
 		return
 	}
 	if msg := i.cannotServe(a); msg != "" {
@@ -253,6 +315,9 @@ func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var patient string
+	if a.launch != nil {
+		patient = a.launch.patient
+	}
 	if a.needPatient {
 		ref := form.Get("patient")
 		if !findChoice(i.cfg.Patients, ref) {
@@ -264,7 +329,7 @@ func (i *Issuer) serveDecision(w http.ResponseWriter, r *http.Request) {
 	now := i.cfg.Now()
 	code, err := i.newCode(&grant{
 		clientID: a.ClientID, redirectURI: a.RedirectURI, challenge: a.Challenge,
-		scope: a.Scope, user: user, patient: patient, nonce: a.Nonce,
+		scope: a.Scope, user: user, patient: patient, nonce: a.Nonce, launch: a.launch,
 		authTime: now, expires: now.Add(CodeLifetime),
 	})
 	if err != nil {
@@ -303,7 +368,8 @@ var pages = template.Must(template.New("pages").Parse(`
 <ul>{{range .Scopes}}
 <li><code>{{.}}</code></li>{{end}}
 </ul>
-<p>After you sign in, you will be sent back to <code>{{.RedirectURI}}</code>.</p>
+{{if .LaunchPatient}}<p>Launched from the EHR for <strong>{{.LaunchPatient}}</strong>{{if .LaunchEncounter}}, encounter <strong>Encounter/{{.LaunchEncounter}}</strong>{{end}}.</p>
+{{end}}<p>After you sign in, you will be sent back to <code>{{.RedirectURI}}</code>.</p>
 <form method="post" action="authorize">
 {{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
 {{end}}<fieldset>
@@ -324,6 +390,35 @@ var pages = template.Must(template.New("pages").Parse(`
 </html>
 {{end}}
 
+{{define "launch"}}{{template "head" "EHR launch"}}<body>
+<main>
+<h1>Launch an app as an EHR would</h1>
+<p class="warn" role="note"><strong>Development only.</strong> Anyone who can reach this server can make a launch for any demo patient.</p>
+<form method="post" action="launch">
+<fieldset>
+<legend>Patient in context</legend>
+{{range $i, $p := .}}<div class="choice"><input type="radio" id="patient-{{$i}}" name="patient" value="{{$p.Ref}}" required{{if eq $i 0}} checked{{end}}>
+<label for="patient-{{$i}}">{{$p.Label}} <small>({{$p.Ref}})</small></label></div>
+{{end}}</fieldset>
+<p><label for="encounter">Encounter id (optional)</label><br><input id="encounter" name="encounter" pattern="[A-Za-z0-9.\-]{1,64}"></p>
+<p><label for="app">The app's launch URL</label><br><input id="app" name="app" type="url" required size="50"></p>
+<button type="submit">Make the launch</button>
+</form>
+</main>
+</body>
+</html>
+{{end}}
+
+{{define "launched"}}{{template "head" "EHR launch"}}<body>
+<main>
+<h1>Launch ready</h1>
+<p>Launch id <code>{{.Launch}}</code> (valid 10 minutes).</p>
+<p><a href="{{.URL}}">Open the app</a></p>
+</main>
+</body>
+</html>
+{{end}}
+
 {{define "error"}}{{template "head" "Request refused"}}<body>
 <main>
 <h1>Authorization request refused</h1>
@@ -334,3 +429,15 @@ var pages = template.Must(template.New("pages").Parse(`
 </html>
 {{end}}
 `))
+
+// withoutDecision returns the consent form's parameters without the user's choices: the authorization
+// request it carries.
+func withoutDecision(form url.Values) url.Values {
+	q := url.Values{}
+	for _, name := range authParams {
+		if form.Has(name) {
+			q[name] = form[name]
+		}
+	}
+	return q
+}

@@ -20,6 +20,7 @@ const (
 	DefaultLifetime = time.Hour        // access and ID tokens, unless asked otherwise
 	MaxLifetime     = 24 * time.Hour   // the longest lifetime a token request may ask for
 	CodeLifetime    = 60 * time.Second // an authorization code must be exchanged within this
+	BackendLifetime = 5 * time.Minute  // a backend service's token (client_credentials of a registered client)
 )
 
 // Config configures an Issuer.
@@ -39,6 +40,13 @@ type Config struct {
 	// Patients are the demo patients offered by /authorize when a patient context is asked for; Ref is
 	// "Patient/<id>".
 	Patients []Choice
+	// Clients are the registered clients, besides DemoClients (see Client).
+	Clients []Client
+	// HTTPClient fetches registered clients' jwks_uri (a client with a 10 s timeout when nil).
+	HTTPClient *http.Client
+	// AccessLifetime is the lifetime of the access tokens of users' grants (authorization code and
+	// refresh): DefaultLifetime when 0.
+	AccessLifetime time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -57,6 +65,12 @@ type Issuer struct {
 
 	codesMu sync.Mutex
 	codes   map[string]*grant
+
+	clients    map[string]*Client
+	jtis       jtiStore
+	remoteKeys keyCache
+	refresh    *refreshStore
+	launches   launchStore
 }
 
 // New loads the signing key from cfg.KeyDir, creating it on first use, and returns the issuer.
@@ -92,11 +106,24 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.AccessLifetime == 0 {
+		cfg.AccessLifetime = DefaultLifetime
+	}
+	if cfg.AccessLifetime < time.Second || cfg.AccessLifetime > MaxLifetime {
+		return nil, fmt.Errorf("devissuer: the access token lifetime must be between 1s and %s", MaxLifetime)
+	}
+	clients, err := checkClients(append(append([]Client{}, DemoClients...), cfg.Clients...))
+	if err != nil {
+		return nil, fmt.Errorf("devissuer: %w", err)
+	}
 	keys, err := loadOrCreateKeys(cfg.KeyDir)
 	if err != nil {
 		return nil, err
 	}
-	i := &Issuer{cfg: cfg, url: iss, keys: keys, codes: map[string]*grant{}}
+	i := &Issuer{cfg: cfg, url: iss, keys: keys, codes: map[string]*grant{}, clients: clients, refresh: newRefreshStore()}
 	i.discovery, err = json.MarshalIndent(i.discoveryDocument(), "", "  ")
 	if err != nil {
 		return nil, err
@@ -127,7 +154,10 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
 	mux.HandleFunc("/token", i.serveToken) // any method: a wrong one gets an OAuth error, not a bare 405
 	mux.HandleFunc("GET /authorize", i.serveAuthorize)
-	mux.HandleFunc("POST /authorize", i.serveDecision)
+	mux.HandleFunc("POST /authorize", i.servePostAuthorize) // an authorization request by POST, or the consent
+	mux.HandleFunc("/revoke", i.serveRevoke)
+	mux.HandleFunc("GET /launch", i.serveLaunchPage)
+	mux.HandleFunc("/launch", i.serveLaunch)
 	return mux
 }
 
@@ -150,7 +180,7 @@ func (i *Issuer) Rotate() error {
 }
 
 var scopesSupported = []string{
-	"openid", "fhirUser", "profile", "launch", "launch/patient", "offline_access", "online_access",
+	"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter", "offline_access", "online_access",
 	"patient/*.rs", "patient/*.cruds", "patient/*.read",
 	"user/*.rs", "user/*.cruds", "user/*.read",
 	"system/*.rs", "system/*.cruds", "system/*.read",
@@ -158,19 +188,25 @@ var scopesSupported = []string{
 
 func (i *Issuer) discoveryDocument() map[string]any {
 	return map[string]any{
-		"issuer":                                i.url,
-		"jwks_uri":                              i.url + "/jwks",
-		"authorization_endpoint":                i.url + "/authorize",
-		"token_endpoint":                        i.url + "/token",
-		"response_types_supported":              []string{"code"},
-		"grant_types_supported":                 []string{"authorization_code", "client_credentials"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_post", "client_secret_basic"},
-		"scopes_supported":                      scopesSupported,
+		"issuer":                                           i.url,
+		"jwks_uri":                                         i.url + "/jwks",
+		"authorization_endpoint":                           i.url + "/authorize",
+		"token_endpoint":                                   i.url + "/token",
+		"revocation_endpoint":                              i.url + "/revoke",
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{"RS256"},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"token_endpoint_auth_methods_supported":            []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
+		"revocation_endpoint_auth_methods_supported":       []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"scopes_supported":                                 scopesSupported,
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce",
-			"client_id", "azp", "scope", "patient", "fhirUser", "purpose_of_use", "organization"},
+			"client_id", "azp", "scope", "patient", "encounter", "fhirUser", "purpose_of_use", "organization"},
+		// Not OpenID fields: what a SMART server built on this issuer can tell of it.
+		"smart_launch_supported": []string{"launch-ehr", "launch-standalone"},
 	}
 }
 
@@ -323,6 +359,7 @@ type accessClaims struct {
 	AuthTime        int64    `json:"auth_time,omitempty"`
 	Scope           string   `json:"scope"`
 	Patient         string   `json:"patient,omitempty"`
+	Encounter       string   `json:"encounter,omitempty"`
 	FHIRUser        string   `json:"fhirUser,omitempty"`
 	PurposeOfUse    []string `json:"purpose_of_use,omitempty"`
 	Organization    string   `json:"organization,omitempty"`
@@ -355,6 +392,11 @@ func (i *Issuer) Token(req TokenRequest) (string, error) {
 // accessToken signs an access token for a normalized request. authTime is zero unless a user signed
 // in.
 func (i *Issuer) accessToken(req TokenRequest, authTime time.Time) (string, *accessClaims, error) {
+	return i.signAccess(req, authTime, "")
+}
+
+// signAccess signs an access token for a normalized request, with an EHR launch's encounter.
+func (i *Issuer) signAccess(req TokenRequest, authTime time.Time, encounter string) (string, *accessClaims, error) {
 	now := i.cfg.Now()
 	c := &accessClaims{
 		Issuer:          i.url,
@@ -368,6 +410,7 @@ func (i *Issuer) accessToken(req TokenRequest, authTime time.Time) (string, *acc
 		ID:              randomString(16),
 		Scope:           req.Scope,
 		Patient:         req.Patient,
+		Encounter:       encounter,
 		FHIRUser:        req.FHIRUser,
 		PurposeOfUse:    req.Purpose,
 		Organization:    req.Organization,

@@ -31,11 +31,13 @@ func TestDiscovery(t *testing.T) {
 		{"authorization_endpoint", e.url + "/authorize"},
 		{"token_endpoint", e.url + "/token"},
 		{"response_types_supported", []string{"code"}},
-		{"grant_types_supported", []string{"authorization_code", "client_credentials"}},
+		{"grant_types_supported", []string{"authorization_code", "refresh_token", "client_credentials"}},
+		{"revocation_endpoint", e.url + "/revoke"},
 		{"subject_types_supported", []string{"public"}},
 		{"id_token_signing_alg_values_supported", []string{"RS256"}},
 		{"code_challenge_methods_supported", []string{"S256"}},
-		{"token_endpoint_auth_methods_supported", []string{"none", "client_secret_post", "client_secret_basic"}},
+		{"token_endpoint_auth_methods_supported", []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"}},
+		{"token_endpoint_auth_signing_alg_values_supported", []string{"RS384", "ES384"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {

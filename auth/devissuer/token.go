@@ -18,14 +18,24 @@ import (
 // maxForm bounds the body of a form POST (token and authorize).
 const maxForm = 64 << 10
 
-// tokenResponse is an RFC 6749 §5.1 response, with SMART's patient context.
+// tokenResponse is an RFC 6749 §5.1 response, with SMART's launch context.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope"`
-	IDToken     string `json:"id_token,omitempty"`
-	Patient     string `json:"patient,omitempty"`
+	AccessToken       string        `json:"access_token"`
+	TokenType         string        `json:"token_type"`
+	ExpiresIn         int64         `json:"expires_in"`
+	Scope             string        `json:"scope"`
+	RefreshToken      string        `json:"refresh_token,omitempty"`
+	IDToken           string        `json:"id_token,omitempty"`
+	Patient           string        `json:"patient,omitempty"`
+	Encounter         string        `json:"encounter,omitempty"`
+	FHIRContext       []fhirContext `json:"fhirContext,omitempty"`
+	NeedPatientBanner *bool         `json:"need_patient_banner,omitempty"`
+	SmartStyleURL     string        `json:"smart_style_url,omitempty"`
+}
+
+// fhirContext is one entry of SMART's fhirContext: a resource the launch is about.
+type fhirContext struct {
+	Reference string `json:"reference"`
 }
 
 func noStore(w http.ResponseWriter) {
@@ -90,43 +100,8 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	return form, nil
 }
 
-// clientOf returns the client id of a token request: form client_id, or HTTP Basic credentials
-// (client_secret_basic). Secrets are not checked: clients are not registered.
-func clientOf(r *http.Request, form url.Values) (string, error) {
-	formID := form.Get("client_id")
-	if r.Header.Get("Authorization") == "" {
-		return formID, nil
-	}
-	user, _, ok := r.BasicAuth()
-	if !ok {
-		return "", &requestError{code: "invalid_client", description: "the Authorization header must hold Basic client credentials"}
-	}
-	id, err := url.QueryUnescape(user) // RFC 6749 §2.3.1: form-encoded, then Base64
-	if err != nil || id == "" {
-		return "", &requestError{code: "invalid_client", description: "the Basic credentials hold no well-formed client id"}
-	}
-	if form.Has("client_secret") {
-		return "", invalidRequest("use one client authentication method: Basic credentials or client_secret, not both")
-	}
-	if formID != "" && formID != id {
-		return "", invalidRequest("client_id differs from the client of the Basic credentials")
-	}
-	return id, nil
-}
-
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	allowCORS(w)
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodOptions: // CORS preflight of a browser app sending Basic credentials
-		w.Header().Set("Access-Control-Allow-Methods", "POST")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-		w.Header().Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", "POST, OPTIONS")
-		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "the token endpoint takes POST")
+	if !i.formEndpoint(w, r, "the token endpoint takes POST") {
 		return
 	}
 	form, err := readForm(w, r)
@@ -134,7 +109,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, err)
 		return
 	}
-	clientID, err := clientOf(r, form)
+	client, err := i.authenticateClient(r, form, i.url+"/token")
 	if err != nil {
 		writeRequestError(w, err)
 		return
@@ -142,14 +117,16 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	var resp *tokenResponse
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
-		resp, err = i.clientCredentials(clientID, form)
+		resp, err = i.clientCredentials(client, form)
 	case "authorization_code":
-		resp, err = i.exchangeCode(clientID, form)
+		resp, err = i.exchangeCode(client, form)
+	case "refresh_token":
+		resp, err = i.refreshGrant(client, form)
 	case "":
 		err = invalidRequest("grant_type is required")
 	default:
 		err = &requestError{code: "unsupported_grant_type",
-			description: "grant_type must be client_credentials or authorization_code"}
+			description: "grant_type must be authorization_code, refresh_token or client_credentials"}
 	}
 	if err != nil {
 		writeRequestError(w, err)
@@ -159,16 +136,58 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (i *Issuer) clientCredentials(clientID string, form url.Values) (*tokenResponse, error) {
-	req := TokenRequest{
-		ClientID:     clientID,
-		Scope:        form.Get("scope"),
-		Patient:      form.Get("patient"),
-		FHIRUser:     form.Get("fhirUser"),
-		Organization: form.Get("organization"),
-		Purpose: strings.FieldsFunc(form.Get("purpose_of_use"), func(r rune) bool {
+// formEndpoint answers what is not a POST to a form endpoint (a CORS preflight, another method) and
+// reports whether the request is a POST to serve.
+func (i *Issuer) formEndpoint(w http.ResponseWriter, r *http.Request, onlyPost string) bool {
+	allowCORS(w)
+	switch r.Method {
+	case http.MethodPost:
+		return true
+	case http.MethodOptions: // CORS preflight of a browser app sending Basic credentials
+		w.Header().Set("Access-Control-Allow-Methods", "POST")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", "POST, OPTIONS")
+		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", onlyPost)
+	}
+	return false
+}
+
+// clientCredentials is the client_credentials grant. A registered client must have authenticated
+// (a public one cannot use this grant) and gets system/ scopes only, for BackendLifetime by default; an
+// open development client may also name a user, a patient, an organization and purposes of use (the
+// development shortcut of fhirgate token).
+func (i *Issuer) clientCredentials(client *authenticated, form url.Values) (*tokenResponse, error) {
+	if client.id == "" {
+		return nil, invalidRequest("client_id is required")
+	}
+	req := TokenRequest{ClientID: client.id, Scope: form.Get("scope")}
+	if client.registered != nil {
+		if !client.confidential {
+			return nil, &requestError{code: "unauthorized_client", description: "a public client cannot use client_credentials"}
+		}
+		for _, name := range []string{"patient", "fhirUser", "organization", "purpose_of_use"} {
+			if form.Has(name) {
+				return nil, invalidRequest("%s is for open development clients only, not registered ones", name)
+			}
+		}
+		scope, err := normalizeScope(req.Scope)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range strings.Fields(scope) {
+			if !strings.HasPrefix(s, "system/") {
+				return nil, &requestError{code: "invalid_scope", description: "a backend service is granted system/ scopes only, not " + s}
+			}
+		}
+		req.Lifetime = BackendLifetime
+	} else {
+		req.Patient, req.FHIRUser, req.Organization = form.Get("patient"), form.Get("fhirUser"), form.Get("organization")
+		req.Purpose = strings.FieldsFunc(form.Get("purpose_of_use"), func(r rune) bool {
 			return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
-		}),
+		})
 	}
 	if s := form.Get("lifetime"); s != "" {
 		secs, err := strconv.ParseInt(s, 10, 64)
@@ -196,6 +215,7 @@ func (i *Issuer) clientCredentials(clientID string, form url.Values) (*tokenResp
 type grant struct {
 	clientID, redirectURI, challenge string
 	scope, user, patient, nonce      string
+	launch                           *launchContext
 	authTime, expires                time.Time
 }
 
@@ -257,14 +277,14 @@ func invalidGrant(description string) *requestError {
 	return &requestError{code: "invalid_grant", description: description}
 }
 
-func (i *Issuer) exchangeCode(clientID string, form url.Values) (*tokenResponse, error) {
+func (i *Issuer) exchangeCode(client *authenticated, form url.Values) (*tokenResponse, error) {
 	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
 	switch {
 	case code == "":
 		return nil, invalidRequest("code is required")
 	case redirectURI == "":
 		return nil, invalidRequest("redirect_uri is required")
-	case clientID == "":
+	case client.id == "":
 		return nil, invalidRequest("client_id is required")
 	case verifier == "":
 		return nil, invalidRequest("code_verifier is required (PKCE)")
@@ -275,7 +295,7 @@ func (i *Issuer) exchangeCode(clientID string, form url.Values) (*tokenResponse,
 		return nil, invalidGrant("the code is unknown or was already used")
 	case i.cfg.Now().After(g.expires):
 		return nil, invalidGrant("the code has expired")
-	case g.clientID != clientID:
+	case g.clientID != client.id:
 		return nil, invalidGrant("the code was issued to another client")
 	case g.redirectURI != redirectURI:
 		return nil, invalidGrant("redirect_uri differs from the one of the authorization request")
@@ -283,22 +303,25 @@ func (i *Issuer) exchangeCode(clientID string, form url.Values) (*tokenResponse,
 		subtle.ConstantTimeCompare([]byte(s256(verifier)), []byte(g.challenge)) != 1:
 		return nil, invalidGrant("code_verifier does not match the code_challenge")
 	}
-	req, err := TokenRequest{ClientID: clientID, Scope: g.scope, Patient: g.patient, FHIRUser: g.user}.normalize()
+	f := &family{clientID: client.id, scope: g.scope, user: g.user, patient: g.patient, launch: g.launch,
+		confidential: client.confidential, authTime: g.authTime}
+	resp, claims, err := i.issueFrom(f, g.scope)
 	if err != nil {
 		return nil, err
 	}
-	raw, claims, err := i.accessToken(req, g.authTime)
-	if err != nil {
-		return nil, err
+	if lifetime, ok := wantsRefresh(g.scope); ok {
+		f.expires = i.cfg.Now().Add(lifetime)
+		if resp.RefreshToken, err = i.refresh.start(f, i.cfg.Now()); err != nil {
+			return nil, err
+		}
+		i.refresh.issued(f, claims.ID, time.Unix(claims.Expiry, 0), i.cfg.Now())
 	}
-	resp := &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt,
-		Scope: claims.Scope, Patient: claims.Patient}
 	if containsString(strings.Fields(claims.Scope), "openid") {
 		resp.IDToken, err = i.sign(&idClaims{
 			Issuer:          i.url,
 			Subject:         g.user,
-			Audience:        clientID,
-			AuthorizedParty: clientID,
+			Audience:        client.id,
+			AuthorizedParty: client.id,
 			IssuedAt:        claims.IssuedAt,
 			Expiry:          claims.Expiry,
 			AuthTime:        g.authTime.Unix(),
@@ -309,5 +332,69 @@ func (i *Issuer) exchangeCode(clientID string, form url.Values) (*tokenResponse,
 			return nil, err
 		}
 	}
+	return resp, nil
+}
+
+// issueFrom signs an access token of a user's grant for scope, with the grant's launch context.
+func (i *Issuer) issueFrom(f *family, scope string) (*tokenResponse, *accessClaims, error) {
+	req, err := TokenRequest{ClientID: f.clientID, Scope: scope, Patient: f.patient, FHIRUser: f.user,
+		Lifetime: i.cfg.AccessLifetime}.normalize()
+	if err != nil {
+		return nil, nil, err
+	}
+	encounter := ""
+	if f.launch != nil {
+		encounter = f.launch.encounter
+	}
+	raw, claims, err := i.signAccess(req, f.authTime, encounter)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp := &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt,
+		Scope: claims.Scope, Patient: claims.Patient}
+	if l := f.launch; l != nil {
+		if l.encounter != "" {
+			resp.Encounter = l.encounter
+			resp.FHIRContext = []fhirContext{{Reference: "Encounter/" + l.encounter}}
+		}
+		banner := l.needPatientBanner
+		resp.NeedPatientBanner = &banner
+		resp.SmartStyleURL = l.styleURL
+	}
+	return resp, claims, nil
+}
+
+// refreshGrant is the refresh_token grant: the refresh token is rotated (the response carries the next
+// one) and the scope may only narrow.
+func (i *Issuer) refreshGrant(client *authenticated, form url.Values) (*tokenResponse, error) {
+	raw := form.Get("refresh_token")
+	if raw == "" {
+		return nil, invalidRequest("refresh_token is required")
+	}
+	now := i.cfg.Now()
+	f, next, err := i.refresh.rotate(raw, client.id, client.confidential, now)
+	if err != nil {
+		return nil, err
+	}
+	scope := f.scope
+	if s := form.Get("scope"); s != "" {
+		asked, err := normalizeScope(s)
+		if err != nil {
+			return nil, err
+		}
+		granted := strings.Fields(f.scope)
+		for _, tok := range strings.Fields(asked) {
+			if !containsString(granted, tok) {
+				return nil, &requestError{code: "invalid_scope", description: "a refresh may only narrow the scope: " + tok + " was not granted"}
+			}
+		}
+		scope = asked
+	}
+	resp, claims, err := i.issueFrom(f, scope)
+	if err != nil {
+		return nil, err
+	}
+	i.refresh.issued(f, claims.ID, time.Unix(claims.Expiry, 0), now)
+	resp.RefreshToken = next
 	return resp, nil
 }

@@ -93,3 +93,27 @@ func TestProductionVerifier(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedTokenRefused: a verifier that consults the issuer's revocation list refuses a token from
+// the request after its revocation, though it verified (and cached) it before.
+func TestRevokedTokenRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	v, err := token.New(ctx, token.Config{Issuer: e.url, Audience: audience, Now: e.clock.Now, Revoked: e.iss.Revoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.grantTokens(t, "launch/patient patient/*.rs offline_access")
+	at := m["access_token"].(string)
+	if _, err := v.Verify(ctx, at); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+	// The refresh token used twice revokes the family, the first access token with it.
+	rt := m["refresh_token"].(string)
+	for n := 0; n < 2; n++ {
+		e.tokenJSON(t, refreshForm(rt), nil)
+	}
+	if _, err := v.Verify(ctx, at); err == nil || err.Error() != "the access token was revoked" {
+		t.Fatalf("after the family's revocation: %v, want the token refused as revoked", err)
+	}
+}

@@ -495,7 +495,8 @@ type provider struct {
 }
 
 // startProvider runs provider.mjs and waits for its LISTENING line; the process is killed at cleanup.
-func startProvider(t *testing.T, node, dir, keysFile string) *provider {
+// extraEnv are more NAME=value settings (OP_FEATURES).
+func startProvider(t *testing.T, node, dir, keysFile string, extraEnv ...string) *provider {
 	t.Helper()
 	cmd := exec.Command(node, "provider.mjs")
 	cmd.Dir = dir
@@ -506,6 +507,7 @@ func startProvider(t *testing.T, node, dir, keysFile string) *provider {
 		"OP_SHORT_RESOURCE="+opShortResource, fmt.Sprintf("OP_SHORT_TTL=%d", opShortTTL),
 		"OP_KEYS_OUT="+keysFile,
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stdin, err := cmd.StdinPipe() // closed at cleanup: the script exits when its stdin closes
 	if err != nil {
 		t.Fatal(err)

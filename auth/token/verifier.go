@@ -61,6 +61,11 @@ type Config struct {
 	RefreshInterval time.Duration
 	// CacheSize bounds the verified tokens kept (default 100,000).
 	CacheSize int
+	// Revoked, when set, is asked on every verification, of cached tokens too, whether the issuer
+	// revoked the token with this jti: a development issuer in the same process answers from its
+	// revocation list, so a revoked token is refused from the next request on. Without it a token is
+	// valid until it expires.
+	Revoked func(jti string) bool
 }
 
 // Claims are what fhirgate takes from a verified access token.
@@ -70,6 +75,8 @@ type Claims struct {
 	Scope string
 	// Patient is the launch patient id (patient context).
 	Patient string
+	// Encounter is the launch encounter id (SMART's encounter claim), when the token carries one.
+	Encounter string
 	// FHIRUser is the user's resource, "Practitioner/123" or an absolute URL.
 	FHIRUser string
 	// PurposeOfUse are v3 ActReason codes.
@@ -175,6 +182,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		if now.Add(-v.cfg.ClockSkew).After(c.Expiry) {
 			return nil, &Error{Expired: true, Reason: "the access token has expired"}
 		}
+		if v.revoked(c) {
+			return nil, errRevoked
+		}
 		cp := *c
 		return &cp, nil
 	}
@@ -200,6 +210,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if !nbf.IsZero() && now.Add(v.cfg.ClockSkew).Before(nbf) {
 		return nil, &Error{Reason: "the access token is not valid yet (nbf)"}
 	}
+	if v.revoked(&c) {
+		return nil, errRevoked
+	}
 	v.mu.Lock()
 	if len(v.cache) >= v.cfg.CacheSize {
 		// Drop the expired entries; if that is not enough, drop arbitrary ones down to half the size
@@ -220,6 +233,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	v.cache[key] = &stored
 	v.mu.Unlock()
 	return &c, nil
+}
+
+var errRevoked = &Error{Reason: "the access token was revoked"}
+
+// revoked asks Config.Revoked about a token.
+func (v *Verifier) revoked(c *Claims) bool {
+	return v.cfg.Revoked != nil && c.TokenID != "" && v.cfg.Revoked(c.TokenID)
 }
 
 // reason turns a verification failure into a short, token-free sentence.
@@ -299,6 +319,7 @@ func (v *Verifier) claims(tok *oidc.IDToken, c *Claims) (time.Time, error) {
 		c.Scope = strings.Join(list(raw), " ")
 	}
 	c.Patient = str(n.Patient)
+	c.Encounter = str("encounter")
 	c.FHIRUser = str(n.FHIRUser)
 	if raw, ok := m[n.Purpose]; ok {
 		c.PurposeOfUse = list(raw)

@@ -7,6 +7,7 @@
 //	fhirgate serve [flags]           run the server (see fhirgate serve -h)
 //	fhirgate import [flags] PATH...  load Bundles and NDJSON files into a store
 //	fhirgate token --scope S ...     print a development server's access token
+//	fhirgate launch --patient ID     make an EHR launch context at a development server
 //	fhirgate audit verify|export     verify the audit chain; export audit events as NDJSON
 //	fhirgate bench populate|run      load a synthetic population; drive measured load
 //	fhirgate version                 print the version
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = importCmd(args[1:], stdout, stderr)
 	case "token":
 		err = tokenCmd(args[1:], stdout, stderr)
+	case "launch":
+		err = launchCmd(args[1:], stdout, stderr)
 	case "audit":
 		err = auditCmd(args[1:], stdout, stderr)
 	case "bench":
@@ -81,6 +84,7 @@ Usage:
   fhirgate serve [flags]            run the server (fhirgate serve -h for the flags)
   fhirgate import [flags] PATH...   load Bundles (transaction, batch, collection) and NDJSON into a store
   fhirgate token --scope S [...]    print an access token from a --dev server's development issuer
+  fhirgate launch --patient ID      make an EHR launch context (--encounter ID, --app URL) at a --dev server
   fhirgate audit verify [--store]   check that the audit trail has not been altered
   fhirgate audit export --since D   stream audit events as NDJSON (--patient ID for one patient)
   fhirgate bench populate [flags]   load a deterministic synthetic population through the API

@@ -44,8 +44,8 @@ type serveConfig struct {
 	notifyWebhook, portalClientID, debugAddr             string
 	auditRetention, adminClients, auditorClients         string
 	auditSourceClients, trustedProxies, auditCheckpoints string
-	auditKey                                             string
-	profiles                                             string
+	auditKey, profiles, devClients, introspectionClients string
+	devTokenLifetime                                     time.Duration
 	proxies                                              []*net.IPNet
 	consentDenyStatus                                    int
 	claims                                               token.ClaimNames
@@ -87,6 +87,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.limits.WriteTimeout, "write-timeout", 5*time.Minute, "how long the server may take to answer once the request is read (more than --request-timeout)")
 	fs.DurationVar(&c.limits.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection is kept open")
 	fs.BoolVar(&c.devAllowRemote, "dev-allow-remote", false, "with --dev, listen on an address other than loopback and use a base URL on another host (its development issuer authenticates anyone: never with real data)")
+	fs.StringVar(&c.devClients, "dev-clients", "", "with --dev, a JSON file of the development issuer's registered clients: {\"clients\": [{\"client_id\", \"type\": public|confidential-symmetric|confidential-asymmetric, \"client_secret\", \"jwks\" or \"jwks_uri\", \"redirect_uris\"}]}")
+	fs.DurationVar(&c.devTokenLifetime, "dev-token-lifetime", devissuer.DefaultLifetime, "with --dev, the lifetime of the access tokens the development issuer grants users (authorization code, refresh)")
+	fs.StringVar(&c.introspectionClients, "introspection-clients", "", "client ids of the OIDC provider that may introspect tokens at "+gateway.IntrospectPath+" with an access token of theirs, comma-separated (default none: no introspection; with --dev, the development issuer's confidential clients authenticate as at its token endpoint)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: json or text (default json; text with --dev)")
 	fs.StringVar(&c.consentDefault, "consent-default", "permit", "decision when a patient has no applicable Consent: permit (opt-out) or deny (opt-in)")
 	fs.IntVar(&c.consentDenyStatus, "consent-deny-status", 404, "status of a direct read refused by consent: 404 (existence hidden) or 403")
@@ -160,6 +163,9 @@ func (c *serveConfig) validate() error {
 		if u, err := url.Parse(c.notifyWebhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return usageError{fmt.Errorf("--notify-webhook %q is not an absolute http(s) URL", c.notifyWebhook)}
 		}
+	}
+	if c.devClients != "" && !c.dev {
+		return usageError{errors.New("--dev-clients is for the development issuer: use it with --dev")}
 	}
 	if c.corsOrigins == "" && c.dev {
 		c.corsOrigins = "*"
@@ -368,14 +374,17 @@ func serve(args []string, stderr io.Writer) (err error) {
 		gcfg.Throttle = throttle.New(throttle.Config{Rate: cfg.rateLimit, Burst: cfg.rateBurst, MaxInFlight: cfg.maxInFlight})
 	}
 	tcfg := token.Config{Issuer: cfg.issuer, Audience: cfg.audience, Claims: cfg.claims}
+	introspectURL := serverRoot(cfg.baseURL) + gateway.IntrospectPath
+	var dev *devissuer.Issuer
 	if cfg.issuer == "" { // --dev: the development issuer, verified through the very same path
-		dev, err := newDevIssuer(cfg)
+		dev, err = newDevIssuer(cfg)
 		if err != nil {
 			return err
 		}
 		gcfg.DevIssuer = dev.Handler()
 		tcfg.Issuer = dev.URL()
 		tcfg.HTTPClient = &http.Client{Transport: dev.Transport(), Timeout: 10 * time.Second}
+		tcfg.Revoked = dev.Revoked // in process: a revocation is seen from the next request on
 	}
 	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
 	verifier, err := token.New(startCtx, tcfg)
@@ -383,7 +392,17 @@ func serve(args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("--issuer: %w", err)
 	}
+	switch {
+	case dev != nil:
+		gcfg.Introspection = &gateway.Introspection{Verify: introspectVerify(verifier), Caller: dev.ClientAuthenticator(introspectURL)}
+	case cfg.introspectionClients != "":
+		gcfg.Introspection = &gateway.Introspection{Verify: introspectVerify(verifier), Caller: bearerCaller(verifier, list(cfg.introspectionClients))}
+	}
 	gcfg.SMART = conformance.SMARTFromDiscovery(verifier.Discovery())
+	gcfg.SMART.PatientClaim = cfg.claims.Patient
+	if gcfg.Introspection != nil {
+		gcfg.SMART.IntrospectionEndpoint = introspectURL
+	}
 	if gcfg.SMART.AuthorizationEndpoint != "" && gcfg.SMART.TokenEndpoint != "" {
 		u, _ := url.Parse(cfg.baseURL)
 		gcfg.Portal, err = portal.Handler(portal.Config{FHIRBase: cfg.baseURL, ClientID: cfg.portalClientID,
@@ -548,11 +567,26 @@ func newDevIssuer(cfg *serveConfig) (*devissuer.Issuer, error) {
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return nil, err
 	}
+	var clients []devissuer.Client
+	if cfg.devClients != "" {
+		var err error
+		if clients, err = devissuer.LoadClients(cfg.devClients); err != nil {
+			return nil, usageError{fmt.Errorf("--dev-clients: %w", err)}
+		}
+	}
 	return devissuer.New(devissuer.Config{
 		Issuer: u.Scheme + "://" + u.Host + "/dev-issuer", Audience: cfg.audience, KeyDir: keyDir,
-		Users:    demoUsers,
-		Patients: demoPatients,
+		Users:          demoUsers,
+		Patients:       demoPatients,
+		Clients:        clients,
+		AccessLifetime: cfg.devTokenLifetime,
 	})
+}
+
+// serverRoot is the scheme and host of a base URL.
+func serverRoot(baseURL string) string {
+	u, _ := url.Parse(baseURL)
+	return u.Scheme + "://" + u.Host
 }
 
 // The demo population's users and patients, offered by the development issuer's sign-in page.

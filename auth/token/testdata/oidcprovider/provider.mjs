@@ -42,6 +42,9 @@ const SHORT_RESOURCE = env.OP_SHORT_RESOURCE || 'http://127.0.0.1:9/fhir-short';
 const SHORT_TTL = Number.parseInt(env.OP_SHORT_TTL || '2', 10);
 const PORT = Number.parseInt(env.OP_PORT || '0', 10);
 const KEYS_OUT = env.OP_KEYS_OUT || '';
+// OP_FEATURES: comma-separated optional features, to see what the discovery document says of each:
+// introspection (RFC 7662), revocation (RFC 7009), refresh (the refresh_token grant and offline_access).
+const FEATURES = new Set((env.OP_FEATURES || '').split(',').filter(Boolean));
 
 const RESOURCE_SCOPES = 'system/*.rs system/*.cruds launch/patient fhirUser';
 const PATIENT = 'example-patient-1';
@@ -92,9 +95,12 @@ function makeProvider(issuer, keys) {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL || 600,
     },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+    ...(FEATURES.has('refresh') ? { scopes: ['openid', 'offline_access'] } : { scopes: ['openid'] }),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: FEATURES.has('introspection') },
+      revocation: { enabled: FEATURES.has('revocation') },
       resourceIndicators: {
         enabled: true,
         defaultResource: async () => undefined,
