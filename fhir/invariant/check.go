@@ -74,7 +74,7 @@ func build() *table {
 			src = a.to
 		}
 		if reason == "" {
-			e, err := fhirpath.Compile(src)
+			e, err := fhirpath.CompileWith(src, fhirpath.Options{LenientAs: true})
 			if err != nil {
 				reason = "does not compile: " + err.Error()
 			}

@@ -224,6 +224,7 @@ func TestDifferential(t *testing.T) {
 	}
 	ex, sy := loadCorpus(t)
 	v := newValidator(t)
+	v.stages = nil // what jsonformat checks: the structure, without R4's narrative and invariant rules
 	u := oracle(t)
 	disagree := func(body []byte) (string, bool) {
 		_, oerr := u.Unmarshal(body)

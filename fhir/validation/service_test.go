@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"fhirgate/fhir"
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/rest/resttest"
 )
@@ -25,8 +27,8 @@ func TestWritesThroughTheService(t *testing.T) {
 			_, err := env.Do(&rest.Request{Interaction: rest.Create, Type: strings.Split(strings.Split(tc.body, `"resourceType":"`)[1], `"`)[0],
 				Body: []byte(tc.body), ContentType: "application/fhir+json"})
 			fe := resttest.WantError(t, err, 400, tc.code, tc.expr)
-			if tc.code == "invariant" && !strings.Contains(fe.Details, "ele-1") {
-				t.Errorf("details %q do not name ele-1", fe.Details)
+			if tc.code == "invariant" && !slices.ContainsFunc(fe.Issues(), func(is fhir.Issue) bool { return strings.Contains(is.Details, "ele-1") }) {
+				t.Errorf("issues %+v do not name ele-1", fe.Issues())
 			}
 		})
 	}
