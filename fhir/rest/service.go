@@ -298,9 +298,17 @@ func (s *Service) versionResponse(req *Request, status int, v *store.Version) *R
 	}
 	switch req.Return {
 	case ReturnMinimal:
-	case ReturnOutcome:
-		resp.Body = Outcome(fhir.Issue{Severity: "information", Code: "informational",
-			Details: fmt.Sprintf("%s %s/%s/_history/%d", verbOf(req.Interaction), v.Type, v.ID, v.VersionID)})
+	case ReturnOutcome: // what was done, and the warnings of the resource written (R4's rules it only should keep)
+		issues := []fhir.Issue{{Severity: "information", Code: "informational",
+			Details: fmt.Sprintf("%s %s/%s/_history/%d", verbOf(req.Interaction), v.Type, v.ID, v.VersionID)}}
+		if !v.Deleted {
+			for _, is := range s.validator.Check(v.Body) {
+				if is.Severity == "warning" {
+					issues = append(issues, is)
+				}
+			}
+		}
+		resp.Body = Outcome(issues...)
 	default:
 		if !v.Deleted {
 			resp.Body = v.Body

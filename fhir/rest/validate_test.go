@@ -33,7 +33,7 @@ func bodyWeight(meta, code string, withCategory bool) string {
 	if meta != "" {
 		b.WriteString(`"meta":{"profile":["` + meta + `"]},`)
 	}
-	b.WriteString(`"status":"final",`)
+	b.WriteString(`"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Body weight</div>"},"status":"final",`)
 	if withCategory {
 		b.WriteString(`"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],`)
 	}
@@ -105,7 +105,7 @@ func TestValidate(t *testing.T) {
 			[]string{"slice VSCat: minimum 1, found 0"}},
 		{"invalid R4: the R4 validator's issues, still 200",
 			validateReq("Observation", "", nil, `{"resourceType":"Observation","status":"final","code":{"text":"x"},"colour":"red"}`),
-			[]string{"unknown field"}},
+			[]string{"unknown element"}},
 		{"mode update needs the id",
 			validateReq("Observation", "", url.Values{"mode": {"update"}}, bodyWeight("", "29463-7", true)),
 			[]string{"an update needs the resource's id"}},

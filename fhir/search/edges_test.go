@@ -90,8 +90,8 @@ func TestRelativeCanonicals(t *testing.T) {
 func TestThreePartComposites(t *testing.T) {
 	svc, ctx := newService(t)
 	transact(t, svc,
-		put("MolecularSequence", "ms1", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},"referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000009.11"}]},"windowStart":22125500,"windowEnd":22125510},"variant":[{"start":22125503,"end":22125504}]`),
-		put("MolecularSequence", "ms2", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"2"}]},"referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000001.10"}]},"windowStart":100,"windowEnd":200},"variant":[{"start":150,"end":151}]`),
+		put("MolecularSequence", "ms1", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},"genomeBuild":"GRCh37","referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000009.11"}]},"windowStart":22125500,"windowEnd":22125510},"variant":[{"start":22125503,"end":22125504}]`),
+		put("MolecularSequence", "ms2", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"2"}]},"genomeBuild":"GRCh37","referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000001.10"}]},"windowStart":100,"windowEnd":200},"variant":[{"start":150,"end":151}]`),
 	)
 	for _, tc := range []struct{ query, want string }{
 		{"chromosome-variant-coordinate=1$22125503$22125504", "ms1"},
