@@ -258,7 +258,7 @@ func TestConsentWritesAreValidated(t *testing.T) {
 		expr              string
 	}{
 		{"root provision without type", house, base + `,"policy":[{"uri":"http://x"}],"provision":{"provision":[{"type":"deny"}]}}`, 422, "Consent.provision.type"},
-		{"no policy", house, base + `,"provision":{"type":"deny"}}`, 422, "Consent.policy"},
+		{"no policy", house, base + `,"provision":{"type":"deny"}}`, 400, "Consent"}, // R4's own ppc-1: a policy or a policy rule
 		{"valid", house, base + `,"policy":[{"uri":"http://x"}],"provision":{"type":"permit"}}`, 201, ""},
 		{"another patient's consent under a patient token", bob, base + `,"policy":[{"uri":"http://x"}],"provision":{"type":"permit"}}`, 403, ""},
 	} {

@@ -90,8 +90,11 @@ func TestRelativeCanonicals(t *testing.T) {
 func TestThreePartComposites(t *testing.T) {
 	svc, ctx := newService(t)
 	transact(t, svc,
-		put("MolecularSequence", "ms1", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},"genomeBuild":"GRCh37","referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000009.11"}]},"windowStart":22125500,"windowEnd":22125510},"variant":[{"start":22125503,"end":22125504}]`),
-		put("MolecularSequence", "ms2", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"2"}]},"genomeBuild":"GRCh37","referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000001.10"}]},"windowStart":100,"windowEnd":200},"variant":[{"start":150,"end":151}]`),
+		put("MolecularSequence", "ms1", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},"genomeBuild":"GRCh37","windowStart":22125500,"windowEnd":22125510},"variant":[{"start":22125503,"end":22125504}]`),
+		put("MolecularSequence", "ms2", `"coordinateSystem":0,"referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"2"}]},"genomeBuild":"GRCh37","windowStart":100,"windowEnd":200},"variant":[{"start":150,"end":151}]`),
+		// R4 (msq-5, msq-6): a reference sequence is named by a chromosome with its genome build, or by an id.
+		put("MolecularSequence", "ms3", `"coordinateSystem":0,"referenceSeq":{"referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000009.11"}]},"windowStart":22125500,"windowEnd":22125510},"variant":[{"start":22125503,"end":22125504}]`),
+		put("MolecularSequence", "ms4", `"coordinateSystem":0,"referenceSeq":{"referenceSeqId":{"coding":[{"system":"http://www.ncbi.nlm.nih.gov/nuccore","code":"NC_000001.10"}]},"windowStart":100,"windowEnd":200},"variant":[{"start":150,"end":151}]`),
 	)
 	for _, tc := range []struct{ query, want string }{
 		{"chromosome-variant-coordinate=1$22125503$22125504", "ms1"},
@@ -102,8 +105,8 @@ func TestThreePartComposites(t *testing.T) {
 		{"chromosome-variant-coordinate=2$lt200$gt100", "ms2"},
 		{"chromosome-window-coordinate=1$22125500$22125510", "ms1"},
 		{"chromosome-window-coordinate=1$22125500$22125511", ""},
-		{"referenceseqid-window-coordinate=NC_000009.11$lt22125501$gt22125509", "ms1"},
-		{"referenceseqid-variant-coordinate=http://www.ncbi.nlm.nih.gov/nuccore|NC_000001.10$150$151", "ms2"},
+		{"referenceseqid-window-coordinate=NC_000009.11$lt22125501$gt22125509", "ms3"},
+		{"referenceseqid-variant-coordinate=http://www.ncbi.nlm.nih.gov/nuccore|NC_000001.10$150$151", "ms4"},
 		{"referenceseqid-variant-coordinate=http://www.ncbi.nlm.nih.gov/nuccore|NC_000001.10$151$151", ""},
 	} {
 		if got := strings.Join(ids(t, ctx, svc, "MolecularSequence", tc.query), ","); got != tc.want {

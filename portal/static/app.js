@@ -613,10 +613,28 @@
     };
   }
 
+  // prune drops the empty arrays and objects an edit leaves (a consent whose last rule was removed): R4
+  // forbids them in a resource.
+  function prune(v) {
+    if (Array.isArray(v)) {
+      const a = v.map(prune).filter((x) => x !== undefined);
+      return a.length ? a : undefined;
+    }
+    if (v && typeof v === 'object') {
+      const out = {};
+      for (const [k, x] of Object.entries(v)) {
+        const p = prune(x);
+        if (p !== undefined) out[k] = p;
+      }
+      return Object.keys(out).length ? out : undefined;
+    }
+    return v === '' ? undefined : v;
+  }
+
   async function saveConsent(c, original) {
     setStatus(t('consents.saving'));
     const headers = original && original.meta && original.meta.versionId ? { 'If-Match': 'W/"' + original.meta.versionId + '"' } : {};
-    const body = JSON.parse(JSON.stringify(c));
+    const body = prune(JSON.parse(JSON.stringify(c)));
     delete body.meta;
     body.dateTime = new Date().toISOString();
     await fhir('PUT', 'Consent/' + encodeURIComponent(c.id), body, headers);
