@@ -201,6 +201,23 @@ func tokenBody(m map[string]any, requested string) error {
 	if n, ok := m["expires_in"].(float64); !ok || n <= 0 {
 		return fmt.Errorf("expires_in %v", m["expires_in"])
 	}
+	return tokenFieldTypes(m)
+}
+
+// tokenFieldTypes checks the JSON types of a token response's fields, when present.
+func tokenFieldTypes(m map[string]any) error {
+	for _, k := range []string{"access_token", "id_token", "refresh_token", "patient", "encounter", "scope", "intent", "smart_style_url"} {
+		if v, ok := m[k]; ok {
+			if _, isString := v.(string); !isString {
+				return fmt.Errorf("%s is not a string: %v", k, v)
+			}
+		}
+	}
+	if v, ok := m["need_patient_banner"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			return fmt.Errorf("need_patient_banner is not a boolean: %v", v)
+		}
+	}
 	return nil
 }
 
@@ -367,6 +384,12 @@ func (f *flow) refreshBody() error {
 	}
 	if n, ok := m["expires_in"].(float64); !ok || n <= 0 {
 		return fmt.Errorf("expires_in %v", m["expires_in"])
+	}
+	if !strings.EqualFold(fmt.Sprint(m["token_type"]), "bearer") {
+		return fmt.Errorf("token_type %v", m["token_type"])
+	}
+	if err := tokenFieldTypes(m); err != nil {
+		return err
 	}
 	granted := strings.Fields(fmt.Sprint(f.tok["scope"]))
 	for _, s := range strings.Fields(m["scope"].(string)) {

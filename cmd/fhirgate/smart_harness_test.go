@@ -269,8 +269,13 @@ func (h *harness) wellKnownCapabilities() error {
 			}
 		}
 	}
-	if len(strList(d["grant_types_supported"])) == 0 {
-		return errors.New("no grant_types_supported")
+	if !slices.Contains(strList(d["grant_types_supported"]), "authorization_code") {
+		return fmt.Errorf("grant_types_supported %v lacks authorization_code", d["grant_types_supported"])
+	}
+	for _, k := range []string{"authorization_endpoint", "token_endpoint"} {
+		if s, _ := d[k].(string); s == "" {
+			return fmt.Errorf("no %s", k)
+		}
 	}
 	return nil
 }
