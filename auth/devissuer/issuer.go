@@ -152,6 +152,7 @@ func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
+	mux.HandleFunc("GET "+stylePath, serveStyle)
 	mux.HandleFunc("/token", i.serveToken) // any method: a wrong one gets an OAuth error, not a bare 405
 	mux.HandleFunc("GET /authorize", i.serveAuthorize)
 	mux.HandleFunc("POST /authorize", i.servePostAuthorize) // an authorization request by POST, or the consent

@@ -360,6 +360,9 @@ func (i *Issuer) issueFrom(f *family, scope string) (*tokenResponse, *accessClai
 		banner := l.needPatientBanner
 		resp.NeedPatientBanner = &banner
 		resp.SmartStyleURL = l.styleURL
+		if resp.SmartStyleURL == "" {
+			resp.SmartStyleURL = i.url + stylePath
+		}
 	}
 	return resp, claims, nil
 }

@@ -11,7 +11,6 @@ package main
 // form is read and posted as a browser would.
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -43,9 +42,6 @@ const (
 	harnessBackend      = "inferno-backend"
 )
 
-// errNotApplicable marks a check that does not apply (TLS, terminated in front of fhirgate).
-var errNotApplicable = errors.New("not applicable")
-
 // harness is the state the kit's tests pass one another (tokens, codes, the configuration).
 type harness struct {
 	t            *testing.T
@@ -67,100 +63,61 @@ type harness struct {
 	idHeader              map[string]any
 	refreshed             map[string]any
 	refreshedH            http.Header
-	introspectActive      map[string]any
-	introspectActiveSt    int
-	introspectInvalid     map[string]any
-	introspectInvalidSt   int
 	backendResp           map[string]any
 	backendStatus         int
-	ehrToken              map[string]any
 }
 
 func TestSMARTHarness(t *testing.T) {
-	h := newHarness(t)
-	checks := []struct {
-		id  string
-		run func() error
-	}{
-		// SMART App Launch STU2: discovery.
-		{"smart_discovery_stu2/well_known_endpoint", h.wellKnownEndpoint},
-		{"smart_discovery_stu2/well_known_capabilities_stu2", h.wellKnownCapabilities},
-		{"cors_well_known_endpoint", h.corsWellKnown},
-		// Standalone launch (a confidential symmetric client, as the kit's default).
-		{"smart_standalone_launch_stu2/smart_tls", notApplicable},
-		{"smart_standalone_launch_stu2/smart_app_redirect_stu2", func() error { return h.redirectStep(http.MethodGet, harnessConfidential, "") }},
-		{"smart_standalone_launch_stu2/smart_code_received", h.codeReceived},
-		{"smart_standalone_launch_stu2/smart_token_exchange_stu2", h.tokenExchange},
-		{"smart_standalone_launch_stu2/smart_token_response_body", h.tokenResponseBody},
-		{"smart_standalone_launch_stu2/smart_token_response_headers", func() error { return noStoreHeaders(h.tokenHeader) }},
-		// OpenID Connect.
-		{"smart_openid_connect/smart_openid_decode_id_token", h.decodeIDToken},
-		{"smart_openid_connect/smart_openid_retrieve_configuration", h.retrieveOpenID},
-		{"smart_openid_connect/smart_openid_required_configuration_fields", h.openIDFields},
-		{"smart_openid_connect/smart_openid_retrieve_jwks", h.retrieveJWKS},
-		{"smart_openid_connect/smart_openid_token_header", h.idTokenHeader},
-		{"smart_openid_connect/smart_openid_token_payload", h.idTokenPayload},
-		{"smart_openid_connect/smart_openid_fhir_user_claim", h.fhirUserClaim},
-		// Token introspection (before the refresh, which rotates the family but keeps this token).
-		{"smart_token_introspection_request_group/1 (active token)", h.introspectActiveRequest},
-		{"smart_token_introspection_request_group/2 (invalid token)", h.introspectInvalidRequest},
-		{"smart_token_introspection_response_group/1 (active token fields)", h.introspectActiveFields},
-		{"smart_token_introspection_response_group/2 (invalid token fields)", h.introspectInvalidFields},
-		// Token refresh.
-		{"smart_token_refresh/smart_token_refresh", h.tokenRefresh},
-		{"smart_token_refresh/smart_token_refresh_body", h.tokenRefreshBody},
-		// Backend services.
-		{"backend_services_authorization/smart_backend_services_token_tls_version", notApplicable},
-		{"backend_services_authorization/smart_backend_services_invalid_grant_type", h.backendInvalidGrantType},
-		{"backend_services_authorization/smart_backend_services_invalid_client_assertion", h.backendInvalidAssertion},
-		{"backend_services_authorization/smart_backend_services_invalid_jwt", h.backendInvalidJWT},
-		{"backend_services_authorization/smart_backend_services_auth_request_success", h.backendSuccess},
-		{"backend_services_authorization/smart_backend_services_auth_response_body", h.backendResponseBody},
-		// EHR launch.
-		{"smart_ehr_launch_stu2/smart_launch_received", h.ehrLaunch},
-		{"smart_ehr_launch_stu2/smart_token_response_body (context)", h.ehrContext},
-		// (g)(10) SMART 2.0.
-		{"g10_smart_well_known_capabilities", h.g10Capabilities},
-		{"smart_public_standalone_launch_stu2/smart_app_redirect_stu2 (authorize by POST)", h.authorizePost},
-		{"g10_smart_invalid_pkce_code_verifier_group/smart_no_verifier_token_request", h.pkce("")},
-		{"g10_smart_invalid_pkce_code_verifier_group/smart_blank_verifier_token_request", h.pkce("blank")},
-		{"g10_smart_invalid_pkce_code_verifier_group/smart_bad_code_verifier_token_request", h.pkce("bad")},
-		{"g10_smart_invalid_pkce_code_verifier_group/smart_plain_code_verifier_token_request", h.pkce("plain")},
-		{"g10_invalid_token_refresh", h.invalidRefresh},
-		{"g10_smart_invalid_aud_group (no code for another aud)", h.invalidAud},
-		{"g10_smart_invalid_launch_group (no code for an unknown launch)", h.invalidLaunch},
-		{"g10_token_revocation (revoked token refused by the API and introspected inactive)", h.revocation},
-		{"g10_unauthorized_access (no token, 401)", h.unauthorized},
-		// This project's own (issue 18), not a kit's: counted apart.
-		{"fhirgate: a refresh token used twice revokes its grant, the API refusing its access tokens", h.refreshReuse},
+	rows, err := readKitRows()
+	if err != nil {
+		t.Fatal(err)
 	}
-	passed, applicable := 0, 0
+	h := newHarness(t)
+	checks := h.kitChecks()
+	applicable := map[string]bool{}
+	for _, r := range rows {
+		if applicable[r.id] {
+			t.Errorf("%s is listed twice", r.id)
+		}
+		applicable[r.id] = r.applicable
+	}
+	checked := map[string]bool{}
+	passed := 0
 	for _, c := range checks {
-		err := c.run()
-		if strings.HasPrefix(c.id, "fhirgate: ") {
-			if err != nil {
-				t.Errorf("FAIL %s: %v", c.id, err)
-			} else {
-				t.Logf("pass %s", c.id)
-			}
+		if !applicable[c.id] {
+			t.Errorf("check %s: not an applicable test of the list %s", c.id, kitAssertionsFile)
+		}
+		if checked[c.id] {
+			t.Errorf("check %s twice", c.id)
+		}
+		checked[c.id] = true
+		if err := c.run(); err != nil {
+			t.Errorf("FAIL %s: %v", c.id, err)
 			continue
 		}
+		passed++
+		t.Logf("pass %s", c.id)
+	}
+	kits := map[string]int{}
+	notApplicable := 0
+	for _, r := range rows {
 		switch {
-		case errors.Is(err, errNotApplicable):
-			t.Logf("n/a  %s", c.id)
-		case err != nil:
-			applicable++
-			t.Errorf("FAIL %s: %v", c.id, err)
+		case r.applicable && !checked[r.id]:
+			t.Errorf("%s (%s): applicable, and no check replays it", r.id, r.kit)
+		case r.applicable:
+			kits[r.kit]++
 		default:
-			applicable++
-			passed++
-			t.Logf("pass %s", c.id)
+			notApplicable++
+			t.Logf("n/a  %s: %s", r.id, r.reason)
 		}
 	}
-	t.Logf("SMART harness: %d of %d applicable kit assertions pass (2 not applicable: TLS)", passed, applicable)
+	// This project's own (issue 18), not a kit's: counted apart.
+	if err := h.refreshReuse(); err != nil {
+		t.Errorf("FAIL a refresh token used twice revokes its grant: %v", err)
+	}
+	t.Logf("SMART harness: %d of %d applicable kit assertions pass (%s %d, %s %d); %d not applicable",
+		passed, len(checks), smartKit, kits[smartKit], g10Kit, kits[g10Kit], notApplicable)
 }
-
-func notApplicable() error { return errNotApplicable }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
@@ -174,6 +131,8 @@ func newHarness(t *testing.T) *harness {
 			"redirect_uris": []string{harnessRedirect}},
 		map[string]any{"client_id": harnessPublic, "type": "public", "redirect_uris": []string{harnessRedirect}},
 		map[string]any{"client_id": harnessBackend, "type": "confidential-asymmetric",
+			"jwks": jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}},
+		map[string]any{"client_id": harnessAsymmetric, "type": "confidential-asymmetric", "redirect_uris": []string{harnessRedirect},
 			"jwks": jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}},
 	}}
 	b, err := json.Marshal(clients)
@@ -310,8 +269,13 @@ func (h *harness) wellKnownCapabilities() error {
 			}
 		}
 	}
-	if len(strList(d["grant_types_supported"])) == 0 {
-		return errors.New("no grant_types_supported")
+	if !slices.Contains(strList(d["grant_types_supported"]), "authorization_code") {
+		return fmt.Errorf("grant_types_supported %v lacks authorization_code", d["grant_types_supported"])
+	}
+	for _, k := range []string{"authorization_endpoint", "token_endpoint"} {
+		if s, _ := d[k].(string); s == "" {
+			return fmt.Errorf("no %s", k)
+		}
 	}
 	return nil
 }
@@ -612,73 +576,6 @@ func (h *harness) fhirUserClaim() error {
 	return nil
 }
 
-func (h *harness) introspectURL() string {
-	s, _ := h.wellKnown["introspection_endpoint"].(string)
-	return s
-}
-
-func (h *harness) introspectActiveRequest() error {
-	if h.introspectURL() == "" {
-		return errors.New("no introspection_endpoint in the SMART configuration")
-	}
-	st, _, m, err := h.postJSON(h.introspectURL(), url.Values{"token": {h.token["access_token"].(string)}}, harnessConfidential, harnessSecret)
-	if err != nil {
-		return err
-	}
-	h.introspectActiveSt, h.introspectActive = st, m
-	if st != http.StatusOK {
-		return fmt.Errorf("status %d", st)
-	}
-	return nil
-}
-
-func (h *harness) introspectInvalidRequest() error {
-	st, _, m, err := h.postJSON(h.introspectURL(), url.Values{"token": {"invalid_token_value"}})
-	if err != nil {
-		return err
-	}
-	h.introspectInvalidSt, h.introspectInvalid = st, m
-	if st != http.StatusOK {
-		return fmt.Errorf("status %d", st)
-	}
-	return nil
-}
-
-func (h *harness) introspectActiveFields() error {
-	m := h.introspectActive
-	if m["active"] != true {
-		return fmt.Errorf("active %v", m["active"])
-	}
-	if m["client_id"] != harnessConfidential {
-		return fmt.Errorf("client_id %v", m["client_id"])
-	}
-	got, want := strings.Fields(fmt.Sprint(m["scope"])), strings.Fields(h.token["scope"].(string))
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		return fmt.Errorf("scope %v, want %v", got, want)
-	}
-	if exp, _ := m["exp"].(float64); int64(exp) < time.Now().Unix()-600 {
-		return fmt.Errorf("exp %v", m["exp"])
-	}
-	if m["patient"] != h.token["patient"] {
-		return fmt.Errorf("patient %v, want %v", m["patient"], h.token["patient"])
-	}
-	for _, f := range []string{"iss", "sub", "fhirUser"} {
-		if m[f] != h.idClaims[f] {
-			return fmt.Errorf("%s %v, want the ID token's %v", f, m[f], h.idClaims[f])
-		}
-	}
-	return nil
-}
-
-func (h *harness) introspectInvalidFields() error {
-	if h.introspectInvalid["active"] != false || len(h.introspectInvalid) != 1 {
-		return fmt.Errorf("answer %v, want only active: false", h.introspectInvalid)
-	}
-	return nil
-}
-
 func (h *harness) tokenRefresh() error {
 	st, hdr, m, err := h.postJSON(h.tokenURL(), url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {h.token["refresh_token"].(string)}}, harnessConfidential, harnessSecret)
@@ -819,59 +716,6 @@ func (h *harness) backendResponseBody() error {
 	return nil
 }
 
-func (h *harness) ehrLaunch() error {
-	var out, errOut bytes.Buffer
-	if code := run([]string{"launch", "--server", h.server, "--patient", "pat-bob", "--encounter", "enc-1",
-		"--smart-style-url", h.server + "/style.json"}, &out, &errOut); code != 0 {
-		return fmt.Errorf("fhirgate launch: %d %s", code, errOut.String())
-	}
-	launch := strings.TrimSpace(out.String())
-	verifier, challenge := harnessPKCE()
-	q := h.authQuery(harnessConfidential, challenge, "scope", "launch openid fhirUser patient/*.rs", "launch", launch)
-	u, st, err := h.authorize(http.MethodGet, q, "Practitioner/prac-house", "")
-	if err != nil {
-		return err
-	}
-	if u == nil || u.Query().Get("code") == "" || u.Query().Get("state") != h.state {
-		return fmt.Errorf("no code for the EHR launch (status %d)", st)
-	}
-	st, _, m, err := h.postJSON(h.tokenURL(), url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")},
-		"redirect_uri": {harnessRedirect}, "code_verifier": {verifier}}, harnessConfidential, harnessSecret)
-	if err != nil {
-		return err
-	}
-	if st != http.StatusOK {
-		return fmt.Errorf("token: %d %v", st, m)
-	}
-	h.ehrToken = m
-	return nil
-}
-
-func (h *harness) ehrContext() error {
-	m := h.ehrToken
-	if m["patient"] != "pat-bob" || m["encounter"] != "enc-1" {
-		return fmt.Errorf("patient %v encounter %v", m["patient"], m["encounter"])
-	}
-	if _, ok := m["need_patient_banner"].(bool); !ok {
-		return errors.New("no need_patient_banner")
-	}
-	if s, _ := m["smart_style_url"].(string); s == "" {
-		return errors.New("no smart_style_url")
-	}
-	ctx, _ := m["fhirContext"].([]any)
-	if len(ctx) != 1 {
-		return fmt.Errorf("fhirContext %v", m["fhirContext"])
-	}
-	st, _, im, err := h.postJSON(h.introspectURL(), url.Values{"token": {m["access_token"].(string)}}, harnessConfidential, harnessSecret)
-	if err != nil {
-		return err
-	}
-	if st != http.StatusOK || im["encounter"] != "enc-1" || im["patient"] != "pat-bob" {
-		return fmt.Errorf("introspection of the EHR token: %d %v", st, im)
-	}
-	return nil
-}
-
 func (h *harness) g10Capabilities() error {
 	caps := strList(h.wellKnown["capabilities"])
 	var missing []string
@@ -885,139 +729,6 @@ func (h *harness) g10Capabilities() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing capabilities %v", missing)
-	}
-	return nil
-}
-
-func (h *harness) authorizePost() error {
-	verifier, challenge := harnessPKCE()
-	u, st, err := h.authorize(http.MethodPost, h.authQuery(harnessPublic, challenge), "Patient/pat-alice", "Patient/pat-alice")
-	if err != nil {
-		return err
-	}
-	if u == nil || u.Query().Get("code") == "" {
-		return fmt.Errorf("no code (status %d)", st)
-	}
-	st, _, m, err := h.postJSON(h.tokenURL(), url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")},
-		"redirect_uri": {harnessRedirect}, "code_verifier": {verifier}, "client_id": {harnessPublic}})
-	if err != nil {
-		return err
-	}
-	if st != http.StatusOK || m["refresh_token"] == nil {
-		return fmt.Errorf("public client's token: %d %v", st, m)
-	}
-	return nil
-}
-
-// pkce returns the check of a code exchange with a missing, blank, wrong or plain code_verifier.
-func (h *harness) pkce(kind string) func() error {
-	return func() error {
-		_, challenge := harnessPKCE()
-		u, st, err := h.authorize(http.MethodGet, h.authQuery(harnessConfidential, challenge), "Patient/pat-alice", "Patient/pat-alice")
-		if err != nil {
-			return err
-		}
-		if u == nil {
-			return fmt.Errorf("no code (status %d)", st)
-		}
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")}, "redirect_uri": {harnessRedirect}}
-		switch kind {
-		case "blank":
-			form.Set("code_verifier", "")
-		case "bad":
-			form.Set("code_verifier", randomHex(20)+"-"+randomHex(20))
-		case "plain":
-			form.Set("code_verifier", challenge)
-		}
-		st, _, m, err := h.postJSON(h.tokenURL(), form, harnessConfidential, harnessSecret)
-		if err != nil {
-			return err
-		}
-		if (st != 400 && st != 401) || m["access_token"] != nil {
-			return fmt.Errorf("status %d %v, want 400 or 401", st, m)
-		}
-		return nil
-	}
-}
-
-func (h *harness) invalidRefresh() error {
-	st, _, m, err := h.postJSON(h.tokenURL(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"INVALID_REFRESH_TOKEN"}},
-		harnessConfidential, harnessSecret)
-	if err != nil {
-		return err
-	}
-	if (st != 400 && st != 401) || m["access_token"] != nil {
-		return fmt.Errorf("status %d %v", st, m)
-	}
-	return nil
-}
-
-func (h *harness) invalidAud() error {
-	_, challenge := harnessPKCE()
-	u, st, err := h.authorize(http.MethodGet, h.authQuery(harnessConfidential, challenge, "aud", "https://inferno.healthit.gov/invalid_aud"),
-		"Patient/pat-alice", "Patient/pat-alice")
-	if err != nil {
-		return err
-	}
-	if u != nil && u.Query().Get("code") != "" {
-		return errors.New("a code was issued for another aud")
-	}
-	if u == nil && st != http.StatusBadRequest {
-		return fmt.Errorf("status %d, want 400 or an error sent back to the app", st)
-	}
-	return nil
-}
-
-func (h *harness) invalidLaunch() error {
-	_, challenge := harnessPKCE()
-	u, _, err := h.authorize(http.MethodGet, h.authQuery(harnessConfidential, challenge, "scope", "launch openid patient/*.rs", "launch", "INVALID_LAUNCH"),
-		"Practitioner/prac-house", "")
-	if err != nil {
-		return err
-	}
-	if u != nil && u.Query().Get("code") != "" {
-		return errors.New("a code was issued for an unknown launch")
-	}
-	return nil
-}
-
-func (h *harness) revocation() error {
-	at, _ := h.refreshed["access_token"].(string)
-	rt, _ := h.refreshed["refresh_token"].(string)
-	if at == "" {
-		return errors.New("no refreshed token to revoke")
-	}
-	if st, body, err := h.bearerGet("Patient/pat-alice", at); err != nil || st != http.StatusOK {
-		return fmt.Errorf("before the revocation: %d %v %.200s", st, err, body)
-	}
-	revoke, _ := h.openid["revocation_endpoint"].(string)
-	if revoke == "" {
-		return errors.New("no revocation_endpoint")
-	}
-	if st, _, _, err := h.postForm(revoke, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}}, harnessConfidential, harnessSecret); err != nil || st != http.StatusOK {
-		return fmt.Errorf("revocation: %d %v", st, err)
-	}
-	if st, _, err := h.bearerGet("Patient/pat-alice", at); err != nil || st != http.StatusUnauthorized {
-		return fmt.Errorf("the API after the revocation: %d %v, want 401", st, err)
-	}
-	_, _, m, err := h.postJSON(h.introspectURL(), url.Values{"token": {at}}, harnessConfidential, harnessSecret)
-	if err != nil || m["active"] != false {
-		return fmt.Errorf("introspection after the revocation: %v %v", m, err)
-	}
-	st, _, m, err := h.postJSON(h.tokenURL(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, harnessConfidential, harnessSecret)
-	if err != nil || st != http.StatusBadRequest || m["error"] != "invalid_grant" {
-		return fmt.Errorf("refresh after the revocation: %d %v %v", st, m, err)
-	}
-	return nil
-}
-
-func (h *harness) unauthorized() error {
-	st, _, _, err := h.get(h.base + "/Patient/pat-alice")
-	if err != nil {
-		return err
-	}
-	if st != http.StatusUnauthorized {
-		return fmt.Errorf("status %d", st)
 	}
 	return nil
 }
