@@ -25,11 +25,17 @@ func validators(b *testing.B) []struct {
 		b.Fatal(err)
 	}
 	u.MaxNestingDepth = defaultMaxDepth
+	structure, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	structure.stages = nil
 	return []struct {
 		name     string
 		validate func([]byte) error
 	}{
 		{"validation", v.Validate},
+		{"structure-only", structure.Validate}, // without the narrative and the invariants
 		{"jsonformat", func(body []byte) error { _, err := u.Unmarshal(body); return err }},
 	}
 }
