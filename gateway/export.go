@@ -52,7 +52,7 @@ func preferAsync(values []string) bool {
 func exportAudit(trail *audit.Trail, baseURL string) func(context.Context, rest.ExportAudit) error {
 	return func(ctx context.Context, x rest.ExportAudit) error {
 		in := &audit.Interaction{Request: x.Request, Method: "GET", Target: basePath(baseURL) + "/" + x.Target,
-			Response: &rest.Response{Status: 200}}
+			Response: &rest.Response{Status: 200, Touched: x.Written}}
 		if g, ok := x.Guard.(Guard); ok {
 			in.Principal, in.Decisions = g.Principal(), g.Decisions()
 		}

@@ -12,6 +12,7 @@ import (
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/search"
+	"fhirgate/fhir/store"
 )
 
 // Bulk Data $export (https://hl7.org/fhir/uv/bulkdata/export.html), v2.0.0: the kick-off of
@@ -25,15 +26,20 @@ type Renewable interface {
 	Renew() Guard
 }
 
-// ExportAudit describes one exported patient, or the export's end, to the audit trail: Request is the
-// export as an interaction (its Ledger holds the resources of one patient that left), Guard the guard that
+// ExportAudit describes what an export writes of one patient (or one page of resources outside every
+// compartment) to the audit trail: Written are the versions written, Request the export as an interaction
+// (its Ledger says which patients each is about, and what the guard refused), Guard the guard that
 // decided them, Target the kick-off's URL (relative to the base).
 type ExportAudit struct {
 	Job     string
 	Target  string
 	Request *Request
 	Guard   Guard
+	Written []*store.Version
 }
+
+// ExportEnabled reports whether bulk export is served (NewExports was called).
+func (s *Service) ExportEnabled() bool { return s.exports != nil }
 
 // exportFormats are the _outputFormat values accepted, all meaning FHIR NDJSON.
 var exportFormats = []string{"application/fhir+ndjson", "application/ndjson", "ndjson"}

@@ -405,8 +405,11 @@ func (j *exportJob) export(ctx context.Context) error {
 		vs = slices.DeleteFunc(vs, func(v *store.Version) bool {
 			return firstCovered(req.Ledger.Patients(v.Ref()), members) != "Patient/"+id
 		})
+		if len(vs) == 0 {
+			return nil
+		}
 		if j.e.cfg.Audit != nil {
-			if err := j.e.cfg.Audit(ctx, ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g}); err != nil {
+			if err := j.e.cfg.Audit(ctx, ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g, Written: vs}); err != nil {
 				return err
 			}
 		}
@@ -442,8 +445,8 @@ func (j *exportJob) export(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if len(vs) > 0 && len(req.Ledger.Noted()) > 0 && j.e.cfg.Audit != nil && carriesPatients(req.Ledger) {
-					if err := j.e.cfg.Audit(ctx, ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g}); err != nil {
+				if len(vs) > 0 && j.e.cfg.Audit != nil && carriesPatients(req.Ledger) {
+					if err := j.e.cfg.Audit(ctx, ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g, Written: vs}); err != nil {
 						return err
 					}
 				}
