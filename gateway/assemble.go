@@ -48,7 +48,7 @@ type Assembly struct {
 	// Checkpoints, when set, signs the chain's head as the server runs (its Store is the store).
 	Checkpoints *audit.CheckpointConfig
 	// Export, when set, enables bulk export ($export) with this configuration; Assemble gives it the
-	// trail as its audit.
+	// trail as its audit (its own Audit, if any, is called once the trail has recorded).
 	Export *rest.ExportConfig
 	// Metrics are the server's metrics (new ones when nil); Logger its logger.
 	Metrics *Metrics
@@ -151,7 +151,13 @@ func Assemble(a Assembly) (*Assembled, error) {
 	if a.Export != nil {
 		ec := *a.Export
 		if out.Trail != nil {
-			ec.Audit = exportAudit(out.Trail, a.Gateway.BaseURL)
+			recorded, then := exportAudit(out.Trail, a.Gateway.BaseURL), ec.Audit
+			ec.Audit = func(ctx context.Context, x rest.ExportAudit) error {
+				if err := recorded(ctx, x); err != nil || then == nil {
+					return err
+				}
+				return then(ctx, x)
+			}
 		}
 		if out.Exports, err = rest.NewExports(svc, ec); err != nil {
 			return nil, err

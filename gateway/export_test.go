@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -140,4 +141,56 @@ func TestExportOverHTTP(t *testing.T) {
 
 	a.do(t, "DELETE", insurerStatus, nil, "Authorization: Bearer "+insurer).wantStatus(t, 202)
 	a.do(t, "GET", insurerStatus, nil, "Authorization: Bearer "+insurer).wantStatus(t, 404)
+}
+
+// TestExportGroup: a Group export has its members only; an unknown Group is 404.
+func TestExportGroup(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()}})
+	admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
+	grp := `{"resourceType":"Group","id":"cohort","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/pat-chloe"}},{"entity":{"reference":"Patient/pat-alice"}}]}`
+	a.do(t, "PUT", "/Group/cohort", []byte(grp), "Authorization: Bearer "+admin).wantStatus(t, 201)
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+
+	a.do(t, "GET", "/Group/nope/$export", nil, "Authorization: Bearer "+research, "Prefer: respond-async").wantStatus(t, 404)
+	status := a.startExport(t, research, "/Group/cohort/$export?_type=Patient")
+	got := a.exported(t, research, status)
+	if len(got["Patient"]) != 2 || !got["Patient"]["pat-chloe"] || !got["Patient"]["pat-alice"] {
+		t.Errorf("the group export has %v, want its two members", got["Patient"])
+	}
+}
+
+// TestExportRunning: while an export runs, its status is 202 with X-Progress and Retry-After, another
+// kick-off beyond --export-max-jobs is 429 with Retry-After, and DELETE cancels it.
+func TestExportRunning(t *testing.T) {
+	hold := make(chan struct{})
+	held := make(chan struct{}, 1)
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(),
+		MaxJobs: 1, RetryAfter: 9, Audit: func(ctx context.Context, _ rest.ExportAudit) error {
+			select { // the first patient's export waits until the test lets it go, or is cancelled
+			case held <- struct{}{}:
+			default:
+			}
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
+			return ctx.Err()
+		}}})
+	defer close(hold)
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+	status := a.startExport(t, research, "/Patient/$export")
+	<-held
+	r := a.do(t, "GET", status, nil, "Authorization: Bearer "+research)
+	r.wantStatus(t, 202)
+	if r.header.Get("X-Progress") == "" || r.header.Get("Retry-After") != "9" {
+		t.Errorf("running status headers %v", r.header)
+	}
+	busy := a.do(t, "GET", "/Patient/$export", nil, "Authorization: Bearer "+research, "Prefer: respond-async")
+	busy.wantStatus(t, 429)
+	if busy.header.Get("Retry-After") != "9" {
+		t.Errorf("429 Retry-After %q", busy.header.Get("Retry-After"))
+	}
+	a.do(t, "DELETE", status, nil, "Authorization: Bearer "+research).wantStatus(t, 202)
+	a.exports.Wait()
+	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
 }

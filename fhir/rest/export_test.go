@@ -431,3 +431,48 @@ func TestExportRetention(t *testing.T) {
 		t.Errorf("the expired export's folder is still there: %v", err)
 	}
 }
+
+// TestExportAuditFailure: a patient whose export cannot be recorded fails the export: no record, no data.
+func TestExportAuditFailure(t *testing.T) {
+	t.Parallel()
+	x := newExportEnv(t, rest.ExportConfig{})
+	x.exports.Close() // replaced below by exports whose audit fails
+	e, err := rest.NewExports(x.Service, rest.ExportConfig{Dir: x.dir, Audit: func(context.Context, rest.ExportAudit) error {
+		return fhir.NotFound("AuditEvent", "x") // any failure
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	job := jobOf(t, x.Must(t, kickoff("Patient", "", "client-a", nil)))
+	e.Wait()
+	_, err = x.Do(poll(job, "client-a"))
+	resttest.WantError(t, err, 500, "exception", "")
+	files, _ := filepath.Glob(filepath.Join(x.dir, job, "*.ndjson"))
+	if len(files) != 1 || filepath.Base(files[0]) != "OperationOutcome-error.ndjson" {
+		t.Errorf("files left by a failed export: %v", files)
+	}
+}
+
+// FuzzExportRequests: any kick-off parameters, job id or file name is answered, never a panic, and never
+// a file outside the export's folder.
+func FuzzExportRequests(f *testing.F) {
+	f.Add("_type", "Patient,Observation", "11111111-2222-4333-8444-555555555555", "Patient-1.ndjson")
+	f.Add("_since", "2024-01-01T00:00:00Z", "../../etc", "../job.json")
+	f.Add("_outputFormat", "ndjson", "", "")
+	f.Fuzz(func(t *testing.T, name, value, job, file string) {
+		env := resttest.New(t)
+		e, err := rest.NewExports(env.Service, rest.ExportConfig{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = e.Close() }()
+		_, _ = env.Do(kickoff("Patient", "", "c", url.Values{name: {value}}))
+		_, _ = env.Do(poll(job, "c"))
+		resp, err := env.Do(&rest.Request{Interaction: rest.Operation, Operation: "export-file", ID: job, VersionID: file, Caller: "c"})
+		if err == nil && resp.BodyFile != "" && strings.Contains(file, "/") {
+			t.Errorf("served %s for the name %q", resp.BodyFile, file)
+		}
+		e.Wait()
+	})
+}
