@@ -48,6 +48,7 @@ type Exports struct {
 	tempDir bool
 
 	mu      sync.Mutex
+	closing bool // Close cancels the running jobs: they end failed, not removed
 	running map[string]context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -131,6 +132,7 @@ func (e *Exports) Wait() { e.wg.Wait() }
 // Close cancels the running jobs, waits for them, and removes a temporary folder.
 func (e *Exports) Close() error {
 	e.mu.Lock()
+	e.closing = true
 	for _, cancel := range e.running {
 		cancel()
 	}
@@ -342,7 +344,10 @@ func (j *exportJob) run(ctx context.Context) {
 	delete(j.e.running, j.st.ID)
 	dir := filepath.Join(j.e.cfg.Dir, j.st.ID)
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && j.e.closing:
+		_ = j.e.fail(j.st, "the server stopped during the export")
+		return
+	case ctx.Err() != nil: // cancelled by its client
 		_ = os.RemoveAll(dir)
 		return
 	case err != nil:

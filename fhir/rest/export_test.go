@@ -476,3 +476,27 @@ func FuzzExportRequests(f *testing.F) {
 		e.Wait()
 	})
 }
+
+// TestExportShutdown: an export running when the server shuts down ends failed, not removed: its status
+// URL says so after the restart.
+func TestExportShutdown(t *testing.T) {
+	t.Parallel()
+	x := newExportEnv(t, rest.ExportConfig{})
+	g := blockingGuard{release: make(chan struct{})}
+	defer close(g.release)
+	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := jobOf(t, resp)
+	if err := x.exports.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := rest.NewExports(x.Service, rest.ExportConfig{Dir: x.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	_, err = x.Do(poll(job, "client-a"))
+	resttest.WantError(t, err, 500, "exception", "")
+}
