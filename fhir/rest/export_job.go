@@ -38,7 +38,8 @@ type ExportConfig struct {
 	Audit func(ctx context.Context, a ExportAudit) error
 }
 
-// Exports runs the bulk export jobs of a Service: one goroutine per job, at most MaxJobs at once. Each
+// Exports runs the bulk export jobs of a Service: one goroutine per job, at most MaxJobs at once, and one
+// that removes expired exports. Each
 // job's state is a file next to its output, written atomically; a job found running when Exports starts
 // (the server stopped during it) is marked failed and its partial files removed, so that a truncated
 // file is never presented as complete.
@@ -49,8 +50,10 @@ type Exports struct {
 
 	mu      sync.Mutex
 	closing bool // Close cancels the running jobs: they end failed, not removed
+	stop    chan struct{}
 	running map[string]context.CancelFunc
-	wg      sync.WaitGroup
+	jobs    sync.WaitGroup // the running jobs
+	wg      sync.WaitGroup // the sweeper
 }
 
 // The states of a job.
@@ -122,21 +125,44 @@ func NewExports(svc *Service, cfg ExportConfig) (*Exports, error) {
 		}
 	}
 	e.Sweep()
+	e.stop = make(chan struct{})
+	e.wg.Add(1)
+	go e.sweeper(min(e.cfg.Retention/4, 10*time.Minute))
 	svc.exports = e
 	return e, nil
 }
 
+// sweeper removes expired exports every interval until Close, so that files past their retention are
+// deleted even when nobody asks for an export.
+func (e *Exports) sweeper(interval time.Duration) {
+	defer e.wg.Done()
+	tick := time.NewTicker(max(interval, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-tick.C:
+			e.Sweep()
+		}
+	}
+}
+
 // Wait waits until no job runs.
-func (e *Exports) Wait() { e.wg.Wait() }
+func (e *Exports) Wait() { e.jobs.Wait() }
 
 // Close cancels the running jobs, waits for them, and removes a temporary folder.
 func (e *Exports) Close() error {
 	e.mu.Lock()
+	if !e.closing {
+		close(e.stop)
+	}
 	e.closing = true
 	for _, cancel := range e.running {
 		cancel()
 	}
 	e.mu.Unlock()
+	e.jobs.Wait()
 	e.wg.Wait()
 	if e.tempDir {
 		return os.RemoveAll(e.cfg.Dir)
@@ -297,7 +323,7 @@ func (e *Exports) start(g Guard, req *Request, spec exportSpec) (string, error) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.running[st.ID] = cancel
-	e.wg.Add(1)
+	e.jobs.Add(1)
 	j := &exportJob{e: e, st: st, spec: spec, guard: g, caller: req.Caller, target: target, params: req.Params}
 	go j.run(ctx)
 	return st.ID, nil
@@ -332,7 +358,7 @@ type exportJob struct {
 
 // run runs the job to its end: completed, failed, or (cancelled) removed.
 func (j *exportJob) run(ctx context.Context) {
-	defer j.e.wg.Done()
+	defer j.e.jobs.Done()
 	err := j.export(ctx)
 	for _, w := range j.files {
 		if cerr := w.close(); err == nil {
