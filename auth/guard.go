@@ -77,6 +77,10 @@ func (g *Guard) keep(t taken, withheld bool) {
 	g.mu.Unlock()
 }
 
+// Renew implements rest.Renewable: a new guard for the same principal, keeping none of g's decisions (a
+// bulk export decides each patient with its own).
+func (g *Guard) Renew() rest.Guard { return g.a.Guard(g.p) }
+
 // Principal returns who the guard guards for.
 func (g *Guard) Principal() *Principal { return g.p }
 

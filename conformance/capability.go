@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,6 +111,9 @@ func CapabilityStatement(o Options) ([]byte, error) {
 		Format:         []string{"json", "application/fhir+json", "application/json"},
 		PatchFormat:    []string{"application/json-patch+json", "application/fhir+json"},
 	}
+	if !o.Service.ExportEnabled() { // bulk export is listed only where it is served
+		o.Routes = slices.DeleteFunc(slices.Clone(o.Routes), func(r rest.Route) bool { return strings.HasPrefix(r.Operation, "export") })
+	}
 	cfg := o.Service.Config()
 	rc := restCapability{Mode: "server", Documentation: fmt.Sprintf("Searches return pages of %d entries by default "+
 		"and at most %d (_count). Unknown search parameters are ignored and listed in an OperationOutcome entry, "+
@@ -157,6 +161,11 @@ func CapabilityStatement(o Options) ([]byte, error) {
 		}
 		rc.Resource = append(rc.Resource, res)
 	}
+	for _, r := range o.Routes {
+		if r.Path == "$export" && r.Method == "GET" {
+			rc.Operation = append(rc.Operation, operation{Name: "export", Definition: bulkData + "export"})
+		}
+	}
 	cs.Rest = []restCapability{rc}
 	return fhir.MustJSON(cs), nil
 }
@@ -200,6 +209,9 @@ func dedupe(in []rest.Interaction) []rest.Interaction {
 	return out
 }
 
+// bulkData is the base of the Bulk Data Access IG's OperationDefinitions.
+const bulkData = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+
 // operationsOf lists the operations the route table serves on a resource type: those of routes on any
 // type ({type}/...), and those on the type itself, each once, with its OperationDefinition in R4.
 func operationsOf(routes []rest.Route, typ string) []operation {
@@ -218,7 +230,11 @@ func operationsOf(routes []rest.Route, typ string) []operation {
 			continue
 		}
 		seen[r.Operation] = true
-		out = append(out, operation{Name: r.Operation, Definition: "http://hl7.org/fhir/OperationDefinition/" + owner + "-" + r.Operation})
+		def := "http://hl7.org/fhir/OperationDefinition/" + owner + "-" + r.Operation
+		if r.Operation == "export" { // Bulk Data Access IG v2.0.0
+			def = bulkData + strings.ToLower(owner) + "-export"
+		}
+		out = append(out, operation{Name: r.Operation, Definition: def})
 	}
 	return out
 }

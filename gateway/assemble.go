@@ -47,6 +47,9 @@ type Assembly struct {
 	Notify *audit.NotifyConfig
 	// Checkpoints, when set, signs the chain's head as the server runs (its Store is the store).
 	Checkpoints *audit.CheckpointConfig
+	// Export, when set, enables bulk export ($export) with this configuration; Assemble gives it the
+	// trail as its audit (its own Audit, if any, is called once the trail has recorded).
+	Export *rest.ExportConfig
 	// Metrics are the server's metrics (new ones when nil); Logger its logger.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -60,6 +63,7 @@ type Assembled struct {
 	Trail       *audit.Trail        // nil without a trail
 	Notices     *audit.Notifier     // nil without notices
 	Checkpoints *audit.Checkpointer // nil without checkpoints
+	Exports     *rest.Exports       // nil without bulk export
 }
 
 // Assemble wires a server.
@@ -144,6 +148,22 @@ func Assemble(a Assembly) (*Assembled, error) {
 		a.Gateway.Audit = out.Trail
 	}
 
+	if a.Export != nil {
+		ec := *a.Export
+		if out.Trail != nil {
+			recorded, then := exportAudit(out.Trail, a.Gateway.BaseURL), ec.Audit
+			ec.Audit = func(ctx context.Context, x rest.ExportAudit) error {
+				if err := recorded(ctx, x); err != nil || then == nil {
+					return err
+				}
+				return then(ctx, x)
+			}
+		}
+		if out.Exports, err = rest.NewExports(svc, ec); err != nil {
+			return nil, err
+		}
+	}
+
 	policy := a.Policy
 	if policy == nil {
 		policy = TokenPolicy{Auth: a.Authenticator, Access: out.Access}
@@ -161,6 +181,11 @@ func Assemble(a Assembly) (*Assembled, error) {
 // still queued and takes the last checkpoint. Call it once the server takes no more requests, before the
 // store is closed.
 func (a *Assembled) Close(ctx context.Context) error {
+	if a.Exports != nil {
+		if err := a.Exports.Close(); err != nil {
+			a.Server.cfg.Logger.Warn("closing the bulk exports", "error", err)
+		}
+	}
 	if a.Trail != nil {
 		a.Trail.Close(ctx)
 	}

@@ -42,6 +42,7 @@ type authServer struct {
 	metrics *Metrics
 	// sinkChecks are the checks of the events stored (nil in benchmarks and without a trail).
 	sinkChecks *sinkChecks
+	exports    *rest.Exports // nil without bulk export
 }
 
 // authOptions vary the consent configuration of an authServer.
@@ -54,6 +55,7 @@ type authOptions struct {
 	noConsent      bool                // no consent enforcement (benchmark baselines)
 	open           bool                // no token verification: OpenPolicy (benchmark baselines)
 	engine         string              // "redis" for the Redis engine (default: embedded)
+	export         *rest.ExportConfig  // bulk export (default: none)
 	// fixed makes the server deterministic: every clock stops at this instant and ids are counters, so
 	// that two servers given the same requests answer the same bytes.
 	fixed time.Time
@@ -174,6 +176,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		Notify:         o.notify,
 		Checkpoints:    &audit.CheckpointConfig{Signer: audit.EphemeralSigner(), Logger: slog.New(slog.DiscardHandler)},
 		Metrics:        NewMetrics(nil),
+		Export:         o.export,
 	}
 	if o.open {
 		asm.Policy = OpenPolicy{}
@@ -203,7 +206,8 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		ts.Server.Listener = o.listener(ts.Server.Listener)
 	}
 	ts.Server.Start()
-	return &authServer{testServer: ts, issuer: iss, srv: app.Server, notices: app.Notices, metrics: asm.Metrics, sinkChecks: checks}
+	return &authServer{testServer: ts, issuer: iss, srv: app.Server, notices: app.Notices, metrics: asm.Metrics, sinkChecks: checks,
+		exports: app.Exports}
 }
 
 // loadPopulation loads the demo population (or the given transaction Bundles) into st, through a plain

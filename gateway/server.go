@@ -342,6 +342,14 @@ func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Re
 		req.IfModifiedSince = t
 	}
 	req.Return, req.Strict = parsePrefer(r.Header.Values("Prefer"))
+	req.RespondAsync = preferAsync(r.Header.Values("Prefer"))
+	if p := principalOf(guard); p != nil {
+		req.Caller = p.ClientID + " " + p.Issuer + " " + p.Subject
+		if req.Interaction == rest.Operation && req.Operation == "export" && !bulkClient(p) {
+			return nil, &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden",
+				Details: "a bulk export needs system/ or user/ read scopes, and not a patient's token"}
+		}
+	}
 	if req.Interaction == rest.Create && req.Type == "AuditEvent" && guard.Principal() != nil {
 		// What a client submits is recorded as reported by it (the guard refuses it from anyone but an
 		// audit-source client, and anything not marked so).
@@ -428,8 +436,21 @@ func (s *Server) write(c echo.Context, f format, resp *rest.Response) error {
 		h.Set("Location", resp.Location)
 		h.Set("Content-Location", resp.Location)
 	}
+	if resp.ContentLocation != "" {
+		h.Set("Content-Location", resp.ContentLocation)
+	}
+	for k, v := range resp.Headers {
+		h.Set(k, v)
+	}
+	if resp.BodyFile != "" {
+		h.Set("Content-Type", resp.ContentType)
+		return c.File(resp.BodyFile)
+	}
 	if resp.Body == nil {
 		return c.NoContent(resp.Status)
+	}
+	if resp.ContentType != "" {
+		return c.Blob(resp.Status, resp.ContentType, resp.Body)
 	}
 	return s.writeJSON(c, f, resp.Status, resp.Body)
 }

@@ -56,6 +56,9 @@ type serveConfig struct {
 	maxCount, maxBundleEntries, maxIncludes, maxIncluded int
 	rateLimit                                            float64
 	rateBurst, maxInFlight                               int
+	exportDir                                            string
+	exportRetention                                      time.Duration
+	exportMaxJobs, exportFileSize                        int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -107,6 +110,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.checkpointInterval, "audit-checkpoint-interval", 10*time.Second, "the longest time between two signed audit checkpoints (one is also taken every 10,000 events)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
 	fs.StringVar(&c.profiles, "profiles", "", "folder of an implementation guide's package (its package/ folder): the StructureDefinitions there are loaded at start, beside R4's core profiles; a resource whose meta.profile names one is held to it on write, and $validate knows them")
+	fs.StringVar(&c.exportDir, "export-dir", "", "folder of the bulk exports' files (default: exports in the data directory of a file: store; a temporary folder, removed at exit, with another store)")
+	fs.DurationVar(&c.exportRetention, "export-retention", 24*time.Hour, "how long a finished bulk export's files are kept before they are deleted")
+	fs.IntVar(&c.exportMaxJobs, "export-max-jobs", 2, "bulk exports running at once (a kick-off beyond is 429 with Retry-After)")
+	fs.IntVar(&c.exportFileSize, "export-file-size", 10000, "most resources in one file of a bulk export")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -433,6 +440,7 @@ func serve(args []string, stderr io.Writer) (err error) {
 		Audit:          audit.Config{FailOpen: cfg.auditFailure == "open"},
 		Notify:         &audit.NotifyConfig{Tell: noticeWebhook(cfg.notifyWebhook)},
 		Checkpoints:    &audit.CheckpointConfig{Signer: signer, File: cfg.auditCheckpoints, Interval: cfg.checkpointInterval},
+		Export:         &rest.ExportConfig{Dir: exportDir(cfg), Retention: cfg.exportRetention, MaxJobs: cfg.exportMaxJobs, MaxPerFile: cfg.exportFileSize},
 		Metrics:        metrics,
 		Logger:         log,
 	})
@@ -547,6 +555,14 @@ func redacted(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// exportDir returns the folder of the bulk exports ("" for a temporary one).
+func exportDir(cfg *serveConfig) string {
+	if cfg.exportDir == "" && storeDir(cfg.storeURL) != "" {
+		return filepath.Join(storeDir(cfg.storeURL), "exports")
+	}
+	return cfg.exportDir
 }
 
 // storeDir returns the directory of a file: store ("" for other stores).

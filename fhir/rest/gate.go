@@ -2,9 +2,13 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"fhirgate/fhir"
 	"fhirgate/fhir/search"
@@ -301,4 +305,97 @@ func (s *Service) commit(ctx context.Context, ops []approved, check func(context
 	}
 	s.committed(ctx, vs)
 	return vs, nil
+}
+
+// exportIDs returns up to n ids of the current resources of typ that sort after after, in id order. They
+// are only names: each resource they name leaves an export through exportPatient or exportResources,
+// which ask the guard.
+func (s *Service) exportIDs(ctx context.Context, typ, after string, n int) ([]string, error) {
+	var ids []string
+	err := s.store.ScanIDs(ctx, typ, func(id string) bool {
+		if id > after {
+			ids = append(ids, id)
+		}
+		return len(ids) < n
+	})
+	return ids, err
+}
+
+// exportPatient returns a patient's record for a bulk export: the resources of o.Types (of the patient's
+// compartment, the Patient included) last updated at or after o.Since, that the guard lets req see. A
+// patient the guard does not let req see, or who does not exist, has no record (nil, nil): nothing tells
+// the exporting client that something was withheld.
+func (s *Service) exportPatient(ctx context.Context, g Guard, req *Request, id string, o search.EverythingOptions) ([]*store.Version, error) {
+	v, _, err := s.readCurrent(ctx, g, req, "Patient", id)
+	switch kind := fhir.KindOf(err); {
+	case err == nil:
+	case kind == fhir.KindNotFound || kind == fhir.KindForbidden:
+		return nil, nil
+	default:
+		return nil, err
+	}
+	if v.Deleted {
+		return nil, nil
+	}
+	o.Count, o.Cursor = 0, ""
+	visible := s.filter(g, req)
+	res, err := s.engine.Everything(ctx, "Patient/"+id, o, func(ctx context.Context, f *search.Facts) bool {
+		return !serverNotice(f) && visible(ctx, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Matches, nil
+}
+
+// exportResources returns those of the named resources of typ, current and last updated at or after
+// since, that the guard lets req see.
+func (s *Service) exportResources(ctx context.Context, g Guard, req *Request, typ string, ids []string, since time.Time) ([]*store.Version, error) {
+	vs, err := s.store.ReadMany(ctx, typ, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Version
+	for _, v := range vs {
+		if v == nil || v.Deleted || (!since.IsZero() && v.LastUpdated.Before(since)) {
+			continue
+		}
+		f := s.engine.CurrentFacts(ctx, v)
+		if serverNotice(f) || s.visible(ctx, g, req, f) != nil {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// exportGroup returns the patients a Group lists as members (Group.member.entity), once the guard has let
+// req see the Group.
+func (s *Service) exportGroup(ctx context.Context, g Guard, req *Request, id string) ([]string, error) {
+	v, _, err := s.readCurrent(ctx, g, req, "Group", id)
+	if err != nil {
+		return nil, err
+	}
+	if v.Deleted {
+		return nil, deleted(v)
+	}
+	var grp struct {
+		Member []struct {
+			Entity struct {
+				Reference string `json:"reference"`
+			} `json:"entity"`
+			Inactive bool `json:"inactive"`
+		} `json:"member"`
+	}
+	if err := json.Unmarshal(v.Body, &grp); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range grp.Member {
+		ref := strings.TrimPrefix(m.Entity.Reference, s.cfg.BaseURL+"/")
+		if pid, ok := strings.CutPrefix(ref, "Patient/"); ok && !m.Inactive && fhir.ValidID(pid) && !slices.Contains(ids, pid) {
+			ids = append(ids, pid)
+		}
+	}
+	return ids, nil
 }

@@ -31,6 +31,9 @@ func (r Route) NewRequest(typ, id, vid string) *Request {
 	if r.Operation != "" && r.Compartment == "" && strings.HasPrefix(r.Path, "Patient/") {
 		req.Type = "Patient"
 	}
+	if r.Operation != "" && strings.HasPrefix(r.Path, "Group/") {
+		req.Type = "Group"
+	}
 	return req
 }
 
@@ -71,6 +74,15 @@ var Routes = []Route{
 	{Method: "POST", Path: "{type}/$validate", Interaction: Operation, Operation: "validate"},
 	{Method: "GET", Path: "{type}/{id}/$validate", Interaction: Operation, Operation: "validate"},
 	{Method: "POST", Path: "{type}/{id}/$validate", Interaction: Operation, Operation: "validate"},
+	{Method: "GET", Path: "$export", Interaction: Operation, Operation: "export"},
+	{Method: "POST", Path: "$export", Interaction: Operation, Operation: "export"},
+	{Method: "GET", Path: "Patient/$export", Interaction: Operation, Operation: "export"},
+	{Method: "POST", Path: "Patient/$export", Interaction: Operation, Operation: "export"},
+	{Method: "GET", Path: "Group/{id}/$export", Interaction: Operation, Operation: "export"},
+	{Method: "POST", Path: "Group/{id}/$export", Interaction: Operation, Operation: "export"},
+	{Method: "GET", Path: "$export-poll/{id}", Interaction: Operation, Operation: "export-poll"},
+	{Method: "DELETE", Path: "$export-poll/{id}", Interaction: Operation, Operation: "export-cancel"},
+	{Method: "GET", Path: "$export-file/{id}/{vid}", Interaction: Operation, Operation: "export-file"},
 	{Method: "GET", Path: "Patient/{id}/{type}", Interaction: SearchType, Compartment: "Patient"},
 	{Method: "GET", Path: "Patient/{id}/*", Interaction: SearchSystem, Compartment: "Patient"},
 }

@@ -84,6 +84,11 @@ type Request struct {
 	inBundle bool
 	// Ledger, when set, records what the interaction touched and what it refused (for the audit trail).
 	Ledger *Ledger
+	// RespondAsync is Prefer: respond-async (a bulk export's kick-off requires it).
+	RespondAsync bool
+	// Caller identifies who asks (client and user): what an interaction starts (a bulk export) is
+	// theirs alone.
+	Caller string
 }
 
 // Response is the outcome of an interaction.
@@ -101,6 +106,14 @@ type Response struct {
 	Touched []*store.Version
 	// Entries are the outcomes of a batch's or transaction's entries, in Bundle order.
 	Entries []*EntryResult
+	// ContentLocation is the absolute URL of an asynchronous request's status (Content-Location).
+	ContentLocation string
+	// Headers are further response headers (X-Progress, Retry-After).
+	Headers map[string]string
+	// ContentType, when set, is the media type of a body that is not FHIR JSON; BodyFile, when set, is a
+	// file whose content is the body (a bulk export's NDJSON).
+	ContentType string
+	BodyFile    string
 }
 
 // Store is the storage the service runs on.
@@ -139,6 +152,7 @@ type Service struct {
 	engine    *search.Engine
 	observers []func(ctx context.Context, versions []*store.Version)
 	rules     map[string]func(body []byte) error
+	exports   *Exports // nil: bulk export is not enabled
 }
 
 // OnCommit registers fn to be told of every committed version, before the write is acknowledged (caches
@@ -218,8 +232,19 @@ func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, err
 	if g == nil {
 		return nil, &fhir.Error{Kind: fhir.KindForbidden, Details: "no access policy applies to this request"}
 	}
+	if req.Interaction == Operation {
+		switch req.Operation {
+		case "export-poll", "export-cancel":
+			return s.exportPoll(req) // the job's owner only: others are answered as for no such job
+		case "export-file":
+			return s.exportDownload(req)
+		}
+	}
 	if err := validTarget(req); err != nil {
 		return nil, err
+	}
+	if req.Interaction == Operation && req.Operation == "export" {
+		return s.exportKickoff(ctx, g, req) // authorized there as a search of each type exported
 	}
 	if req.Type == "AuditEvent" && (req.Interaction == Update || req.Interaction == Patch || req.Interaction == Delete) {
 		return nil, immutable()

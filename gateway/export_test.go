@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"fhirgate/fhir/rest"
+)
+
+// Bulk Data $export over HTTP with real signed tokens, on the demo population: Alice denies the insurer,
+// so its adviser's export has nothing of hers, while a research backend's has; each client sees only its
+// own export; every exported patient's history shows the export.
+
+type exportManifest struct {
+	RequiresAccessToken bool `json:"requiresAccessToken"`
+	Output              []struct {
+		Type  string `json:"type"`
+		URL   string `json:"url"`
+		Count int    `json:"count"`
+	} `json:"output"`
+}
+
+// startExport kicks off an export as token and returns its status URL.
+func (a *authServer) startExport(t *testing.T, token, path string) string {
+	t.Helper()
+	r := a.do(t, "GET", path, nil, "Authorization: Bearer "+token, "Prefer: respond-async")
+	r.wantStatus(t, 202)
+	loc := r.header.Get("Content-Location")
+	if !strings.HasPrefix(loc, a.base+"/$export-poll/") {
+		t.Fatalf("Content-Location %q", loc)
+	}
+	return loc
+}
+
+// exported waits for the exports, reads the manifest at status and every file it lists, checking that
+// each file has as many lines as its count, and returns the ids written per type.
+func (a *authServer) exported(t *testing.T, token, status string) map[string]map[string]bool {
+	t.Helper()
+	a.exports.Wait()
+	r := a.do(t, "GET", status, nil, "Authorization: Bearer "+token)
+	r.wantStatus(t, 200)
+	var m exportManifest
+	if err := json.Unmarshal(r.body, &m); err != nil || !m.RequiresAccessToken {
+		t.Fatalf("manifest %s: %v", r.body, err)
+	}
+	out := map[string]map[string]bool{}
+	for _, o := range m.Output {
+		f := a.do(t, "GET", o.URL, nil, "Authorization: Bearer "+token)
+		f.wantStatus(t, 200)
+		if ct := f.header.Get("Content-Type"); ct != "application/fhir+ndjson" {
+			t.Errorf("file Content-Type %q", ct)
+		}
+		a.do(t, "GET", o.URL, nil).wantStatus(t, 401)
+		lines := 0
+		sc := bufio.NewScanner(bytes.NewReader(f.body))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var res struct{ ResourceType, ID string }
+			if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+				t.Fatal(err)
+			}
+			if out[res.ResourceType] == nil {
+				out[res.ResourceType] = map[string]bool{}
+			}
+			out[res.ResourceType][res.ID] = true
+			lines++
+		}
+		if lines != o.Count {
+			t.Errorf("%s: %d lines, count %d", o.URL, lines, o.Count)
+		}
+	}
+	return out
+}
+
+// exportEvents counts the AuditEvents of a patient that record an export by a client.
+func (a *authServer) exportEvents(t *testing.T, patient, client string) int {
+	t.Helper()
+	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
+	r := a.do(t, "GET", "/AuditEvent?patient=Patient/"+patient+"&_count=1000", nil, "Authorization: Bearer "+auditor)
+	r.wantStatus(t, 200)
+	var b struct {
+		Entry []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range b.Entry {
+		if s := string(e.Resource); strings.Contains(s, `"$export"`) && strings.Contains(s, client) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestExportOverHTTP(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(), MaxPerFile: 25}})
+	insurer := a.mintAs(t, "insurer-app", "user/*.rs", "", "Practitioner/prac-adviser")
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+	patientTok := a.mintAs(t, "patient-app", "patient/*.rs", "pat-alice", "Patient/pat-alice")
+	const kick = "/Patient/$export?_type=Patient,Observation"
+
+	a.do(t, "GET", kick, nil, "Prefer: respond-async").wantStatus(t, 401)
+	a.do(t, "GET", kick, nil, "Authorization: Bearer "+insurer).wantStatus(t, 400)
+	a.do(t, "GET", kick, nil, "Authorization: Bearer "+patientTok, "Prefer: respond-async").wantStatus(t, 403)
+
+	insurerStatus := a.startExport(t, insurer, kick)
+	researchStatus := a.startExport(t, research, kick)
+	got := a.exported(t, insurer, insurerStatus)
+	if got["Patient"]["pat-alice"] {
+		t.Error("Alice, who denies the insurer, is in the insurer's export")
+	}
+	if !got["Patient"]["pat-chloe"] || len(got["Observation"]) == 0 {
+		t.Errorf("the insurer's export lacks the patients who did not deny it: %v", got["Patient"])
+	}
+	other := a.exported(t, research, researchStatus)
+	if !other["Patient"]["pat-alice"] {
+		t.Error("Alice is absent from the research client's export")
+	}
+
+	// Another client, or none, learns nothing of an export.
+	a.do(t, "GET", insurerStatus, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+	a.do(t, "GET", insurerStatus, nil).wantStatus(t, 401)
+	a.do(t, "DELETE", insurerStatus, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+
+	if n := a.exportEvents(t, "pat-alice", "insurer-app"); n != 0 {
+		t.Errorf("Alice's history shows %d exports by the insurer, who got nothing of hers", n)
+	}
+	if n := a.exportEvents(t, "pat-alice", "research-app"); n != 1 {
+		t.Errorf("Alice's history shows %d exports by the research client, want 1", n)
+	}
+	if n := a.exportEvents(t, "pat-chloe", "insurer-app"); n != 1 {
+		t.Errorf("Chloé's history shows %d exports by the insurer, want 1", n)
+	}
+
+	a.do(t, "DELETE", insurerStatus, nil, "Authorization: Bearer "+insurer).wantStatus(t, 202)
+	a.do(t, "GET", insurerStatus, nil, "Authorization: Bearer "+insurer).wantStatus(t, 404)
+}
+
+// TestExportGroup: a Group export has its members only; an unknown Group is 404.
+func TestExportGroup(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()}})
+	admin := a.mintAs(t, adminClient, "system/*.cruds", "", "")
+	grp := `{"resourceType":"Group","id":"cohort","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/pat-chloe"}},{"entity":{"reference":"Patient/pat-alice"}}]}`
+	a.do(t, "PUT", "/Group/cohort", []byte(grp), "Authorization: Bearer "+admin).wantStatus(t, 201)
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+
+	a.do(t, "GET", "/Group/nope/$export", nil, "Authorization: Bearer "+research, "Prefer: respond-async").wantStatus(t, 404)
+	status := a.startExport(t, research, "/Group/cohort/$export?_type=Patient")
+	got := a.exported(t, research, status)
+	if len(got["Patient"]) != 2 || !got["Patient"]["pat-chloe"] || !got["Patient"]["pat-alice"] {
+		t.Errorf("the group export has %v, want its two members", got["Patient"])
+	}
+}
+
+// TestExportRunning: while an export runs, its status is 202 with X-Progress and Retry-After, another
+// kick-off beyond --export-max-jobs is 429 with Retry-After, and DELETE cancels it.
+func TestExportRunning(t *testing.T) {
+	hold := make(chan struct{})
+	held := make(chan struct{}, 1)
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(),
+		MaxJobs: 1, RetryAfter: 9, Audit: func(ctx context.Context, _ rest.ExportAudit) error {
+			select { // the first patient's export waits until the test lets it go, or is cancelled
+			case held <- struct{}{}:
+			default:
+			}
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
+			return ctx.Err()
+		}}})
+	defer close(hold)
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+	status := a.startExport(t, research, "/Patient/$export")
+	<-held
+	r := a.do(t, "GET", status, nil, "Authorization: Bearer "+research)
+	r.wantStatus(t, 202)
+	if r.header.Get("X-Progress") == "" || r.header.Get("Retry-After") != "9" {
+		t.Errorf("running status headers %v", r.header)
+	}
+	busy := a.do(t, "GET", "/Patient/$export", nil, "Authorization: Bearer "+research, "Prefer: respond-async")
+	busy.wantStatus(t, 429)
+	if busy.header.Get("Retry-After") != "9" {
+		t.Errorf("429 Retry-After %q", busy.header.Get("Retry-After"))
+	}
+	a.do(t, "DELETE", status, nil, "Authorization: Bearer "+research).wantStatus(t, 202)
+	a.exports.Wait()
+	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+}
