@@ -414,7 +414,11 @@ func TestRequestBody(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/fhir+json")
-		resp, err := http.DefaultClient.Do(req)
+		// Its own connection: a body that cannot be replayed is not retried on a fresh one if a pooled
+		// connection turns out to be closed.
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
