@@ -25,9 +25,19 @@ type NotifyConfig struct {
 	// Tell, when set, is told of every notice once it is stored (the server posts it to a webhook); it
 	// runs off the request path, and its failure is logged.
 	Tell func(ctx context.Context, n Notice) error
-	// Queue is how many notices may wait for the worker (default 10,000); beyond it they are dropped
-	// with an error in the log, never holding a request.
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Queue is how many (patient, professional) pairs and break-the-glass accesses may wait for the
+	// worker (default 10,000); beyond it they are dropped with an error in the log, never holding a
+	// request. A pair waits once however many of its accesses come before the worker reaches it.
 	Queue int
+}
+
+func (c NotifyConfig) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // Notice kinds, in Communication.topic and .category, and in the webhook's event.
@@ -40,14 +50,20 @@ const (
 const NoticeTopicSystem = "https://fhirgate.dev/CodeSystem/patient-notice"
 
 // Notifier turns audit records into notices, off the request path, once the events are stored.
+//
+// A professional reading a record a thousand times in a minute is one possible first access, not a
+// thousand: while a (patient, professional) pair waits for the worker, its later accesses only make sure
+// the earliest one is the one considered, and once the pair is known (in memory, or by its stored
+// notice) nothing more is looked up for it.
 type Notifier struct {
 	cfg   NotifyConfig
 	svc   *rest.Service
 	log   *slog.Logger
-	queue chan Record
+	queue chan queued
 
 	mu      sync.Mutex
-	seen    map[string]bool // "Patient/p|Practitioner/x": known not to be a first access any more
+	seen    map[string]bool   // "Patient/p|Practitioner/x": known not to be a first access any more
+	waiting map[string]Record // pairs in the queue, each with its earliest access so far
 	closed  bool
 	done    chan struct{}
 	pending sync.WaitGroup // records queued and not handled yet, and webhook calls under way
@@ -62,8 +78,8 @@ func NewNotifier(cfg NotifyConfig, svc *rest.Service, log *slog.Logger) *Notifie
 	if cfg.Queue <= 0 {
 		cfg.Queue = 10_000
 	}
-	n := &Notifier{cfg: cfg, svc: svc, log: log.With("component", "notify"), queue: make(chan Record, cfg.Queue),
-		seen: map[string]bool{}, done: make(chan struct{})}
+	n := &Notifier{cfg: cfg, svc: svc, log: log.With("component", "notify"), queue: make(chan queued, cfg.Queue),
+		seen: map[string]bool{}, waiting: map[string]Record{}, done: make(chan struct{})}
 	go n.run()
 	return n
 }
@@ -80,17 +96,43 @@ func (n *Notifier) Consider(recs []Record) {
 		if !r.Accessed || !strings.HasPrefix(r.Patient, "Patient/") || !isProfessional(r.User) {
 			continue
 		}
-		if !r.BreakTheGlass && n.seen[r.Patient+"|"+r.User] {
-			continue
+		pair := r.Patient + "|" + r.User
+		item := queued{rec: r}
+		if !r.BreakTheGlass {
+			if n.seen[pair] {
+				continue
+			}
+			if w, ok := n.waiting[pair]; ok {
+				if earlier(r, w) {
+					n.waiting[pair] = r
+				}
+				continue
+			}
+			item = queued{pair: pair}
 		}
 		n.pending.Add(1)
 		select {
-		case n.queue <- r:
+		case n.queue <- item:
+			if item.pair != "" {
+				n.waiting[pair] = r
+			}
 		default:
 			n.pending.Done()
 			n.log.Error("notice queue full: a patient notice is dropped", "event", r.ID)
 		}
 	}
+}
+
+// queued is what waits for the worker: a pair (whose earliest access is in Notifier.waiting), or a
+// break-the-glass access, each of which is noticed.
+type queued struct {
+	pair string
+	rec  Record
+}
+
+// earlier reports whether a was recorded before b (the same instant: the smaller id is earlier).
+func earlier(a, b Record) bool {
+	return a.Recorded.Before(b.Recorded) || a.Recorded.Equal(b.Recorded) && a.ID < b.ID
 }
 
 // isProfessional: the users whose accesses patients are told of (not the patient, not a relative).
@@ -127,7 +169,14 @@ func (n *Notifier) Close(ctx context.Context) {
 
 func (n *Notifier) run() {
 	defer close(n.done)
-	for r := range n.queue {
+	for item := range n.queue {
+		r := item.rec
+		if item.pair != "" {
+			n.mu.Lock()
+			r = n.waiting[item.pair]
+			delete(n.waiting, item.pair)
+			n.mu.Unlock()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := n.handle(ctx, r); err != nil {
 			n.log.Error("patient notice failed", "event", r.ID, "err", err)
@@ -150,47 +199,63 @@ func (n *Notifier) handle(ctx context.Context, r Record) error {
 	if known {
 		return nil
 	}
+	sum := sha256.Sum256([]byte(pair))
+	id := "first-" + hex.EncodeToString(sum[:16])
+	// The pair's notice, once written, says all a search of the trail would: no search.
+	_, err := n.svc.Store().Read(ctx, "Communication", id)
+	if err == nil {
+		n.know(pair)
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	first, err := n.firstAccess(ctx, r)
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(pair))
-	id := "first-" + hex.EncodeToString(sum[:16])
-	if first {
-		if err := n.notify(ctx, r, NoticeFirstAccess, id); err != nil {
-			return err
-		}
-	} else if _, err := n.svc.Store().Read(ctx, "Communication", id); errors.Is(err, store.ErrNotFound) {
-		// The first access's own event is still queued (events of concurrent requests are stored, and
-		// reach this queue, in any order): its handling sends the notice, so the pair is not known yet.
+	if first.ID != r.ID && n.cfg.now().Sub(first.Recorded) < lateAfter {
+		// The first access's own event is still on its way (events of concurrent requests are stored,
+		// and reach this queue, in any order): its handling sends the notice, so the pair is not known yet.
 		return nil
-	} else if err != nil {
+	}
+	// The first access is this one, or one long stored whose notice was never written (dropped from a
+	// full queue, or older than notices): the patient is told of it now, late rather than never.
+	if err := n.notify(ctx, first, NoticeFirstAccess, id); err != nil {
 		return err
 	}
+	n.know(pair)
+	return nil
+}
+
+// lateAfter is how long after its event a first access's notice may still be on its way (its request
+// waits for the trail for at most maxWait); an older first access without a notice will not get one by
+// itself.
+const lateAfter = 2 * maxWait
+
+// know remembers that a pair's first access is noticed (or was before any notice was kept).
+func (n *Notifier) know(pair string) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if len(n.seen) >= maxSeen {
 		n.seen = map[string]bool{}
 	}
 	n.seen[pair] = true
-	n.mu.Unlock()
-	return nil
 }
 
-// firstAccess reports whether the record's event is the professional's first successful access to the
-// patient's data: no earlier event of theirs about the patient (the same instant: the smaller id is
-// earlier), so that of two concurrent first accesses exactly one is first.
-func (n *Notifier) firstAccess(ctx context.Context, r Record) (bool, error) {
+// firstAccess returns the professional's first successful access to the patient's data up to the
+// record's: the earliest of their events about the patient (the same instant: the smaller id is earlier,
+// so that of two concurrent first accesses exactly one is first), or the record itself when it is.
+func (n *Notifier) firstAccess(ctx context.Context, r Record) (Record, error) {
 	vs, err := n.svc.Engine().Find(ctx, "AuditEvent", url.Values{
 		"patient": {r.Patient}, "agent": {r.User}, "outcome": {"0"},
 		"date": {"le" + fhir.FormatInstant(r.Recorded)},
 	})
 	if err != nil {
-		return false, err
+		return Record{}, err
 	}
+	first := r
 	for _, v := range vs {
-		if v.ID == r.ID {
-			continue
-		}
 		var ev struct {
 			Recorded string `json:"recorded"`
 		}
@@ -201,11 +266,11 @@ func (n *Notifier) firstAccess(ctx context.Context, r Record) (bool, error) {
 		if err != nil {
 			continue
 		}
-		if t.Before(r.Recorded) || t.Equal(r.Recorded) && v.ID < r.ID {
-			return false, nil
+		if e := (Record{ID: v.ID, Patient: r.Patient, User: r.User, Accessed: true, Recorded: t}); earlier(e, first) {
+			first = e
 		}
 	}
-	return true, nil
+	return first, nil
 }
 
 // notify writes the notice's Communication once (its id is the notice's: a retry or another process
