@@ -287,6 +287,7 @@ func (e *Exports) cancel(caller, id string) error {
 	e.mu.Unlock()
 	if stop != nil {
 		stop()
+		e.awaitEnd(id)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
