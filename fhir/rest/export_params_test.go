@@ -82,9 +82,19 @@ func TestExportTypeFilter(t *testing.T) {
 			map[string][]string{"Patient": {"Patient/p2", "Patient/p3"}}},
 		{"a filter matching nothing", url.Values{"_type": {"Observation"}, "_typeFilter": {"Observation?code=nothing"}},
 			map[string][]string{}},
+		{"a chained filter", url.Values{"_type": {"Observation"}, "_typeFilter": {"Observation?subject:Patient.family=Familyp1"}},
+			map[string][]string{"Observation": {"Observation/p1-hr", "Observation/p1-o1", "Observation/p1-o2"}}},
+		{"filters at system level", url.Values{"_type": {"Organization,Patient,Group"}, "level": {"system"},
+			"_typeFilter": {"Organization?name=Clinic", "Patient?_id=p1", "Group?type=animal"}},
+			map[string][]string{"Patient": {"Patient/p1"}, "Organization": {"Organization/org1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got := x.exportOf(t, x.Guard, "client-a", kickoff("Patient", "", "client-a", tc.params))
+			typ := "Patient"
+			if tc.params.Get("level") == "system" {
+				typ = ""
+				tc.params.Del("level")
+			}
+			_, got := x.exportOf(t, x.Guard, "client-a", kickoff(typ, "", "client-a", tc.params))
 			if len(got) != len(tc.want) {
 				t.Errorf("types %v, want %v", got, tc.want)
 			}
