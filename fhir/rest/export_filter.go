@@ -80,12 +80,12 @@ func (j *exportJob) shape(ctx context.Context, g Guard, req *Request, vs []*stor
 	if o == nil || o.filters == nil || len(vs) == 0 {
 		return vs, nil
 	}
-	f, s := o.filters, j.e.svc
+	f := o.filters
 	if len(f.matchers) > 0 {
-		vs = slices.DeleteFunc(slices.Clone(vs), func(v *store.Version) bool {
-			ms, filtered := f.matchers[v.Type]
-			return filtered && !s.exportMatches(ctx, ms, v)
-		})
+		var err error
+		if vs, err = j.filtered(ctx, vs); err != nil {
+			return nil, err
+		}
 	}
 	if f.associated != "" {
 		prov, err := j.provenance(ctx, g, req, vs)
@@ -113,6 +113,32 @@ func (j *exportJob) shape(ctx context.Context, g Guard, req *Request, vs []*stor
 		out = append(out, &c)
 	}
 	return out, nil
+}
+
+// filtered returns those of vs that the type filters let through: of each filtered type, those matching
+// one of its filters (one store call per type), and every resource of the other types.
+func (j *exportJob) filtered(ctx context.Context, vs []*store.Version) ([]*store.Version, error) {
+	f := j.spec.Options.filters
+	byType := map[string][]*store.Version{}
+	for _, v := range vs {
+		if _, ok := f.matchers[v.Type]; ok {
+			byType[v.Type] = append(byType[v.Type], v)
+		}
+	}
+	keep := map[*store.Version]bool{}
+	for typ, tvs := range byType {
+		ok, err := j.e.svc.exportMatches(ctx, typ, f.matchers[typ], tvs)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range tvs {
+			keep[v] = ok[i]
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(vs), func(v *store.Version) bool {
+		k, filtered := keep[v]
+		return filtered && !k
+	}), nil
 }
 
 // provenance returns the Provenance resources targeting vs that are not among them nor written already:

@@ -406,15 +406,10 @@ func (s *Service) exportMatcher(ctx context.Context, g Guard, req *Request, typ 
 	return s.engine.NewMatcher(ctx, typ, params, s.filter(g, req))
 }
 
-// exportMatches reports whether a version an export already read through the guard matches one of ms.
-func (s *Service) exportMatches(ctx context.Context, ms []*search.Matcher, v *store.Version) bool {
-	f := s.engine.CurrentFacts(ctx, v)
-	for _, m := range ms {
-		if m.Matches(f) {
-			return true
-		}
-	}
-	return false
+// exportMatches reports, for each of vs (versions of typ an export already read through the guard),
+// whether it matches one of ms.
+func (s *Service) exportMatches(ctx context.Context, typ string, ms []*search.Matcher, vs []*store.Version) ([]bool, error) {
+	return s.engine.MatchAny(ctx, typ, ms, vs)
 }
 
 // exportProvenance returns the Provenance resources whose target is one of refs ("Type/id") that the

@@ -2,10 +2,12 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 
 	"fhirgate/fhir"
+	"fhirgate/fhir/store"
 )
 
 // Matcher checks resources one at a time against the criteria of a search on one type: the same parse,
@@ -68,4 +70,35 @@ func (m *Matcher) Matches(f *Facts) bool {
 		}
 	}
 	return f.err == nil
+}
+
+// MatchAny reports, for each of vs (current versions of resources of typ), whether it matches one of ms
+// (matchers of typ), reading their index values in one store call.
+func (e *Engine) MatchAny(ctx context.Context, typ string, ms []*Matcher, vs []*store.Version) ([]bool, error) {
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		if v.Type != typ {
+			return nil, fmt.Errorf("search: a %s matched as a %s", v.Type, typ)
+		}
+		ids[i] = v.ID
+	}
+	lists, err := e.st.IndexEntriesMany(ctx, typ, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(lists) != len(vs) {
+		return nil, fmt.Errorf("search: the index of %d %s resources could not be read", len(vs), typ)
+	}
+	out := make([]bool, len(vs))
+	for i, v := range vs {
+		f := e.newFacts(ctx, typ, v.ID, v.Body, valuesOf(lists[i]), 0)
+		f.Version = v
+		for _, m := range ms {
+			if m.Matches(f) {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out, nil
 }
