@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,12 @@ func (s *Service) compileExportOptions(ctx context.Context, g Guard, req *Reques
 		f.associated = relevantProvenance
 	case slices.Contains(o.Associated, latestProvenance):
 		f.associated = latestProvenance
+	}
+	if f.associated != "" {
+		// Provenance leaves only to a client whose scopes let it search Provenance, as with _type.
+		if err := g.Authorize(ctx, &Request{Interaction: SearchType, Type: "Provenance", Params: url.Values{}}); err != nil {
+			return err
+		}
 	}
 	o.filters = f
 	return nil

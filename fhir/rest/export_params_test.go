@@ -311,4 +311,23 @@ func TestExportAssociatedProvenance(t *testing.T) {
 	if err.Expression != "includeAssociatedData" || !strings.Contains(err.Details, "_custom") {
 		t.Errorf("got %v", err)
 	}
+	// A client whose scopes do not cover Provenance gets none: the kick-off is refused as a _type of it is.
+	_, refused := x.Service.Do(context.Background(), typeRefusingGuard{typ: "Provenance"}, kickoff("Patient", "", "c",
+		url.Values{"_type": {"Observation"}, "includeAssociatedData": {"RelevantProvenanceResources"}}))
+	if fhir.KindOf(refused) != fhir.KindForbidden {
+		t.Errorf("associated Provenance without its scope: %v, want 403", refused)
+	}
+}
+
+// typeRefusingGuard allows everything but searching one type, as scopes without it would.
+type typeRefusingGuard struct {
+	rest.AllowAll
+	typ string
+}
+
+func (g typeRefusingGuard) Authorize(_ context.Context, req *rest.Request) error {
+	if req.Type == g.typ {
+		return &fhir.Error{Kind: fhir.KindForbidden, Code: "forbidden", Details: "no scope for " + g.typ}
+	}
+	return nil
 }
