@@ -469,14 +469,15 @@ func (k *bulkKit) operationSupport(l *bulkLevel) error {
 	return nil
 }
 
-// noAuthReject: a kick-off without a token is refused, 400 or 401.
+// noAuthReject: a kick-off without a token is refused (the kit takes 400 or 401; fhirgate answers 401 with
+// WWW-Authenticate: Bearer, as for any request without a token).
 func (k *bulkKit) noAuthReject(l *bulkLevel) error {
-	st, _, body, err := k.kickoff(l.path, nil, false)
+	st, hdr, body, err := k.kickoff(l.path, nil, false)
 	if err != nil {
 		return err
 	}
-	if st != http.StatusBadRequest && st != http.StatusUnauthorized {
-		return fmt.Errorf("status %d %.200s, want 400 or 401", st, body)
+	if st != http.StatusUnauthorized || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+		return fmt.Errorf("status %d %.200s (WWW-Authenticate %q), want 401 Bearer", st, body, hdr.Get("WWW-Authenticate"))
 	}
 	return nil
 }
