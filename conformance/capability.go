@@ -34,6 +34,7 @@ type capabilityStatement struct {
 	Date           string           `json:"date"`
 	Publisher      string           `json:"publisher"`
 	Kind           string           `json:"kind"`
+	Instantiates   []string         `json:"instantiates,omitempty"`
 	Software       software         `json:"software"`
 	Implementation implementation   `json:"implementation"`
 	FHIRVersion    string           `json:"fhirVersion"`
@@ -113,6 +114,8 @@ func CapabilityStatement(o Options) ([]byte, error) {
 	}
 	if !o.Service.ExportEnabled() { // bulk export is listed only where it is served
 		o.Routes = slices.DeleteFunc(slices.Clone(o.Routes), func(r rest.Route) bool { return strings.HasPrefix(r.Operation, "export") })
+	} else {
+		cs.Instantiates = []string{bulkDataServer}
 	}
 	cfg := o.Service.Config()
 	rc := restCapability{Mode: "server", Documentation: fmt.Sprintf("Searches return pages of %d entries by default "+
@@ -211,6 +214,9 @@ func dedupe(in []rest.Interaction) []rest.Interaction {
 
 // bulkData is the base of the Bulk Data Access IG's OperationDefinitions.
 const bulkData = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+
+// bulkDataServer is the Bulk Data Access IG's CapabilityStatement a server that exports instantiates.
+const bulkDataServer = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
 
 // operationsOf lists the operations the route table serves on a resource type: those of routes on any
 // type ({type}/...), and those on the type itself, each once, with its OperationDefinition in R4.

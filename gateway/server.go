@@ -219,6 +219,9 @@ func (s *Server) fhirHandler(c echo.Context) error {
 	f, formatErr := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
 	c.Set(formatKey, f)
 	req, err := s.route(c)
+	if formatErr != nil && err == nil && acceptsNDJSON(req, r.Header.Get("Accept")) {
+		formatErr = nil
+	}
 	var resp *rest.Response
 	var guard Guard
 	if public := err == nil && req.Interaction == rest.Capabilities; !public {

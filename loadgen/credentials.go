@@ -66,6 +66,9 @@ func (c *Credentials) refresh(ctx context.Context) error {
 	return c.fetch(ctx)
 }
 
+// renewable reports whether the token comes from a command that can be run again.
+func (c *Credentials) renewable() bool { return c != nil && c.command != "" }
+
 func (c *Credentials) fetch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

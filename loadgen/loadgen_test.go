@@ -69,8 +69,8 @@ func TestPopulateIsDeterministic(t *testing.T) {
 	a, resA := populateInto(t, 7, 12)
 	b, resB := populateInto(t, 7, 12)
 	c, _ := populateInto(t, 8, 12)
-	if resA.Bundles != 13 || resA.Resources < 12*40 {
-		t.Fatalf("result %+v: want 13 bundles and at least 40 resources a patient", resA)
+	if resA.Bundles != 14 || resA.Resources < 12*40 {
+		t.Fatalf("result %+v: want 14 bundles (shared, 12 patients, the cohort) and at least 40 resources a patient", resA)
 	}
 	if resA.Resources != resB.Resources || !slices.Equal(a.digests, b.digests) {
 		t.Fatal("the same seed sent different bundles")
@@ -78,8 +78,9 @@ func TestPopulateIsDeterministic(t *testing.T) {
 	if slices.Equal(a.digests, c.digests) {
 		t.Fatal("another seed sent the same bundles")
 	}
-	if !a.ids["Patient/pat-000011"] || a.ids["Patient/pat-000012"] || !a.ids["Organization/"+population.InsurerID] {
-		t.Fatal("the bundles do not hold the patients pat-000000 to pat-000011 and the shared resources")
+	if !a.ids["Patient/pat-000011"] || a.ids["Patient/pat-000012"] || !a.ids["Organization/"+population.InsurerID] ||
+		!a.ids["Group/"+population.CohortID] {
+		t.Fatal("the bundles do not hold the patients pat-000000 to pat-000011, the shared resources and the cohort")
 	}
 	if len(a.ids) != resA.Resources {
 		t.Fatalf("%d distinct resources, %d reported", len(a.ids), resA.Resources)

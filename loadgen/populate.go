@@ -41,9 +41,10 @@ func (r PopulateResult) ResourcesPerSecond() float64 {
 	return float64(r.Resources) / r.Elapsed.Seconds()
 }
 
-// Populate loads population.Shared then population.Patient for each patient, each as one transaction
-// Bundle of idempotent PUTs, and stops at the first bundle the server does not accept whole. Loading
-// the same population twice changes nothing but versions.
+// Populate loads population.Shared, then population.Patient for each patient, then the Group of them all
+// (population.Cohort, for Group-level bulk export), each as one transaction Bundle of idempotent PUTs, and
+// stops at the first bundle the server does not accept whole. Loading the same population twice changes
+// nothing but versions.
 func Populate(ctx context.Context, cfg PopulateConfig) (PopulateResult, error) {
 	if cfg.Patients < 0 {
 		return PopulateResult{}, fmt.Errorf("patients %d: want 0 or more", cfg.Patients)
@@ -58,7 +59,7 @@ func Populate(ctx context.Context, cfg PopulateConfig) (PopulateResult, error) {
 	defer c.close()
 	pop := population.Config{Patients: cfg.Patients, Seed: cfg.Seed}
 	start := time.Now()
-	total := cfg.Patients + 1
+	total := cfg.Patients + 2
 	n, err := postTransaction(ctx, c, population.Shared(pop))
 	if err != nil {
 		return PopulateResult{}, fmt.Errorf("shared resources: %w", err)
@@ -105,6 +106,18 @@ func Populate(ctx context.Context, cfg PopulateConfig) (PopulateResult, error) {
 	}
 	res.Bundles = int(done.Load())
 	res.Resources += int(resources.Load())
+	if firstErr == nil {
+		n, err := postTransaction(ctx, c, population.Cohort(pop))
+		if err != nil {
+			firstErr = fmt.Errorf("the cohort Group: %w", err)
+		} else {
+			res.Bundles++
+			res.Resources += n
+			if cfg.Progress != nil {
+				cfg.Progress(res.Bundles, total)
+			}
+		}
+	}
 	res.Elapsed = time.Since(start)
 	return res, firstErr
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchReport is the part of bench run --json the test reads.
@@ -34,6 +35,31 @@ func benchJSON(t *testing.T, args ...string) benchReport {
 	return rep
 }
 
+// benchCohort reads Group/bench-cohort and returns its members' references.
+func benchCohort(t *testing.T, p *process) []string {
+	t.Helper()
+	resp, err := p.client(10 * time.Second).Get(p.base + "/Group/bench-cohort")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var g struct {
+		Type   string
+		Actual bool
+		Member []struct {
+			Entity struct{ Reference string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil || resp.StatusCode != 200 || g.Type != "person" || !g.Actual {
+		t.Fatalf("Group/bench-cohort: %d %+v %v", resp.StatusCode, g, err)
+	}
+	var refs []string
+	for _, m := range g.Member {
+		refs = append(refs, m.Entity.Reference)
+	}
+	return refs
+}
+
 // TestBench: populate a real server through its API with a token from a command, then run each
 // workload against it; without a token every request is refused and counted as an error.
 func TestBench(t *testing.T) {
@@ -42,8 +68,21 @@ func TestBench(t *testing.T) {
 	tokenCmd := fmt.Sprintf("%s token --server %s --client %s --scope 'system/*.cruds'", fhirgateBinary(t), server, devAdminClient)
 	var out, errb bytes.Buffer
 	code := run([]string{"bench", "populate", "--server", p.base, "--patients", "4", "--seed", "5", "--token-cmd", tokenCmd}, &out, &errb)
-	if code != 0 || !strings.Contains(out.String(), "loaded 4 patients (seed 5): 5 bundles") {
+	if code != 0 || !strings.Contains(out.String(), "loaded 4 patients (seed 5): 6 bundles") {
 		t.Fatalf("populate: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// The cohort Group lists the 4 patients, and exports as a Group.
+	cohort := benchCohort(t, p)
+	if len(cohort) != 4 || cohort[0] != "Patient/pat-000000" || cohort[3] != "Patient/pat-000003" {
+		t.Fatalf("Group/bench-cohort members %v", cohort)
+	}
+	exportOut := filepath.Join(t.TempDir(), "cohort")
+	if code := run([]string{"export", "--server", p.base, "--group", "bench-cohort", "--type", "Patient", "--out", exportOut,
+		"--token-cmd", strings.Replace(tokenCmd, devAdminClient, "bench-export", 1)}, &out, &errb); code != 0 {
+		t.Fatalf("export of the cohort: exit %d\n%s", code, errb.String())
+	}
+	if m := readManifest(t, exportOut); len(m.Output) != 1 || m.Output[0].Count != 4 {
+		t.Fatalf("export of the cohort: %+v, want the 4 patients", m.Output)
 	}
 	// What populate loaded is the generated population: the patient reads back with its generated name.
 	req, _ := http.NewRequest("GET", p.base+"/Patient/pat-000003", nil)

@@ -10,6 +10,7 @@
 //	fhirgate launch --patient ID     make an EHR launch context at a development server
 //	fhirgate audit verify|export     verify the audit chain; export audit events as NDJSON
 //	fhirgate bench populate|run      load a synthetic population; drive measured load
+//	fhirgate export --out DIR [...]  run a bulk export and download its files
 //	fhirgate version                 print the version
 //
 // Every flag can also be set with an environment variable FHIRGATE_<NAME> (upper case, dashes as
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = auditCmd(args[1:], stdout, stderr)
 	case "bench":
 		err = benchCmd(args[1:], stdout, stderr)
+	case "export":
+		err = exportCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fhirgate", version)
 		return 0
@@ -89,6 +92,7 @@ Usage:
   fhirgate audit export --since D   stream audit events as NDJSON (--patient ID for one patient)
   fhirgate bench populate [flags]   load a deterministic synthetic population through the API
   fhirgate bench run [flags]        drive a workload (read, search, create, transaction, mixed) and report
+  fhirgate export --out DIR [flags] run a bulk export (--group ID, --patient-level or --system) and download it
   fhirgate version                  print the version
 
 Every flag can be set with an environment variable FHIRGATE_<NAME>, e.g. FHIRGATE_MAX_BODY.

@@ -50,6 +50,8 @@ type exportSpec struct {
 	Group string
 	Types []string
 	Since time.Time
+	// Options are the parameters that narrow or shape what is written (export_params.go).
+	Options *exportOptions
 }
 
 // exportKickoff parses and authorizes a kick-off request and starts its job.
@@ -61,11 +63,11 @@ func (s *Service) exportKickoff(ctx context.Context, g Guard, req *Request) (*Re
 		return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "required", Expression: "Prefer",
 			Details: "a bulk export needs the header Prefer: respond-async"}
 	}
-	params, err := operationParams(req)
+	params, err := exportParams(req)
 	if err != nil {
 		return nil, err
 	}
-	spec := exportSpec{Level: "system"}
+	spec := exportSpec{Level: "system", Options: &exportOptions{}}
 	switch req.Type {
 	case "Patient":
 		spec.Level = "patient"
@@ -95,15 +97,23 @@ func (s *Service) exportKickoff(ctx context.Context, g Guard, req *Request) (*Re
 				spec.Types = append(spec.Types, t)
 			}
 		default:
-			return nil, &fhir.Error{Kind: fhir.KindInvalid, Code: "not-supported", MessageID: "MSG_PARAM_UNKNOWN",
-				Expression: name, Details: "this server does not support the $export parameter " + name}
+			if err := spec.Options.add(name, vals, s.cfg.BaseURL); err != nil {
+				return nil, err
+			}
 		}
 	}
+	typesGiven := len(spec.Types) > 0
 	types, err := exportTypes(ctx, g, spec)
 	if err != nil {
 		return nil, err
 	}
 	spec.Types = types
+	if err := spec.Options.check(spec, typesGiven); err != nil {
+		return nil, err
+	}
+	if err := s.compileExportOptions(ctx, g, req, spec.Options); err != nil {
+		return nil, err
+	}
 	if spec.Level == "group" {
 		// The Group must be one the caller may see, before anything starts (the same answer as a read).
 		if _, err := s.exportGroup(ctx, g, req, spec.Group); err != nil {

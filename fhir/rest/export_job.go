@@ -287,6 +287,7 @@ func (e *Exports) cancel(caller, id string) error {
 	e.mu.Unlock()
 	if stop != nil {
 		stop()
+		e.awaitEnd(id)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -380,7 +381,7 @@ func (j *exportJob) run(ctx context.Context) {
 		_ = j.e.fail(j.st, "the export could not be completed")
 		return
 	}
-	for _, t := range j.spec.Types {
+	for _, t := range j.spec.outputTypes() {
 		if w := j.files[t]; w != nil {
 			j.st.Output = append(j.st.Output, w.done...)
 		}
@@ -436,6 +437,9 @@ func (j *exportJob) export(ctx context.Context) error {
 		vs = slices.DeleteFunc(vs, func(v *store.Version) bool {
 			return firstCovered(req.Ledger.Patients(v.Ref()), members) != "Patient/"+id
 		})
+		if vs, err = j.shape(ctx, g, req, vs); err != nil {
+			return err
+		}
 		if len(vs) == 0 {
 			return nil
 		}
@@ -453,6 +457,16 @@ func (j *exportJob) export(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			ids = j.spec.Options.only(ids)
+			for _, id := range ids {
+				members = append(members, "Patient/"+id)
+			}
+			for _, id := range ids {
+				if err := patient(id); err != nil {
+					return err
+				}
+			}
+		} else if ids := j.spec.Options.patients(); ids != nil {
 			for _, id := range ids {
 				members = append(members, "Patient/"+id)
 			}
@@ -474,6 +488,9 @@ func (j *exportJob) export(ctx context.Context) error {
 				g, req := j.guardFor(), j.request()
 				vs, err := s.exportResources(ctx, g, req, t, ids, j.spec.Since)
 				if err != nil {
+					return err
+				}
+				if vs, err = j.shape(ctx, g, req, vs); err != nil {
 					return err
 				}
 				if len(vs) > 0 && j.e.cfg.Audit != nil && carriesPatients(req.Ledger) {

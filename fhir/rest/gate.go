@@ -399,3 +399,36 @@ func (s *Service) exportGroup(ctx context.Context, g Guard, req *Request, id str
 	}
 	return ids, nil
 }
+
+// exportMatcher compiles one search of a bulk export's _typeFilter; its chains and _has see only what the
+// guard lets req see.
+func (s *Service) exportMatcher(ctx context.Context, g Guard, req *Request, typ string, params url.Values) (*search.Matcher, error) {
+	return s.engine.NewMatcher(ctx, typ, params, s.filter(g, req))
+}
+
+// exportMatches reports, for each of vs (versions of typ an export already read through the guard),
+// whether it matches one of ms.
+func (s *Service) exportMatches(ctx context.Context, typ string, ms []*search.Matcher, vs []*store.Version) ([]bool, error) {
+	return s.engine.MatchAny(ctx, typ, ms, vs)
+}
+
+// exportProvenance returns the Provenance resources whose target is one of refs ("Type/id") that the
+// guard lets req see.
+func (s *Service) exportProvenance(ctx context.Context, g Guard, req *Request, refs []string) ([]*store.Version, error) {
+	const batch = 100
+	var out []*store.Version
+	for start := 0; start < len(refs); start += batch {
+		targets := strings.Join(refs[start:min(start+batch, len(refs))], ",")
+		q, err := search.ParseQuery([]string{"Provenance"}, url.Values{"target": {targets}}, search.Options{Strict: true})
+		if err != nil {
+			return nil, err
+		}
+		q.Count = 1 << 20
+		res, err := s.engine.Search(ctx, q, s.filter(g, req))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Matches...)
+	}
+	return out, nil
+}
