@@ -63,7 +63,7 @@ func New(cfg Config) (*Trail, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = rest.NewUUID
+		cfg.NewID = newEventID
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
