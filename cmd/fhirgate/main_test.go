@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,20 @@ func mustUnmarshal(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("not the JSON expected: %v: %s", err, b)
+	}
+}
+
+// --min-procs raises GOMAXPROCS, never lowers it, and 0 leaves it alone.
+func TestTuneProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if from, to := tuneProcs(4); from != 1 || to != 4 || runtime.GOMAXPROCS(0) != 4 {
+		t.Fatalf("from 1 with --min-procs 4: %d -> %d (GOMAXPROCS %d)", from, to, runtime.GOMAXPROCS(0))
+	}
+	if from, to := tuneProcs(2); from != 4 || to != 4 || runtime.GOMAXPROCS(0) != 4 {
+		t.Fatalf("from 4 with --min-procs 2: %d -> %d", from, to)
+	}
+	runtime.GOMAXPROCS(1)
+	if from, to := tuneProcs(0); from != 1 || to != 1 || runtime.GOMAXPROCS(0) != 1 {
+		t.Fatalf("--min-procs 0 changed GOMAXPROCS: %d -> %d", from, to)
 	}
 }
