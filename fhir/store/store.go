@@ -133,6 +133,8 @@ type Store interface {
 	Changes(ctx context.Context, typ string) (uint64, error)
 	// ChainRecords and ChainHead expose the audit chain.
 	Chain
+	// Records keeps the server's own small records beside the resources.
+	Records
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending commits finish first.
