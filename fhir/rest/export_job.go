@@ -38,6 +38,9 @@ type ExportConfig struct {
 	Retention time.Duration
 	// RetryAfter is the Retry-After, in seconds, of a running export's status and of a 429 (default 5).
 	RetryAfter int
+	// PageSize is how many patients (or resources outside every compartment) a job exports between two
+	// savings of its progress (default 500): a resumed job redoes at most one page.
+	PageSize int
 	// Lease is how long a process holds a running job without renewing it (default 30 s); it renews it
 	// every third of that. A job whose lease has expired is taken over by the next Sweep of any process.
 	Lease time.Duration
@@ -88,6 +91,9 @@ func NewExports(svc *Service, cfg ExportConfig) (*Exports, error) {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 500
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
@@ -409,8 +415,6 @@ func (j *exportJob) request() *Request {
 		Caller: j.caller, Ledger: NewLedger()}
 }
 
-const exportPage = 500
-
 // exportPhase is the phase of the patients' records (the other phases are types outside every
 // compartment, in a system export).
 const exportPhase = "Patient"
@@ -548,7 +552,7 @@ func (j *exportJob) patients(ctx context.Context, types []string, after string) 
 	}
 	ids = ids[sort.SearchStrings(ids, after+"\x00"):]
 	for len(ids) > 0 {
-		n := min(len(ids), exportPage)
+		n := min(len(ids), j.e.cfg.PageSize)
 		if err := page(ids[:n]); err != nil {
 			return err
 		}
@@ -621,7 +625,7 @@ func (j *exportJob) pages(ctx context.Context, phase, typ, after string, fn func
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ids, err := j.e.svc.exportIDs(ctx, typ, after, exportPage)
+		ids, err := j.e.svc.exportIDs(ctx, typ, after, j.e.cfg.PageSize)
 		if err != nil {
 			return err
 		}
@@ -635,7 +639,7 @@ func (j *exportJob) pages(ctx context.Context, phase, typ, after string, fn func
 		if err := j.checkpoint(ctx, phase, after); err != nil {
 			return err
 		}
-		if len(ids) < exportPage {
+		if len(ids) < j.e.cfg.PageSize {
 			return nil
 		}
 	}

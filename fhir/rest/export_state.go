@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,6 +125,10 @@ func (e *Exports) swap(ctx context.Context, old []byte, st *jobState) (bool, []b
 // fail marks a job failed, if its stored state is still old: its files are removed and an
 // OperationOutcome says why.
 func (e *Exports) fail(ctx context.Context, st *jobState, old []byte, reason string) error {
+	// The files are another process's once the state has changed: check before touching them.
+	if _, cur, err := e.load(ctx, st.ID); err != nil || !bytes.Equal(cur, old) {
+		return cmp.Or(err, errLeaseLost)
+	}
 	dir := filepath.Join(e.cfg.Dir, st.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
