@@ -217,7 +217,9 @@ type secondExports struct {
 	env *exportEnv
 }
 
-func (s secondExports) Must(t *testing.T, req *rest.Request) *rest.Response { return s.env.Must(t, req) }
+func (s secondExports) Must(t *testing.T, req *rest.Request) *rest.Response {
+	return s.env.Must(t, req)
+}
 
 func (x *exportEnv) second(t *testing.T, cfg rest.ExportConfig) secondExports {
 	t.Helper()
