@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,6 +93,7 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	capJSON []byte
+	live    atomic.Int64 // the FHIR requests being worked on (Live)
 }
 
 // New builds the server.
@@ -361,9 +363,14 @@ func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Re
 	req.Ledger = rest.NewLedger()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.RequestTimeout)
 	defer cancel()
+	s.live.Add(1)
 	resp, err := s.svc.Do(ctx, guard, req)
+	s.live.Add(-1)
 	return resp, s.timedOut(ctx, r, err)
 }
+
+// Live returns how many FHIR requests the server is working on (bulk exports yield to them).
+func (s *Server) Live() int { return int(s.live.Load()) }
 
 // recordAudit writes the AuditEvents of a request before its response leaves.
 func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard Guard, err error) ([]string, error) {
