@@ -50,11 +50,12 @@ func preferAsync(values []string) bool {
 }
 
 // exportAudit records, through the trail, each patient an export wrote: one event per patient (the ledger
-// of the export's request holds that patient's resources), with the guard's consent decisions.
+// of the export's request holds that patient's resources), with the guard's consent decisions; and the
+// export's end, one event about no patient. Every event names the export's id.
 func exportAudit(trail *audit.Trail, baseURL string) func(context.Context, rest.ExportAudit) error {
 	return func(ctx context.Context, x rest.ExportAudit) error {
 		in := &audit.Interaction{Request: x.Request, Method: "GET", Target: basePath(baseURL) + "/" + x.Target,
-			Response: &rest.Response{Status: 200, Touched: x.Written}}
+			Response: &rest.Response{Status: 200, Touched: x.Written}, Export: x.Job}
 		if g, ok := x.Guard.(Guard); ok {
 			in.Principal, in.Decisions = g.Principal(), g.Decisions()
 		}

@@ -194,3 +194,88 @@ func TestExportRunning(t *testing.T) {
 	a.exports.Wait()
 	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
 }
+
+// auditEvents returns, as an auditor sees them, the AuditEvents that name a bulk export (by its id).
+func (a *authServer) exportAuditEvents(t *testing.T, query, job string) []map[string]any {
+	t.Helper()
+	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
+	r := a.do(t, "GET", "/AuditEvent?"+query+"&_count=1000", nil, "Authorization: Bearer "+auditor)
+	r.wantStatus(t, 200)
+	var b struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, e := range b.Entry {
+		raw, _ := json.Marshal(e.Resource)
+		if bytes.Contains(raw, []byte(`{"system":"urn:fhirgate:export","value":"`+job+`"}`)) {
+			out = append(out, e.Resource)
+		}
+	}
+	return out
+}
+
+// TestExportConsentByPurpose: a payer exporting under HPAYMT gets nothing of David, whose Consent refuses
+// payment purposes, while a care provider's export (TREAT) has him; the counts are those of the lines;
+// David's history shows the export that included him, naming its id, its client and its purpose, and not
+// the one that did not; each export is recorded once more at its end, about no patient.
+func TestExportConsentByPurpose(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(), MaxPerFile: 7}})
+	payer := a.mintAs(t, "payer-app", "system/*.rs", "", "", "HPAYMT")
+	care := a.mintAs(t, "care-app", "system/*.rs", "", "", "TREAT")
+	const kick = "/Patient/$export?_type=Patient,Observation,Condition"
+	payerStatus := a.startExport(t, payer, kick)
+	careStatus := a.startExport(t, care, kick)
+	paid := a.exported(t, payer, payerStatus)
+	cared := a.exported(t, care, careStatus)
+	if paid["Patient"]["pat-david"] {
+		t.Error("David, who refuses payment purposes, is in the payer's export")
+	}
+	if !cared["Patient"]["pat-david"] {
+		t.Error("David is absent from the care provider's export")
+	}
+	if !paid["Patient"]["pat-chloe"] {
+		t.Errorf("the payer's export lacks the patients who did not refuse it: %v", paid["Patient"])
+	}
+	jobOf := func(status string) string { return status[strings.LastIndex(status, "/")+1:] }
+	payerJob, careJob := jobOf(payerStatus), jobOf(careStatus)
+
+	if evs := a.exportAuditEvents(t, "patient=Patient/pat-david", payerJob); len(evs) != 0 {
+		t.Errorf("David's history shows %d events of the payer's export, which had nothing of his", len(evs))
+	}
+	evs := a.exportAuditEvents(t, "patient=Patient/pat-david", careJob)
+	if len(evs) != 1 {
+		t.Fatalf("David's history shows %d events of the care provider's export, want 1", len(evs))
+	}
+	raw, _ := json.Marshal(evs[0])
+	for _, want := range []string{`"display":"$export"`, `"care-app"`, `"code":"TREAT"`, `"code":"20","display":"Job"`} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("David's export event lacks %s: %s", want, raw)
+		}
+	}
+	if evs := a.exportAuditEvents(t, "patient=Patient/pat-chloe", payerJob); len(evs) != 1 || !bytes.Contains(must(json.Marshal(evs)), []byte(`"code":"HPAYMT"`)) {
+		t.Errorf("Chloé's history: %d events of the payer's export (want 1, for HPAYMT)", len(evs))
+	}
+	for _, job := range []string{payerJob, careJob} {
+		n := 0
+		for _, ev := range a.exportAuditEvents(t, "type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest", job) {
+			if raw, _ := json.Marshal(ev); !bytes.Contains(raw, []byte(`"code":"1","display":"Patient"`)) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("export %s: %d events about no patient, want 1 (its end)", job, n)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

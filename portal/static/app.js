@@ -293,10 +293,13 @@
     const reported = ((ev.meta && ev.meta.tag) || []).some((t) => t.system === ORIGIN_SYSTEM && t.code === 'reported');
     const observer = (ev.source && ev.source.observer) || {};
     const reportedBy = reported ? ((observer.identifier && observer.identifier.value) || observer.display || '?') : '';
+    // A bulk export ($export) that included the patient's data.
+    const sub = (ev.subtype && ev.subtype[0]) || {};
+    const exported = sub.code === 'operation' && sub.display === '$export';
     return {
       id: ev.id, when: ev.recorded, stored: (ev.meta && ev.meta.lastUpdated) || ev.recorded, reportedBy,
       who, appName: appName.replace(/^client /, ''),
-      action: (ev.subtype && ev.subtype[0] && ev.subtype[0].code) || 'other',
+      action: exported ? 'export' : (sub.code || 'other'), exported,
       types, purposes, btg, allowed: ev.outcome === '0', reason: ev.outcomeDesc || '',
     };
   }
@@ -380,6 +383,10 @@
       tags.append(el('span', { class: 'tag ' + (d.allowed ? 'allowed' : 'refused'), text: outcomeText(d) }));
       const why = d.purposes.filter((p) => p !== 'BTG' || !d.btg).map(purposeText);
       if (d.btg) why.unshift(purposeText('BTG'));
+      if (d.exported && d.allowed) {
+        tags.append(el('span', { class: 'tag exported', text: t('history.exported', {
+          app: d.appName || t('history.unknownWho'), purposes: why.length ? why.join(', ') : t('purpose.none') }) }));
+      }
       list.append(el('li', { class: classes, 'data-event': d.id },
         tags,
         el('p', {},
