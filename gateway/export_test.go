@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"fhirgate/audit"
 	"fhirgate/fhir/rest"
 )
 
@@ -278,4 +282,69 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// holdingSink holds the storing of the events of one client's requests until released: those requests
+// stay in progress meanwhile. It counts the events of bulk exports stored.
+type holdingSink struct {
+	audit.Sink
+	client   string
+	held     chan struct{} // told when a request is held
+	release  chan struct{}
+	exported *atomic.Int64
+}
+
+func (s holdingSink) Append(ctx context.Context, events []audit.Record) error {
+	for _, ev := range events {
+		if bytes.Contains(ev.Body, []byte(`"`+s.client+`"`)) {
+			s.held <- struct{}{}
+			<-s.release
+		}
+		if bytes.Contains(ev.Body, []byte(audit.ExportSystem)) {
+			s.exported.Add(1)
+		}
+	}
+	return s.Sink.Append(ctx, events)
+}
+
+// TestExportYieldsToLiveRequests: while a request is in progress (ExportYieldAt 1), an export exports no
+// one; when it ends, the export goes on to its end.
+func TestExportYieldsToLiveRequests(t *testing.T) {
+	var exported atomic.Int64
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()},
+		exportYieldAt: 1, wrapSink: func(s audit.Sink) audit.Sink {
+			return holdingSink{Sink: s, client: "slow-app", held: held, release: release, exported: &exported}
+		}})
+	slow := a.mintAs(t, "slow-app", "system/*.rs", "", "")
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("GET", a.base+"/Patient/pat-chloe", nil)
+		req.Header.Set("Authorization", "Bearer "+slow)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-held // the read is in progress, its audit held
+	status := a.startExport(t, research, "/Patient/$export?_type=Patient")
+	time.Sleep(300 * time.Millisecond) // time enough to export the demo population many times over
+	if n := exported.Load(); n != 0 {
+		t.Errorf("%d export events stored while a request was in progress", n)
+	}
+	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 202)
+	close(release)
+	if code := <-done; code != 200 {
+		t.Errorf("the held read ended %d", code)
+	}
+	if got := a.exported(t, research, status); !got["Patient"]["pat-chloe"] {
+		t.Errorf("the export, once free to go on, lacks patients: %v", got["Patient"])
+	}
+	if exported.Load() == 0 {
+		t.Error("no export event stored")
+	}
 }

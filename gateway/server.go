@@ -217,6 +217,8 @@ func (s *Server) ready(c echo.Context) error {
 // the body: a request without a valid token gets its 401 whatever its body, content type or Accept.
 func (s *Server) fhirHandler(c echo.Context) error {
 	start := time.Now()
+	s.live.Add(1)
+	defer s.live.Add(-1)
 	r := c.Request()
 	f, formatErr := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
 	c.Set(formatKey, f)
@@ -363,13 +365,12 @@ func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Re
 	req.Ledger = rest.NewLedger()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.RequestTimeout)
 	defer cancel()
-	s.live.Add(1)
 	resp, err := s.svc.Do(ctx, guard, req)
-	s.live.Add(-1)
 	return resp, s.timedOut(ctx, r, err)
 }
 
-// Live returns how many FHIR requests the server is working on (bulk exports yield to them).
+// Live returns how many FHIR requests the server is working on, from their token's check to their
+// response (bulk exports yield to them).
 func (s *Server) Live() int { return int(s.live.Load()) }
 
 // recordAudit writes the AuditEvents of a request before its response leaves.

@@ -349,3 +349,32 @@ func must(t *testing.T, svc *rest.Service, req *rest.Request) *rest.Response {
 	}
 	return resp
 }
+
+// TestExportYields: while the server says it is busy with live requests, a job waits between patients
+// (it exports no one); once it is not, the job goes on to its end.
+func TestExportYields(t *testing.T) {
+	t.Parallel()
+	busy, asked := make(chan struct{}), make(chan struct{}, 100)
+	x := newExportEnv(t, rest.ExportConfig{Busy: func() bool {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-busy:
+			return false
+		default:
+			return true
+		}
+	}})
+	job := jobOf(t, x.Must(t, kickoff("Patient", "", "client-a", nil)))
+	for range 5 { // the job asked several times, and was told to wait each time
+		<-asked
+	}
+	if n := len(x.audited); n != 0 {
+		t.Errorf("%d patients exported while the server was busy", n)
+	}
+	resttest.WantStatus(t, x.Must(t, poll(job, "client-a")), 202)
+	close(busy)
+	wantEachOnce(t, x.download(t, x.Guard, "client-a", x.finished(t, x.Guard, job, "client-a")), 3)
+}
