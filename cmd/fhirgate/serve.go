@@ -110,7 +110,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.checkpointInterval, "audit-checkpoint-interval", 10*time.Second, "the longest time between two signed audit checkpoints (one is also taken every 10,000 events)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
 	fs.StringVar(&c.profiles, "profiles", "", "folder of an implementation guide's package (its package/ folder): the StructureDefinitions there are loaded at start, beside R4's core profiles; a resource whose meta.profile names one is held to it on write, and $validate knows them")
-	fs.StringVar(&c.exportDir, "export-dir", "", "folder of the bulk exports' files (default: exports in the data directory of a file: store; a temporary folder, removed at exit, with another store)")
+	fs.StringVar(&c.exportDir, "export-dir", "", "folder of the bulk exports' files (default: exports in the data directory of a file: store; a temporary folder, removed at exit, with another store); processes sharing a Redis store must share it")
 	fs.DurationVar(&c.exportRetention, "export-retention", 24*time.Hour, "how long a finished bulk export's files are kept before they are deleted")
 	fs.IntVar(&c.exportMaxJobs, "export-max-jobs", 2, "bulk exports running at once (a kick-off beyond is 429 with Retry-After)")
 	fs.IntVar(&c.exportFileSize, "export-file-size", 10000, "most resources in one file of a bulk export")

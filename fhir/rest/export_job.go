@@ -196,8 +196,12 @@ func (e *Exports) file(ctx context.Context, caller, id, name string) (string, er
 	}
 	if st.Status == jobCompleted || st.Status == jobFailed {
 		for _, f := range append(slices.Clone(st.Output), st.Error...) {
-			if f.Name == name {
-				return filepath.Join(e.cfg.Dir, id, name), nil
+			if f.Name != name {
+				continue
+			}
+			path := filepath.Join(e.cfg.Dir, id, name)
+			if _, err := os.Stat(path); err == nil { // missing: a process whose folder is not shared
+				return path, nil
 			}
 		}
 	}
