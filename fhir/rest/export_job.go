@@ -98,7 +98,9 @@ func NewExports(svc *Service, cfg ExportConfig) (*Exports, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
-	e := &Exports{svc: svc, records: svc.store, cfg: cfg, holder: NewUUID(), running: map[string]context.CancelFunc{}}
+	// The jobs' records are the server's own state, no resource: they need no gate (gate.go), as they
+	// hold nothing the guard decides on and are never served but as a job's status to its owner.
+	e := &Exports{svc: svc, records: svc.Store(), cfg: cfg, holder: NewUUID(), running: map[string]context.CancelFunc{}}
 	if e.cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "fhirgate-export-")
 		if err != nil {
