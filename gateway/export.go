@@ -103,3 +103,16 @@ func restoreExportGuard(access *auth.Access) func([]byte) (rest.Guard, error) {
 			Scopes: scope.Parse(s.Scope)}), nil
 	}
 }
+
+// startedExport returns the id of the export a kick-off started ("" for any other request), so that the
+// kick-off's event names it as the export's later events do.
+func startedExport(req *rest.Request, resp *rest.Response) string {
+	if req == nil || resp == nil || req.Interaction != rest.Operation || req.Operation != "export" || resp.Status != 202 {
+		return ""
+	}
+	_, id, ok := strings.Cut(resp.ContentLocation, "/$export-poll/")
+	if !ok {
+		return ""
+	}
+	return id
+}

@@ -377,7 +377,7 @@ func (s *Server) Live() int { return int(s.live.Load()) }
 func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard Guard, err error) ([]string, error) {
 	r := c.Request()
 	in := &audit.Interaction{Request: req, Method: r.Method, Target: r.URL.RequestURI(), ClientAddr: c.RealIP(),
-		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Response: resp, Err: err}
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Response: resp, Err: err, Export: startedExport(req, resp)}
 	if guard != nil {
 		in.Principal, in.Decisions = guard.Principal(), guard.Decisions()
 	}
