@@ -42,7 +42,8 @@ type ExportConfig struct {
 	// savings of its progress (default 500): a resumed job redoes at most one page.
 	PageSize int
 	// Lease is how long a process holds a running job without renewing it (default 30 s); it renews it
-	// every third of that. A job whose lease has expired is taken over by the next Sweep of any process.
+	// every third of that. A job whose lease has expired is taken over by the next Sweep of any process
+	// (whose clocks must agree to well within the lease).
 	Lease time.Duration
 	// Audit records one exported patient (called before the patient's data is written to a file), and
 	// the export's end (End set, with an empty ledger); an error fails the export: no record, no data.
