@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,12 +238,12 @@ func (x *exportEnv) second(t *testing.T, cfg rest.ExportConfig) secondExports {
 // when the other stops.
 func TestExportTwoProcesses(t *testing.T) {
 	t.Parallel()
-	url := sharedtest.RedisURL(t)
+	redisURL := sharedtest.RedisURL(t)
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	prefix := "fhirgate-test:export:" + hex.EncodeToString(rnd[:]) + ":"
 	t.Cleanup(func() {
-		if err := redistest.Drop(context.Background(), url, prefix); err != nil {
+		if err := redistest.Drop(context.Background(), redisURL, prefix); err != nil {
 			t.Error(err)
 		}
 	})
@@ -253,7 +254,7 @@ func TestExportTwoProcesses(t *testing.T) {
 	clock := resttest.NewClock(resttest.Epoch)
 	dir := t.TempDir()
 	process := func() (*rest.Service, *rest.Exports) {
-		st, err := redis.Open(context.Background(), redis.Config{URL: url, Prefix: prefix, AcceptDataLoss: true,
+		st, err := redis.Open(context.Background(), redis.Config{URL: redisURL, Prefix: prefix, AcceptDataLoss: true,
 			Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -377,4 +378,34 @@ func TestExportYields(t *testing.T) {
 	resttest.WantStatus(t, x.Must(t, poll(job, "client-a")), 202)
 	close(busy)
 	wantEachOnce(t, x.download(t, x.Guard, "client-a", x.finished(t, x.Guard, job, "client-a")), 3)
+}
+
+// TestExportResumeSystem: a system export stopped among the types outside every compartment resumes in
+// that type, after its last page.
+func TestExportResumeSystem(t *testing.T) {
+	t.Parallel()
+	cfg := resumable(rest.ExportConfig{PageSize: 1})
+	x := newExportEnv(t, cfg)
+	for _, id := range []string{"org2", "org3"} {
+		x.Put(t, `{"resourceType":"Organization","id":"`+id+`","name":"Clinic"}`)
+	}
+	g := stopGuard{at: "Organization/org2", reached: make(chan struct{})}
+	resp, err := x.Service.Do(context.Background(), g, kickoff("", "", "client-a", url.Values{"_type": {"Patient,Organization"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := jobOf(t, resp)
+	<-g.reached
+	if err := x.exports.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e := x.second(t, cfg)
+	e.Wait()
+	got := x.download(t, x.Guard, "client-a", x.finished(t, x.Guard, job, "client-a"))
+	if want := []string{"Organization/org1", "Organization/org2", "Organization/org3"}; !slices.Equal(got["Organization"], want) {
+		t.Errorf("Organizations %v, want %v", got["Organization"], want)
+	}
+	if want := []string{"Patient/p1", "Patient/p2", "Patient/p3"}; !slices.Equal(got["Patient"], want) {
+		t.Errorf("Patients %v, want %v", got["Patient"], want)
+	}
 }
