@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,8 +118,11 @@ func TestExportResume(t *testing.T) {
 	}
 
 	cfg.Dir = x.dir
+	var mu sync.Mutex
 	var resumed []string // the patients the restarted process exported
 	cfg.Audit = func(_ context.Context, a rest.ExportAudit) error {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, ps := range a.Request.Ledger.Noted() {
 			resumed = append(resumed, ps...)
 		}

@@ -45,8 +45,9 @@ type ExportConfig struct {
 	// every third of that. A job whose lease has expired is taken over by the next Sweep of any process
 	// (whose clocks must agree to well within the lease).
 	Lease time.Duration
-	// Audit records one exported patient (called before the patient's data is written to a file), and
-	// the export's end (End set, with an empty ledger); an error fails the export: no record, no data.
+	// Audit records one exported patient (called before the patient's data is written to a file, for a
+	// few patients at once), and the export's end (End set, with an empty ledger); an error fails the
+	// export: no record, no data.
 	Audit func(ctx context.Context, a ExportAudit) error
 	// SaveGuard returns what a job keeps, in the store, of the guard that started it, so that
 	// RestoreGuard can make a guard deciding for the same caller when the job is resumed after a restart
@@ -512,36 +513,30 @@ func (j *exportJob) patients(ctx context.Context, types []string, after string) 
 	s := j.e.svc
 	o := search.EverythingOptions{Since: j.spec.Since, Types: types}
 	var members map[string]bool // a group's patients ("Patient/id"); nil: every patient
-	patient := func(id string) error {
+	// read returns what the export writes of one patient (nothing of a patient it does not cover).
+	read := func(id string) (ExportAudit, error) {
 		if err := j.yield(ctx); err != nil {
-			return err
+			return ExportAudit{}, err
 		}
 		g, req := j.guardFor(), j.request()
 		vs, err := s.exportPatient(ctx, g, req, id, o)
 		if err != nil || len(vs) == 0 {
-			return err
+			return ExportAudit{}, err
 		}
 		// A resource in several patients' compartments (a Group, an encounter of twins) is written once:
 		// with the first of them, in id order, that the export covers.
 		vs = slices.DeleteFunc(vs, func(v *store.Version) bool {
 			return firstCovered(req.Ledger.Patients(v.Ref()), members) != "Patient/"+id
 		})
-		if len(vs) == 0 {
-			return nil
-		}
-		if j.e.cfg.Audit != nil {
-			if err := j.e.cfg.Audit(ctx, ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g, Written: vs}); err != nil {
-				return err
-			}
-		}
-		j.st.Patients++
-		return j.write(vs)
+		return ExportAudit{Job: j.st.ID, Target: j.target, Request: req, Guard: g, Written: vs}, nil
 	}
 	page := func(ids []string) error {
-		for _, id := range ids {
-			if err := patient(id); err != nil {
+		for len(ids) > 0 {
+			n := min(len(ids), exportBatch)
+			if err := j.batch(ctx, ids[:n], read); err != nil {
 				return err
 			}
+			ids = ids[n:]
 		}
 		return nil
 	}
@@ -569,6 +564,52 @@ func (j *exportJob) patients(ctx context.Context, types []string, after string) 
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// exportBatch is how many patients' records a job reads before recording them in the audit trail, all
+// at once (so that their events share the trail's durable commits), and then writing them.
+const exportBatch = 16
+
+// batch exports a few patients: their records read, then recorded, then written (no record, no data).
+func (j *exportJob) batch(ctx context.Context, ids []string, read func(id string) (ExportAudit, error)) error {
+	recs := make([]ExportAudit, 0, len(ids))
+	for _, id := range ids {
+		r, err := read(id)
+		if err != nil {
+			return err
+		}
+		if len(r.Written) > 0 {
+			recs = append(recs, r)
+		}
+	}
+	if err := j.audit(ctx, recs); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		j.st.Patients++
+		if err := j.write(r.Written); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// audit records patients' exports in the audit trail, at once; any failure fails them all.
+func (j *exportJob) audit(ctx context.Context, recs []ExportAudit) error {
+	if j.e.cfg.Audit == nil || len(recs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	for i := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = j.e.cfg.Audit(ctx, recs[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // others writes the resources of typ, a type outside every compartment, after after in id order.

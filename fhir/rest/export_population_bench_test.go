@@ -100,13 +100,16 @@ func benchExportPopulation(b *testing.B, patients int) {
 	exported := 0
 	b.ResetTimer()
 	for b.Loop() {
+		began := time.Now()
 		resp, err := app.Service.Do(ctx, guard, &rest.Request{Interaction: rest.Operation, Operation: "export",
 			Type: "Patient", RespondAsync: true, Caller: "bench-export", Ledger: rest.NewLedger()})
 		if err != nil || resp.Status != 202 {
 			b.Fatalf("kick-off: %v %v", resp, err)
 		}
 		app.Exports.Wait()
-		exported += manifestTotal(b, app.Service, guard, resp.ContentLocation[len(base)+len("/$export-poll/"):])
+		n := manifestTotal(b, app.Service, guard, resp.ContentLocation[len(base)+len("/$export-poll/"):])
+		exported += n
+		b.Logf("export: %d resources in %v", n, time.Since(began).Round(time.Millisecond))
 	}
 	b.StopTimer()
 	close(stop)
