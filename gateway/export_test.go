@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -346,5 +347,39 @@ func TestExportYieldsToLiveRequests(t *testing.T) {
 	}
 	if exported.Load() == 0 {
 		t.Error("no export event stored")
+	}
+}
+
+// TestExportGuardKept: what an export keeps of its guard (to be resumed by another process) makes a guard
+// for the same principal, with the same scopes and purpose, and holds no token.
+func TestExportGuardKept(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()}})
+	tok := a.mintAs(t, "payer-app", "system/Patient.rs system/Observation.rs", "", "", "HPAYMT")
+	r, err := http.NewRequest("GET", a.base+"/Patient", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+tok)
+	policy := a.srv.policy.(TokenPolicy)
+	g, err := policy.GuardFor(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := saveExportGuard(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(kept, []byte(tok)) || bytes.Contains(kept, []byte(strings.Split(tok, ".")[2])) {
+		t.Errorf("the token is kept: %s", kept)
+	}
+	restored, err := restoreExportGuard(policy.Access)(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restored.(Guard).Principal(), g.Principal(); !reflect.DeepEqual(got, want) {
+		t.Errorf("restored principal\n %+v\nwant %+v", got, want)
+	}
+	if _, err := saveExportGuard(openGuard{}); err == nil {
+		t.Error("a guard without a principal was kept")
 	}
 }
