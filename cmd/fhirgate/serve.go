@@ -58,7 +58,7 @@ type serveConfig struct {
 	rateBurst, maxInFlight                               int
 	exportDir                                            string
 	exportRetention                                      time.Duration
-	exportMaxJobs, exportFileSize                        int
+	exportMaxJobs, exportFileSize, exportYieldAt         int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -114,6 +114,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.exportRetention, "export-retention", 24*time.Hour, "how long a finished bulk export's files are kept before they are deleted")
 	fs.IntVar(&c.exportMaxJobs, "export-max-jobs", 2, "bulk exports running at once (a kick-off beyond is 429 with Retry-After)")
 	fs.IntVar(&c.exportFileSize, "export-file-size", 10000, "most resources in one file of a bulk export")
+	fs.IntVar(&c.exportYieldAt, "export-yield-at", 4, "FHIR requests in progress at which bulk exports pause between patients (0: never)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -441,6 +442,7 @@ func serve(args []string, stderr io.Writer) (err error) {
 		Notify:         &audit.NotifyConfig{Tell: noticeWebhook(cfg.notifyWebhook)},
 		Checkpoints:    &audit.CheckpointConfig{Signer: signer, File: cfg.auditCheckpoints, Interval: cfg.checkpointInterval},
 		Export:         &rest.ExportConfig{Dir: exportDir(cfg), Retention: cfg.exportRetention, MaxJobs: cfg.exportMaxJobs, MaxPerFile: cfg.exportFileSize},
+		ExportYieldAt:  exportYieldAt(cfg.exportYieldAt),
 		Metrics:        metrics,
 		Logger:         log,
 	})
@@ -555,6 +557,14 @@ func redacted(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// exportYieldAt is --export-yield-at as the assembly takes it (0 there is the default, never is negative).
+func exportYieldAt(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // exportDir returns the folder of the bulk exports ("" for a temporary one).
