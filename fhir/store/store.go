@@ -8,7 +8,9 @@
 //   - a Commit is atomic (all its operations or none) and durable before it returns nil;
 //   - versions get a store-wide sequence number (Seq) in commit order, and lastUpdated never decreases
 //     along Seq, so history can be paged newest-first by Seq;
-//   - stored values carry a format header so that compression or encryption can be added later.
+//   - stored values carry a format header so that compression or encryption can be added later;
+//   - records (Records) are the server's own small state beside the resources: no version, no history,
+//     swapped atomically across the processes sharing the store.
 package store
 
 import (
