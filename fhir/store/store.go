@@ -10,7 +10,8 @@
 //     along Seq, so history can be paged newest-first by Seq;
 //   - stored values carry a format header so that compression or encryption can be added later;
 //   - records (Records) are the server's own small state beside the resources: no version, no history,
-//     swapped atomically across the processes sharing the store.
+//     swapped atomically across the processes sharing the store, stored as given (their writer owns
+//     their format).
 package store
 
 import (
