@@ -413,3 +413,45 @@ func TestExportResumeSystem(t *testing.T) {
 		t.Errorf("Patients %v, want %v", got["Patient"], want)
 	}
 }
+
+// holdGuard allows everything, but holds the Read of one resource until release is closed (a process
+// paused past its lease).
+type holdGuard struct {
+	rest.AllowAll
+	at               string
+	reached, release chan struct{}
+	once             *sync.Once
+}
+
+func (g holdGuard) Read(_ context.Context, _ *rest.Request, f *search.Facts) error {
+	if f.Ref() == g.at {
+		g.once.Do(func() { close(g.reached) })
+		<-g.release
+	}
+	return nil
+}
+
+// TestExportStaleProcess: a process paused past its lease, whose job another process took over and
+// completed, goes on writing when it wakes until it notices; nothing it writes reaches a file the job
+// lists.
+func TestExportStaleProcess(t *testing.T) {
+	t.Parallel()
+	cfg := resumable(rest.ExportConfig{PageSize: 2, MaxPerFile: 3, Lease: time.Hour})
+	x := newExportEnv(t, cfg)
+	x.addPatients(t, 6)
+	g := holdGuard{at: "Patient/p4", reached: make(chan struct{}), release: make(chan struct{}), once: &sync.Once{}}
+	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := jobOf(t, resp)
+	<-g.reached
+	b := x.second(t, cfg)
+	x.Clock.Advance(2 * time.Hour)
+	b.Sweep()
+	b.Wait()
+	close(g.release) // the paused process wakes, writes p3 and p4, and finds its job gone at the page's end
+	x.exports.Wait()
+	m := x.finished(t, x.Guard, job, "client-a")
+	wantEachOnce(t, x.download(t, x.Guard, "client-a", m), 6)
+}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -478,8 +479,10 @@ func (j *exportJob) export(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// open makes the job's writers: new ones, or for a resumed job those of its stored state, each open file
-// cut back to the length stored and every file written since removed.
+// open makes the job's writers: new ones, or for a resumed job those of its stored state. A resumed
+// job's open file is copied, up to the length stored, into a file of the job's new generation (so that a
+// process that lost the job, and has yet to notice, writes nowhere the job reads), and every file that is
+// neither that one nor complete is removed.
 func (j *exportJob) open() error {
 	j.files = map[string]*ndjsonWriter{}
 	dir := filepath.Join(j.e.cfg.Dir, j.st.ID)
@@ -491,15 +494,15 @@ func (j *exportJob) open() error {
 	}
 	keep := map[string]bool{}
 	for _, tf := range j.st.Files {
-		w := &ndjsonWriter{dir: dir, typ: tf.Type, max: j.e.cfg.MaxPerFile, done: slices.Clone(tf.Done)}
+		w := &ndjsonWriter{dir: dir, typ: tf.Type, max: j.e.cfg.MaxPerFile, gen: j.st.Gen, done: slices.Clone(tf.Done)}
 		for _, d := range tf.Done {
 			keep[d.Name] = true
 		}
 		if tf.Open != nil {
-			keep[tf.Open.Name] = true
 			if err := w.reopen(*tf.Open); err != nil {
 				return err
 			}
+			keep[w.name()] = true
 		}
 		j.files[tf.Type] = w
 	}
@@ -725,7 +728,7 @@ func (j *exportJob) write(vs []*store.Version) error {
 	for _, v := range vs {
 		w := j.files[v.Type]
 		if w == nil {
-			w = &ndjsonWriter{dir: filepath.Join(j.e.cfg.Dir, j.st.ID), typ: v.Type, max: j.e.cfg.MaxPerFile}
+			w = &ndjsonWriter{dir: filepath.Join(j.e.cfg.Dir, j.st.ID), typ: v.Type, max: j.e.cfg.MaxPerFile, gen: j.st.Gen}
 			j.files[v.Type] = w
 		}
 		if err := w.write(v.Body); err != nil {
@@ -743,12 +746,21 @@ type ndjsonWriter struct {
 	max  int
 	f    *os.File
 	bw   *bufio.Writer
+	gen  int   // the job's generation (jobState.Gen)
 	n    int   // lines of the open file
 	size int64 // its length
 	done []exportFile
 }
 
-func (w *ndjsonWriter) name() string { return w.typ + "-" + strconv.Itoa(len(w.done)+1) + ".ndjson" }
+// name is the name of the file being written: Type-n.ndjson, or Type-n-rG.ndjson once the job has been
+// resumed G times.
+func (w *ndjsonWriter) name() string {
+	name := w.typ + "-" + strconv.Itoa(len(w.done)+1)
+	if w.gen > 0 {
+		name += "-r" + strconv.Itoa(w.gen)
+	}
+	return name + ".ndjson"
+}
 
 func (w *ndjsonWriter) write(body []byte) error {
 	if w.f == nil {
@@ -790,20 +802,26 @@ func (w *ndjsonWriter) sync() (*openFile, error) {
 	return &openFile{Name: w.name(), Count: w.n, Bytes: w.size}, nil
 }
 
-// reopen opens a resumed job's file, cut back to the lines it held at the last page stored.
+// reopen continues a resumed job's open file: the lines it held at the last page stored are copied into
+// the file of this generation, which is written on; the old file is removed.
 func (w *ndjsonWriter) reopen(o openFile) error {
-	if o.Name != w.name() {
-		return fmt.Errorf("export file %s: expected %s", o.Name, w.name())
+	if !strings.HasPrefix(o.Name, w.typ+"-"+strconv.Itoa(len(w.done)+1)) {
+		return fmt.Errorf("export file %s: not the next file of %s", o.Name, w.typ)
 	}
-	f, err := os.OpenFile(filepath.Join(w.dir, o.Name), os.O_WRONLY, 0o600)
+	src, err := os.Open(filepath.Join(w.dir, o.Name))
 	if err != nil {
 		return err
 	}
-	if err := f.Truncate(o.Bytes); err != nil {
-		return errors.Join(err, f.Close())
+	defer func() { _ = src.Close() }() // read only
+	f, err := os.OpenFile(filepath.Join(w.dir, w.name()), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
 	}
-	if _, err := f.Seek(o.Bytes, io.SeekStart); err != nil {
-		return errors.Join(err, f.Close())
+	if _, err := io.CopyN(f, src, o.Bytes); err != nil {
+		return errors.Join(fmt.Errorf("export file %s: %w", o.Name, err), f.Close())
+	}
+	if o.Name != w.name() {
+		_ = os.Remove(filepath.Join(w.dir, o.Name))
 	}
 	w.f, w.bw, w.n, w.size = f, bufio.NewWriterSize(f, 64<<10), o.Count, o.Bytes
 	return nil

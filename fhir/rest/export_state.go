@@ -55,7 +55,8 @@ type jobState struct {
 	// file's lines and length, to which a resumed job truncates it).
 	Cursor exportCursor `json:"cursor,omitzero"`
 	Files  []typeFiles  `json:"files,omitempty"`
-	// The lease of a running job.
+	// The lease of a running job, and how many times the job was resumed (its files' generation).
+	Gen        int       `json:"gen,omitempty"`
 	Holder     string    `json:"holder,omitempty"`
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 }
@@ -209,6 +210,7 @@ func (e *Exports) takeOver(ctx context.Context, st *jobState, old []byte) {
 		return
 	}
 	st.Holder, st.LeaseUntil = e.holder, e.svc.cfg.Now().Add(e.cfg.Lease)
+	st.Gen++
 	ok, raw, err := e.swap(ctx, old, st)
 	if err != nil || !ok {
 		return // another process was first
