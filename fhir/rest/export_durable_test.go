@@ -19,6 +19,7 @@ import (
 	"fhirgate/fhir/rest"
 	"fhirgate/fhir/rest/resttest"
 	"fhirgate/fhir/search"
+	"fhirgate/fhir/store/embedded"
 	"fhirgate/fhir/store/redis"
 	"fhirgate/fhir/store/redis/redistest"
 	"fhirgate/fhir/validation"
@@ -454,4 +455,60 @@ func TestExportStaleProcess(t *testing.T) {
 	x.exports.Wait()
 	m := x.finished(t, x.Guard, job, "client-a")
 	wantEachOnce(t, x.download(t, x.Guard, "client-a", m), 6)
+}
+
+// TestExportResumeAfterReopen: the server stops during an export and its embedded store is closed; the
+// store opened again, the next server resumes the export from what the store kept.
+func TestExportResumeAfterReopen(t *testing.T) {
+	t.Parallel()
+	v, err := validation.New(validation.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := resttest.NewClock(resttest.Epoch)
+	dataDir, exportDir := t.TempDir(), t.TempDir()
+	cfg := resumable(rest.ExportConfig{Dir: exportDir, PageSize: 2, MaxPerFile: 4})
+	start := func() (*rest.Service, *rest.Exports, func()) {
+		st, err := embedded.Open(embedded.Config{Dir: dataDir, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := rest.New(rest.Config{BaseURL: resttest.BaseURL, Now: clock.Now}, st, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := rest.NewExports(svc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc, e, func() {
+			if err := errors.Join(e.Close(), st.Close()); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	svc, _, stop := start()
+	ctx := context.Background()
+	for i := 1; i <= 5; i++ {
+		p := "p" + strconv.Itoa(i)
+		for _, body := range []string{patient(p, "Family", "female"), observation(p+"-o1", "Patient/"+p)} {
+			if _, err := svc.Do(ctx, rest.AllowAll{}, resttest.PutRequest(t, body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	g := stopGuard{at: "Patient/p4", reached: make(chan struct{})}
+	resp, err := svc.Do(ctx, g, kickoff("Patient", "", "client-a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := jobOf(t, resp)
+	<-g.reached
+	stop()
+
+	svc, e, stop := start()
+	defer stop()
+	e.Wait()
+	x := &exportEnv{Env: &resttest.Env{Service: svc, Clock: clock, Guard: rest.AllowAll{}}, exports: e, dir: exportDir}
+	wantEachOnceOf(t, x.download(t, rest.AllowAll{}, "client-a", x.finished(t, rest.AllowAll{}, job, "client-a")), 5)
 }
