@@ -202,6 +202,9 @@ func (e *Exports) Sweep() {
 	}
 }
 
+// maxResumes bounds how many times a job is resumed: one that keeps stopping its process fails instead.
+const maxResumes = 10
+
 // takeOver takes the lease of an abandoned job and resumes it (or fails it when it cannot be resumed).
 func (e *Exports) takeOver(ctx context.Context, st *jobState, old []byte) {
 	e.mu.Lock()
@@ -216,7 +219,7 @@ func (e *Exports) takeOver(ctx context.Context, st *jobState, old []byte) {
 		return // another process was first
 	}
 	var g Guard
-	if st.Guard != nil && e.cfg.RestoreGuard != nil {
+	if st.Guard != nil && e.cfg.RestoreGuard != nil && st.Gen <= maxResumes {
 		g, err = e.cfg.RestoreGuard(st.Guard)
 	}
 	if g == nil || err != nil {
