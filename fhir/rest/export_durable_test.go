@@ -155,38 +155,50 @@ func TestExportResume(t *testing.T) {
 }
 
 // TestExportRestart: an export whose process stopped (its lease held by no live process) and that cannot
-// be resumed (its guard cannot be restored) fails with an OperationOutcome once its lease expires, its
-// partial files removed: never a truncated file presented as complete.
+// be resumed (its guard cannot be restored, or it was resumed too many times already) fails with an
+// OperationOutcome once its lease expires, its partial files removed: never a truncated file presented as
+// complete.
 func TestExportRestart(t *testing.T) {
 	t.Parallel()
-	x := newExportEnv(t, resumable(rest.ExportConfig{Lease: time.Minute}))
-	job := "11111111-2222-4333-8444-555555555555"
-	if err := os.MkdirAll(filepath.Join(x.dir, job), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(x.dir, job, "Patient-1.ndjson"), []byte(`{"resourceType":"Patient","id":"p1"}`+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	until := x.Clock.Now().Add(30 * time.Second).Format(time.RFC3339Nano)
-	state := `{"id":"` + job + `","owner":"client-a","request":"Patient/$export","status":"running",` +
-		`"transactionTime":"2024-01-31T10:00:00Z","spec":{"Level":"patient","Types":["Patient"]},"guard":"c3RhbGU=",` +
-		`"cursor":{"phase":"Patient","after":"p1"},"files":[{"type":"Patient","open":{"name":"Patient-1.ndjson","count":1,"bytes":37}}],` +
-		`"holder":"a-process-that-stopped","leaseUntil":"` + until + `"}`
-	if err := x.Store.PutRecord(context.Background(), "export", job, []byte(state)); err != nil {
-		t.Fatal(err)
-	}
-	resttest.WantStatus(t, x.Must(t, poll(job, "client-a")), 202) // its lease still holds
-	x.Clock.Advance(31 * time.Second)
-	_, err := x.Do(poll(job, "client-a"))
-	resttest.WantError(t, err, 500, "exception", "")
-	if _, err := os.Stat(filepath.Join(x.dir, job, "Patient-1.ndjson")); !os.IsNotExist(err) {
-		t.Errorf("the partial file is still there: %v", err)
-	}
-	resp := x.Must(t, &rest.Request{Interaction: rest.Operation, Operation: "export-file", ID: job,
-		VersionID: "OperationOutcome-error.ndjson", Caller: "client-a"})
-	b, err := os.ReadFile(resp.BodyFile)
-	if err != nil || !strings.Contains(string(b), `"OperationOutcome"`) {
-		t.Errorf("error file %q, %v", b, err)
+	for _, tc := range []struct {
+		name, guard string
+		gen         int
+	}{
+		{"a guard that cannot be restored", "c3RhbGU=", 0}, // "stale"
+		{"resumed too many times", "YWxsb3ctYWxs", 10},     // "allow-all", the eleventh time
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			x := newExportEnv(t, resumable(rest.ExportConfig{Lease: time.Minute}))
+			job := "11111111-2222-4333-8444-555555555555"
+			if err := os.MkdirAll(filepath.Join(x.dir, job), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(x.dir, job, "Patient-1.ndjson"), []byte(`{"resourceType":"Patient","id":"p1"}`+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			until := x.Clock.Now().Add(30 * time.Second).Format(time.RFC3339Nano)
+			state := `{"id":"` + job + `","owner":"client-a","request":"Patient/$export","status":"running",` +
+				`"transactionTime":"2024-01-31T10:00:00Z","spec":{"Level":"patient","Types":["Patient"]},"guard":"` + tc.guard + `",` +
+				`"cursor":{"phase":"Patient","after":"p1"},"files":[{"type":"Patient","open":{"name":"Patient-1.ndjson","count":1,"bytes":37}}],` +
+				`"gen":` + strconv.Itoa(tc.gen) + `,"holder":"a-process-that-stopped","leaseUntil":"` + until + `"}`
+			if err := x.Store.PutRecord(context.Background(), "export", job, []byte(state)); err != nil {
+				t.Fatal(err)
+			}
+			resttest.WantStatus(t, x.Must(t, poll(job, "client-a")), 202) // its lease still holds
+			x.Clock.Advance(31 * time.Second)
+			_, err := x.Do(poll(job, "client-a"))
+			resttest.WantError(t, err, 500, "exception", "")
+			if _, err := os.Stat(filepath.Join(x.dir, job, "Patient-1.ndjson")); !os.IsNotExist(err) {
+				t.Errorf("the partial file is still there: %v", err)
+			}
+			resp := x.Must(t, &rest.Request{Interaction: rest.Operation, Operation: "export-file", ID: job,
+				VersionID: "OperationOutcome-error.ndjson", Caller: "client-a"})
+			b, err := os.ReadFile(resp.BodyFile)
+			if err != nil || !strings.Contains(string(b), `"OperationOutcome"`) {
+				t.Errorf("error file %q, %v", b, err)
+			}
+		})
 	}
 }
 
