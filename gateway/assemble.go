@@ -50,7 +50,9 @@ type Assembly struct {
 	// Checkpoints, when set, signs the chain's head as the server runs (its Store is the store).
 	Checkpoints *audit.CheckpointConfig
 	// Export, when set, enables bulk export ($export) with this configuration; Assemble gives it the
-	// trail as its audit (its own Audit, if any, is called once the trail has recorded).
+	// trail as its audit (its own Audit, if any, is called once the trail has recorded), the keeping of
+	// its guards' principals (unless it has its own) and, unless it has its own Busy, the server's
+	// requests in progress to yield to.
 	Export *rest.ExportConfig
 	// ExportYieldAt is the number of FHIR requests in progress at which exports pause between patients
 	// (default 4; negative: never), so that live traffic keeps its latency.
