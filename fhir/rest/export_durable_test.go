@@ -229,16 +229,18 @@ func TestExportTakeOver(t *testing.T) {
 	wantEachOnce(t, x.download(t, x.Guard, "client-a", m), 5)
 }
 
-// second is another Exports over the same service and folder, as another process would run.
+// secondExports is another Exports over the same service and folder, as another process would run.
 type secondExports struct {
 	*rest.Exports
 	env *exportEnv
 }
 
+// Must runs one interaction, which must succeed, through the service (which these exports now serve).
 func (s secondExports) Must(t *testing.T, req *rest.Request) *rest.Response {
 	return s.env.Must(t, req)
 }
 
+// second starts another Exports over x's service and folder.
 func (x *exportEnv) second(t *testing.T, cfg rest.ExportConfig) secondExports {
 	t.Helper()
 	cfg.Dir = x.dir
