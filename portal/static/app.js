@@ -278,7 +278,9 @@
   function describe(ev) {
     const agents = ev.agent || [];
     const requestor = agents.find((a) => a.requestor) || null;
-    const app = agents.find((a) => (a.type && codes([a.type]).includes('110152')));
+    // The client app: the DCM source or destination agent named by an identifier (the server is named by
+    // a reference), whichever way the data flowed (a read's destination, a query's or an export's source).
+    const app = agents.find((a) => a.type && codes([a.type]).some((c) => c === '110152' || c === '110153') && a.who && a.who.identifier);
     const who = requestor && requestor.who ? (requestor.who.reference || (requestor.who.identifier && requestor.who.identifier.value) || '') : '';
     const purposes = [...new Set([...codes(ev.purposeOfEvent), ...codes(requestor ? requestor.purposeOfUse : [])])];
     const btg = purposes.includes('BTG') || ((ev.meta && ev.meta.security) || []).some((s) => s.code === 'BTG');
