@@ -507,7 +507,7 @@ func (j *exportJob) open() error {
 		j.files[tf.Type] = w
 	}
 	removeNDJSON(dir, keep)
-	return nil
+	return j.rememberProvenance()
 }
 
 // patients writes the records of the patients after after, in id order: the group's members, those the

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -61,5 +62,40 @@ func TestExportResumeKeepsParameters(t *testing.T) {
 		if _, ok := r["name"]; ok || r["gender"] == nil {
 			t.Errorf("Patient/%v: %v, want only its gender", r["id"], r)
 		}
+	}
+}
+
+// TestExportResumeProvenanceOnce: associated Provenance written before a restart is not written again by
+// the resumed job, when a later patient's resources lead to it too.
+func TestExportResumeProvenanceOnce(t *testing.T) {
+	t.Parallel()
+	cfg := resumable(rest.ExportConfig{PageSize: 2, MaxPerFile: 5})
+	x := newExportEnv(t, cfg)
+	x.addPatients(t, 7)
+	x.Put(t, provenance("prov-both", "2024-03-01T00:00:00Z", "Observation/p1-o1", "Observation/p6-o1"))
+	x.Put(t, provenance("prov-p7", "2024-03-01T00:00:00Z", "Observation/p7-o2"))
+	g := stopGuard{at: "Patient/p6", reached: make(chan struct{})}
+	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a",
+		url.Values{"_type": {"Patient,Observation"}, "includeAssociatedData": {"RelevantProvenanceResources"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := jobOf(t, resp)
+	<-g.reached // p1 to p4 stored (two pages), Provenance/prov-both with p1
+	if err := x.exports.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = x.dir
+	e, err := rest.NewExports(x.Service, cfg) // the restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	e.Wait()
+	m := x.finished(t, x.Guard, job, "client-a")
+	got := x.download(t, x.Guard, "client-a", m)
+	wantEachOnce(t, got, 7)
+	if want := []string{"Provenance/prov-both", "Provenance/prov-p7"}; !slices.Equal(got["Provenance"], want) {
+		t.Errorf("provenance %v, want each once: %v", got["Provenance"], want)
 	}
 }
