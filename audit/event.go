@@ -187,6 +187,9 @@ func (t *Trail) record(ev *auditEvent) Record {
 	return Record{ID: ev.ID, Body: body, Index: d.Entries(), Template: tmpl}
 }
 
+// ExportSystem is the identifier system of a bulk export's id in the events of the export.
+const ExportSystem = "urn:fhirgate:export"
+
 // BALP vocabulary.
 const (
 	dcm           = "http://dicom.nema.org/resources/ontology/DCM"
@@ -431,6 +434,11 @@ func (t *Trail) event(id string, in *interaction, patient string, data, refused,
 		if decision == consent.PermitBreakTheGlass {
 			ev.Meta.Security = append(ev.Meta.Security, aeCoding{System: actReason, Code: "BTG", Display: "break the glass"})
 		}
+	}
+	if in.export != "" {
+		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Identifier: &aeIdentifier{System: ExportSystem, Value: in.export}},
+			Type: &aeCoding{System: entityType, Code: "2", Display: "System Object"}, Role: &aeCoding{System: objectRole, Code: "20", Display: "Job"},
+			Description: "bulk export"})
 	}
 	if in.requestID != "" {
 		ev.Entity = append(ev.Entity, aeEntity{What: &aeReference{Identifier: &aeIdentifier{Value: in.requestID}},

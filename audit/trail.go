@@ -104,6 +104,9 @@ type Interaction struct {
 	// Response is the answer (nil on error); Err the error.
 	Response *rest.Response
 	Err      error
+	// Export is the bulk export's id when the interaction is a bulk export writing patients' data (or
+	// ending): its events name it as an entity (object role Job, identifier system ExportSystem).
+	Export string
 }
 
 // interaction is one interaction, or one batch entry, as events are built from it.
@@ -119,6 +122,7 @@ type interaction struct {
 	touched    []*store.Version
 	ledger     *rest.Ledger
 	decisions  []auth.Decision
+	export     string
 }
 
 // Record writes the events of an interaction (and of its batch entries) before the response leaves and
@@ -126,7 +130,7 @@ type interaction struct {
 // returns a 503 (or, failing open, logs the failure and returns no reference).
 func (t *Trail) Record(ctx context.Context, in *Interaction) ([]string, error) {
 	top := &interaction{req: in.Request, method: in.Method, target: in.Target, principal: in.Principal,
-		clientAddr: in.ClientAddr, requestID: in.RequestID, err: in.Err, decisions: in.Decisions}
+		clientAddr: in.ClientAddr, requestID: in.RequestID, err: in.Err, decisions: in.Decisions, export: in.Export}
 	if in.Principal == nil && fhir.KindOf(in.Err) == fhir.KindUnauthorized {
 		top.status = 401
 		return t.refuseUnauthenticated(ctx, top)

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"fhirgate/audit"
@@ -48,8 +50,13 @@ type Assembly struct {
 	// Checkpoints, when set, signs the chain's head as the server runs (its Store is the store).
 	Checkpoints *audit.CheckpointConfig
 	// Export, when set, enables bulk export ($export) with this configuration; Assemble gives it the
-	// trail as its audit (its own Audit, if any, is called once the trail has recorded).
+	// trail as its audit (its own Audit, if any, is called once the trail has recorded), the keeping of
+	// its guards' principals (unless it has its own) and, unless it has its own Busy, the server's
+	// requests in progress to yield to.
 	Export *rest.ExportConfig
+	// ExportYieldAt is the number of FHIR requests in progress at which exports pause between patients
+	// (default 4; negative: never), so that live traffic keeps its latency.
+	ExportYieldAt int
 	// Metrics are the server's metrics (new ones when nil); Logger its logger.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -148,6 +155,7 @@ func Assemble(a Assembly) (*Assembled, error) {
 		a.Gateway.Audit = out.Trail
 	}
 
+	var server atomic.Pointer[Server] // for the exports, which start before it
 	if a.Export != nil {
 		ec := *a.Export
 		if out.Trail != nil {
@@ -158,6 +166,13 @@ func Assemble(a Assembly) (*Assembled, error) {
 				}
 				return then(ctx, x)
 			}
+		}
+		if ec.SaveGuard == nil && ec.RestoreGuard == nil {
+			ec.SaveGuard, ec.RestoreGuard = saveExportGuard, restoreExportGuard(out.Access)
+		}
+		if ec.Busy == nil && a.ExportYieldAt >= 0 {
+			yieldAt := cmp.Or(a.ExportYieldAt, 4)
+			ec.Busy = func() bool { s := server.Load(); return s != nil && s.Live() >= yieldAt }
 		}
 		if out.Exports, err = rest.NewExports(svc, ec); err != nil {
 			return nil, err
@@ -174,6 +189,7 @@ func Assemble(a Assembly) (*Assembled, error) {
 	if out.Server, err = New(a.Gateway, svc, a.Store, policy, a.Metrics); err != nil {
 		return nil, err
 	}
+	server.Store(out.Server)
 	return out, nil
 }
 

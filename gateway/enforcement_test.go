@@ -47,15 +47,17 @@ type authServer struct {
 
 // authOptions vary the consent configuration of an authServer.
 type authOptions struct {
-	consentDefault consent.Decision    // default permit
-	denyStatus     int                 // default 404
-	audit          *audit.Config       // Sink, Deadline, FailOpen (default: the store, checked)
-	notify         *audit.NotifyConfig // default: no notices
-	noAudit        bool                // no audit trail at all (benchmark baselines)
-	noConsent      bool                // no consent enforcement (benchmark baselines)
-	open           bool                // no token verification: OpenPolicy (benchmark baselines)
-	engine         string              // "redis" for the Redis engine (default: embedded)
-	export         *rest.ExportConfig  // bulk export (default: none)
+	consentDefault consent.Decision            // default permit
+	denyStatus     int                         // default 404
+	audit          *audit.Config               // Sink, Deadline, FailOpen (default: the store, checked)
+	notify         *audit.NotifyConfig         // default: no notices
+	noAudit        bool                        // no audit trail at all (benchmark baselines)
+	noConsent      bool                        // no consent enforcement (benchmark baselines)
+	open           bool                        // no token verification: OpenPolicy (benchmark baselines)
+	engine         string                      // "redis" for the Redis engine (default: embedded)
+	export         *rest.ExportConfig          // bulk export (default: none)
+	exportYieldAt  int                         // Assembly.ExportYieldAt
+	wrapSink       func(audit.Sink) audit.Sink // wraps the checked store sink (tests that hold a request)
 	// fixed makes the server deterministic: every clock stops at this instant and ids are counters, so
 	// that two servers given the same requests answer the same bytes.
 	fixed time.Time
@@ -177,6 +179,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		Checkpoints:    &audit.CheckpointConfig{Signer: audit.EphemeralSigner(), Logger: slog.New(slog.DiscardHandler)},
 		Metrics:        NewMetrics(nil),
 		Export:         o.export,
+		ExportYieldAt:  o.exportYieldAt,
 	}
 	if o.open {
 		asm.Policy = OpenPolicy{}
@@ -187,7 +190,13 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	} else if _, bench := t.(*testing.B); !bench { // benchmarks measure the trail as it runs in production
 		checks = &sinkChecks{}
 		checkEventsOf(t, checks)
-		asm.AuditSink = func(svc *rest.Service) audit.Sink { return checkedSink{audit.NewStoreSink(st, svc), svc, checks} }
+		asm.AuditSink = func(svc *rest.Service) audit.Sink {
+			var sink audit.Sink = checkedSink{audit.NewStoreSink(st, svc), svc, checks}
+			if o.wrapSink != nil {
+				sink = o.wrapSink(sink)
+			}
+			return sink
+		}
 	}
 	if now != nil {
 		asm.Audit.Now, asm.Audit.NewID = now, counter("audit")

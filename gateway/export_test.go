@@ -5,9 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"fhirgate/audit"
 	"fhirgate/fhir/rest"
 )
 
@@ -193,4 +198,188 @@ func TestExportRunning(t *testing.T) {
 	a.do(t, "DELETE", status, nil, "Authorization: Bearer "+research).wantStatus(t, 202)
 	a.exports.Wait()
 	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+}
+
+// auditEvents returns, as an auditor sees them, the AuditEvents that name a bulk export (by its id).
+func (a *authServer) exportAuditEvents(t *testing.T, query, job string) []map[string]any {
+	t.Helper()
+	auditor := a.mintAs(t, auditorClient, "system/AuditEvent.rs", "", "")
+	r := a.do(t, "GET", "/AuditEvent?"+query+"&_count=1000", nil, "Authorization: Bearer "+auditor)
+	r.wantStatus(t, 200)
+	var b struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, e := range b.Entry {
+		raw, _ := json.Marshal(e.Resource)
+		if bytes.Contains(raw, []byte(`{"system":"urn:fhirgate:export","value":"`+job+`"}`)) {
+			out = append(out, e.Resource)
+		}
+	}
+	return out
+}
+
+// TestExportConsentByPurpose: a payer exporting under HPAYMT gets nothing of David, whose Consent refuses
+// payment purposes, while a care provider's export (TREAT) has him; the counts are those of the lines;
+// David's history shows the export that included him, naming its id, its client and its purpose, and not
+// the one that did not; each export's kick-off and end are recorded too, naming it, about no patient.
+func TestExportConsentByPurpose(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(), MaxPerFile: 7}})
+	payer := a.mintAs(t, "payer-app", "system/*.rs", "", "", "HPAYMT")
+	care := a.mintAs(t, "care-app", "system/*.rs", "", "", "TREAT")
+	const kick = "/Patient/$export?_type=Patient,Observation,Condition"
+	payerStatus := a.startExport(t, payer, kick)
+	careStatus := a.startExport(t, care, kick)
+	paid := a.exported(t, payer, payerStatus)
+	cared := a.exported(t, care, careStatus)
+	if paid["Patient"]["pat-david"] {
+		t.Error("David, who refuses payment purposes, is in the payer's export")
+	}
+	if !cared["Patient"]["pat-david"] {
+		t.Error("David is absent from the care provider's export")
+	}
+	if !paid["Patient"]["pat-chloe"] {
+		t.Errorf("the payer's export lacks the patients who did not refuse it: %v", paid["Patient"])
+	}
+	jobOf := func(status string) string { return status[strings.LastIndex(status, "/")+1:] }
+	payerJob, careJob := jobOf(payerStatus), jobOf(careStatus)
+
+	if evs := a.exportAuditEvents(t, "patient=Patient/pat-david", payerJob); len(evs) != 0 {
+		t.Errorf("David's history shows %d events of the payer's export, which had nothing of his", len(evs))
+	}
+	evs := a.exportAuditEvents(t, "patient=Patient/pat-david", careJob)
+	if len(evs) != 1 {
+		t.Fatalf("David's history shows %d events of the care provider's export, want 1", len(evs))
+	}
+	raw, _ := json.Marshal(evs[0])
+	for _, want := range []string{`"display":"$export"`, `"care-app"`, `"code":"TREAT"`, `"code":"20","display":"Job"`} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("David's export event lacks %s: %s", want, raw)
+		}
+	}
+	if evs := a.exportAuditEvents(t, "patient=Patient/pat-chloe", payerJob); len(evs) != 1 || !bytes.Contains(must(json.Marshal(evs)), []byte(`"code":"HPAYMT"`)) {
+		t.Errorf("Chloé's history: %d events of the payer's export (want 1, for HPAYMT)", len(evs))
+	}
+	for _, job := range []string{payerJob, careJob} {
+		n := 0
+		for _, ev := range a.exportAuditEvents(t, "type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest", job) {
+			if raw, _ := json.Marshal(ev); !bytes.Contains(raw, []byte(`"code":"1","display":"Patient"`)) {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("export %s: %d events about no patient, want 2 (its kick-off and its end)", job, n)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// holdingSink holds the storing of the events of one client's requests until released: those requests
+// stay in progress meanwhile. It counts the events of patients exported.
+type holdingSink struct {
+	audit.Sink
+	client   string
+	held     chan struct{} // told when a request is held
+	release  chan struct{}
+	exported *atomic.Int64
+}
+
+func (s holdingSink) Append(ctx context.Context, events []audit.Record) error {
+	for _, ev := range events {
+		if bytes.Contains(ev.Body, []byte(`"`+s.client+`"`)) {
+			s.held <- struct{}{}
+			<-s.release
+		}
+		if bytes.Contains(ev.Body, []byte(audit.ExportSystem)) && bytes.Contains(ev.Body, []byte(`"display":"Patient"}`)) {
+			s.exported.Add(1) // a patient's export
+		}
+	}
+	return s.Sink.Append(ctx, events)
+}
+
+// TestExportYieldsToLiveRequests: while a request is in progress (ExportYieldAt 1), an export exports no
+// one; when it ends, the export goes on to its end.
+func TestExportYieldsToLiveRequests(t *testing.T) {
+	var exported atomic.Int64
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()},
+		exportYieldAt: 1, wrapSink: func(s audit.Sink) audit.Sink {
+			return holdingSink{Sink: s, client: "slow-app", held: held, release: release, exported: &exported}
+		}})
+	slow := a.mintAs(t, "slow-app", "system/*.rs", "", "")
+	research := a.mintAs(t, "research-app", "system/*.rs", "", "")
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("GET", a.base+"/Patient/pat-chloe", nil)
+		req.Header.Set("Authorization", "Bearer "+slow)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-held // the read is in progress, its audit held
+	status := a.startExport(t, research, "/Patient/$export?_type=Patient")
+	time.Sleep(300 * time.Millisecond) // time enough to export the demo population many times over
+	if n := exported.Load(); n != 0 {
+		t.Errorf("%d export events stored while a request was in progress", n)
+	}
+	a.do(t, "GET", status, nil, "Authorization: Bearer "+research).wantStatus(t, 202)
+	close(release)
+	if code := <-done; code != 200 {
+		t.Errorf("the held read ended %d", code)
+	}
+	if got := a.exported(t, research, status); !got["Patient"]["pat-chloe"] {
+		t.Errorf("the export, once free to go on, lacks patients: %v", got["Patient"])
+	}
+	if exported.Load() == 0 {
+		t.Error("no export event stored")
+	}
+}
+
+// TestExportGuardKept: what an export keeps of its guard (to be resumed by another process) makes a guard
+// for the same principal, with the same scopes and purpose, and holds no token.
+func TestExportGuardKept(t *testing.T) {
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()}})
+	tok := a.mintAs(t, "payer-app", "system/Patient.rs system/Observation.rs", "", "", "HPAYMT")
+	r, err := http.NewRequest("GET", a.base+"/Patient", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+tok)
+	policy := a.srv.policy.(TokenPolicy)
+	g, err := policy.GuardFor(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := saveExportGuard(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(kept, []byte(tok)) || bytes.Contains(kept, []byte(strings.Split(tok, ".")[2])) {
+		t.Errorf("the token is kept: %s", kept)
+	}
+	restored, err := restoreExportGuard(policy.Access)(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restored.(Guard).Principal(), g.Principal(); !reflect.DeepEqual(got, want) {
+		t.Errorf("restored principal\n %+v\nwant %+v", got, want)
+	}
+	if _, err := saveExportGuard(openGuard{}); err == nil {
+		t.Error("a guard without a principal was kept")
+	}
 }

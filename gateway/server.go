@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,6 +93,7 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	capJSON []byte
+	live    atomic.Int64 // the FHIR requests being worked on (Live)
 }
 
 // New builds the server.
@@ -215,6 +217,8 @@ func (s *Server) ready(c echo.Context) error {
 // the body: a request without a valid token gets its 401 whatever its body, content type or Accept.
 func (s *Server) fhirHandler(c echo.Context) error {
 	start := time.Now()
+	s.live.Add(1)
+	defer s.live.Add(-1)
 	r := c.Request()
 	f, formatErr := negotiate(c.QueryParam("_format"), r.Header.Get("Accept"), c.QueryParam("_pretty"))
 	c.Set(formatKey, f)
@@ -368,11 +372,15 @@ func (s *Server) serve(c echo.Context, req *rest.Request, guard Guard) (*rest.Re
 	return resp, s.timedOut(ctx, r, err)
 }
 
+// Live returns how many FHIR requests the server is working on, from their token's check to their
+// response (bulk exports yield to them).
+func (s *Server) Live() int { return int(s.live.Load()) }
+
 // recordAudit writes the AuditEvents of a request before its response leaves.
 func (s *Server) recordAudit(c echo.Context, req *rest.Request, resp *rest.Response, guard Guard, err error) ([]string, error) {
 	r := c.Request()
 	in := &audit.Interaction{Request: req, Method: r.Method, Target: r.URL.RequestURI(), ClientAddr: c.RealIP(),
-		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Response: resp, Err: err}
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Response: resp, Err: err, Export: startedExport(req, resp)}
 	if guard != nil {
 		in.Principal, in.Decisions = guard.Principal(), guard.Decisions()
 	}

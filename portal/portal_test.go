@@ -113,7 +113,7 @@ func TestTextsComplete(t *testing.T) {
 	for _, code := range []string{"TREAT", "ETREAT", "BTG", "HPAYMT"} {
 		used = append(used, "purpose."+code)
 	}
-	for _, a := range []string{"read", "vread", "search-type", "create", "update", "patch", "delete", "history-instance", "other"} {
+	for _, a := range []string{"read", "vread", "search-type", "create", "update", "patch", "delete", "history-instance", "export", "other"} {
 		used = append(used, "action."+a)
 	}
 	for _, typ := range []string{"Patient", "Observation", "Condition", "Encounter", "MedicationRequest", "other"} {

@@ -60,7 +60,7 @@ type serveConfig struct {
 	minProcs                                             int
 	exportDir                                            string
 	exportRetention                                      time.Duration
-	exportMaxJobs, exportFileSize                        int
+	exportMaxJobs, exportFileSize, exportYieldAt         int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -113,10 +113,11 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.checkpointInterval, "audit-checkpoint-interval", 10*time.Second, "the longest time between two signed audit checkpoints (one is also taken every 10,000 events)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the key that signs audit checkpoints, created on first start (default: audit-key in the data directory of a file: store; a key for this process only with another store)")
 	fs.StringVar(&c.profiles, "profiles", "", "folder of an implementation guide's package (its package/ folder): the StructureDefinitions there are loaded at start, beside R4's core profiles; a resource whose meta.profile names one is held to it on write, and $validate knows them")
-	fs.StringVar(&c.exportDir, "export-dir", "", "folder of the bulk exports' files (default: exports in the data directory of a file: store; a temporary folder, removed at exit, with another store)")
+	fs.StringVar(&c.exportDir, "export-dir", "", "folder of the bulk exports' files (default: exports in the data directory of a file: store; a temporary folder, removed at exit, with another store); processes sharing a Redis store must share it")
 	fs.DurationVar(&c.exportRetention, "export-retention", 24*time.Hour, "how long a finished bulk export's files are kept before they are deleted")
 	fs.IntVar(&c.exportMaxJobs, "export-max-jobs", 2, "bulk exports running at once (a kick-off beyond is 429 with Retry-After)")
 	fs.IntVar(&c.exportFileSize, "export-file-size", 10000, "most resources in one file of a bulk export")
+	fs.IntVar(&c.exportYieldAt, "export-yield-at", 4, "FHIR requests in progress at which bulk exports pause between patients (0: never)")
 	fs.StringVar(&c.claims.Scope, "claim-scope", "scope", "access-token claim holding the SMART scopes")
 	fs.StringVar(&c.claims.Patient, "claim-patient", "patient", "access-token claim holding the launch patient")
 	fs.StringVar(&c.claims.FHIRUser, "claim-fhir-user", "fhirUser", "access-token claim holding the user's FHIR resource")
@@ -447,6 +448,7 @@ func serve(args []string, stderr io.Writer) (err error) {
 		Notify:         &audit.NotifyConfig{Tell: noticeWebhook(cfg.notifyWebhook)},
 		Checkpoints:    &audit.CheckpointConfig{Signer: signer, File: cfg.auditCheckpoints, Interval: cfg.checkpointInterval},
 		Export:         &rest.ExportConfig{Dir: exportDir(cfg), Retention: cfg.exportRetention, MaxJobs: cfg.exportMaxJobs, MaxPerFile: cfg.exportFileSize},
+		ExportYieldAt:  exportYieldAt(cfg.exportYieldAt),
 		Metrics:        metrics,
 		Logger:         log,
 	})
@@ -561,6 +563,14 @@ func redacted(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// exportYieldAt is --export-yield-at as the assembly takes it (0 there is the default, never is negative).
+func exportYieldAt(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // exportDir returns the folder of the bulk exports ("" for a temporary one).

@@ -29,13 +29,15 @@ type Renewable interface {
 // ExportAudit describes what an export writes of one patient (or one page of resources outside every
 // compartment) to the audit trail: Written are the versions written, Request the export as an interaction
 // (its Ledger says which patients each is about, and what the guard refused), Guard the guard that
-// decided them, Target the kick-off's URL (relative to the base).
+// decided them, Target the kick-off's URL (relative to the base). End marks the export's own record, at
+// its end: nothing written, an empty ledger.
 type ExportAudit struct {
 	Job     string
 	Target  string
 	Request *Request
 	Guard   Guard
 	Written []*store.Version
+	End     bool
 }
 
 // ExportEnabled reports whether bulk export is served (NewExports was called).
@@ -177,17 +179,17 @@ func exportAccepted() []byte {
 }
 
 // exportPoll answers the status URL: GET gives progress or the manifest, DELETE cancels.
-func (s *Service) exportPoll(req *Request) (*Response, error) {
+func (s *Service) exportPoll(ctx context.Context, req *Request) (*Response, error) {
 	if s.exports == nil {
 		return nil, fhir.NotFound("$export-poll", req.ID)
 	}
 	if req.Operation == "export-cancel" {
-		if err := s.exports.cancel(req.Caller, req.ID); err != nil {
+		if err := s.exports.cancel(ctx, req.Caller, req.ID); err != nil {
 			return nil, err
 		}
 		return &Response{Status: 202}, nil
 	}
-	st, err := s.exports.state(req.Caller, req.ID)
+	st, err := s.exports.state(ctx, req.Caller, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -204,11 +206,11 @@ func (s *Service) exportPoll(req *Request) (*Response, error) {
 }
 
 // exportDownload serves one file of a completed export to the client that started it.
-func (s *Service) exportDownload(req *Request) (*Response, error) {
+func (s *Service) exportDownload(ctx context.Context, req *Request) (*Response, error) {
 	if s.exports == nil {
 		return nil, fhir.NotFound("$export-file", req.ID)
 	}
-	path, err := s.exports.file(req.Caller, req.ID, req.VersionID)
+	path, err := s.exports.file(ctx, req.Caller, req.ID, req.VersionID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,15 @@
 package rest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -224,4 +229,51 @@ func latestOf(prov []*store.Version, targets map[string]bool, base string) []*st
 		}
 	}
 	return out
+}
+
+// rememberProvenance notes, for a resumed job, the Provenance resources its files already hold (as of
+// its last page stored), so that associated Provenance is still written once across a restart.
+func (j *exportJob) rememberProvenance() error {
+	o, w := j.spec.Options, j.files["Provenance"]
+	if o == nil || o.filters == nil || o.filters.associated == "" || w == nil {
+		return nil
+	}
+	var names []string
+	for _, d := range w.done {
+		names = append(names, d.Name)
+	}
+	if w.f != nil {
+		names = append(names, w.name())
+	}
+	for _, name := range names {
+		if err := noteIDs(filepath.Join(w.dir, name), "Provenance", o.filters.written); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteIDs adds to seen the reference (typ/id) of every resource of an NDJSON file.
+func noteIDs(path, typ string, seen map[string]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }() // read only
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		var res struct {
+			ID string `json:"id"`
+		}
+		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &res) == nil && res.ID != "" {
+			seen[typ+"/"+res.ID] = true
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

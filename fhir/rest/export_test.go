@@ -387,35 +387,6 @@ func TestExportBusy(t *testing.T) {
 	close(g.release)
 }
 
-// TestExportRestart: an export found running when the server starts is failed with an OperationOutcome,
-// its partial files removed: never a truncated file presented as complete.
-func TestExportRestart(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	job := "11111111-2222-4333-8444-555555555555"
-	if err := os.MkdirAll(filepath.Join(dir, job), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	state := `{"id":"` + job + `","owner":"client-a","request":"Patient/$export","status":"running","transactionTime":"2024-01-31T10:00:00Z"}`
-	for name, body := range map[string]string{"job.json": state, "Patient-1.ndjson": `{"resourceType":"Patient","id":"p1"}` + "\n"} {
-		if err := os.WriteFile(filepath.Join(dir, job, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	x := newExportEnv(t, rest.ExportConfig{Dir: dir})
-	_, err := x.Do(poll(job, "client-a"))
-	resttest.WantError(t, err, 500, "exception", "")
-	if _, err := os.Stat(filepath.Join(dir, job, "Patient-1.ndjson")); !os.IsNotExist(err) {
-		t.Errorf("the partial file is still there: %v", err)
-	}
-	resp := x.Must(t, &rest.Request{Interaction: rest.Operation, Operation: "export-file", ID: job,
-		VersionID: "OperationOutcome-error.ndjson", Caller: "client-a"})
-	b, err := os.ReadFile(resp.BodyFile)
-	if err != nil || !strings.Contains(string(b), `"OperationOutcome"`) {
-		t.Errorf("error file %q, %v", b, err)
-	}
-}
-
 // TestExportRetention: a finished export's files are deleted once the retention has passed.
 func TestExportRetention(t *testing.T) {
 	t.Parallel()

@@ -337,7 +337,7 @@ func (s *Service) exportPatient(ctx context.Context, g Guard, req *Request, id s
 	if v.Deleted {
 		return nil, nil
 	}
-	o.Count, o.Cursor = 0, ""
+	o.Count, o.Cursor, o.NoIncludes = 0, "", true
 	visible := s.filter(g, req)
 	res, err := s.engine.Everything(ctx, "Patient/"+id, o, func(ctx context.Context, f *search.Facts) bool {
 		return !serverNotice(f) && visible(ctx, f)

@@ -235,9 +235,9 @@ func (s *Service) Do(ctx context.Context, g Guard, req *Request) (*Response, err
 	if req.Interaction == Operation {
 		switch req.Operation {
 		case "export-poll", "export-cancel":
-			return s.exportPoll(req) // the job's owner only: others are answered as for no such job
+			return s.exportPoll(ctx, req) // the job's owner only: others are answered as for no such job
 		case "export-file":
-			return s.exportDownload(req)
+			return s.exportDownload(ctx, req)
 		}
 	}
 	if err := validTarget(req); err != nil {

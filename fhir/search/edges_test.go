@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"fhirgate/fhir/rest"
+	fhirsearch "fhirgate/fhir/search"
+	"fhirgate/fhir/store"
 )
 
 // What real clients and a probe of every declared parameter tripped over.
@@ -150,6 +152,39 @@ func TestAuditEventCommonParameters(t *testing.T) {
 	for _, q := range []string{"_tag=http://example.org/tags|t1", "_profile=http://hl7.org/fhir/StructureDefinition/AuditEvent", "_source=http://example.org/source"} {
 		if got := ids(t, ctx, svc, "AuditEvent", q); len(got) != 1 {
 			t.Errorf("AuditEvent?%s: %v", q, got)
+		}
+	}
+}
+
+// TestEverythingNoIncludes: without includes, Everything gives the same compartment and reads none of
+// the resources it references outside it.
+func TestEverythingNoIncludes(t *testing.T) {
+	svc, ctx := newService(t)
+	transact(t, svc,
+		put("Patient", "p1", `"gender":"female","generalPractitioner":[{"reference":"Practitioner/d"}]`),
+		put("Practitioner", "d", `"name":[{"family":"House"}]`),
+		put("Observation", "o1", `"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"},"performer":[{"reference":"Practitioner/d"}]`),
+	)
+	refs := func(vs []*store.Version) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Ref())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		noIncludes bool
+		includes   []string
+	}{{false, []string{"Practitioner/d"}}, {true, nil}} {
+		res, err := svc.Engine().Everything(ctx, "Patient/p1", fhirsearch.EverythingOptions{NoIncludes: tc.noIncludes}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := refs(res.Matches); !slices.Equal(got, []string{"Patient/p1", "Observation/o1"}) {
+			t.Errorf("NoIncludes %v: matches %v", tc.noIncludes, got)
+		}
+		if got := refs(res.Includes); !slices.Equal(got, tc.includes) {
+			t.Errorf("NoIncludes %v: includes %v, want %v", tc.noIncludes, got, tc.includes)
 		}
 	}
 }

@@ -791,6 +791,9 @@ type EverythingOptions struct {
 	// Count and Cursor page the matches.
 	Count  int
 	Cursor string
+	// NoIncludes leaves out the resources referenced outside the compartment (a bulk export writes
+	// those types apart), which are then not read.
+	NoIncludes bool
 }
 
 // Everything returns a patient's compartment (the Patient first), and the resources they reference
@@ -864,15 +867,18 @@ func (e *Engine) Everything(ctx context.Context, patient string, o EverythingOpt
 	if start > len(hits) {
 		start = len(hits)
 	}
-	seen := map[string]bool{}
-	for _, h := range hits {
-		seen[h.Version.Ref()] = true
-	}
 	for _, h := range hits[start:end] {
 		res.Matches = append(res.Matches, h.Version)
 	}
 	if end < len(hits) {
 		res.Next = encodeCursor(hits[end-1], q, false)
+	}
+	if o.NoIncludes {
+		return res, nil
+	}
+	seen := map[string]bool{}
+	for _, h := range hits {
+		seen[h.Version.Ref()] = true
 	}
 	// Referenced resources outside the compartment, for this page.
 	for _, m := range res.Matches {

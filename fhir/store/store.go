@@ -8,7 +8,10 @@
 //   - a Commit is atomic (all its operations or none) and durable before it returns nil;
 //   - versions get a store-wide sequence number (Seq) in commit order, and lastUpdated never decreases
 //     along Seq, so history can be paged newest-first by Seq;
-//   - stored values carry a format header so that compression or encryption can be added later.
+//   - stored values carry a format header so that compression or encryption can be added later;
+//   - records (Records) are the server's own small state beside the resources: no version, no history,
+//     swapped atomically across the processes sharing the store, stored as given (their writer owns
+//     their format).
 package store
 
 import (
@@ -133,6 +136,8 @@ type Store interface {
 	Changes(ctx context.Context, typ string) (uint64, error)
 	// ChainRecords and ChainHead expose the audit chain.
 	Chain
+	// Records keeps the server's own small records beside the resources.
+	Records
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending commits finish first.

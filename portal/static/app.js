@@ -278,7 +278,9 @@
   function describe(ev) {
     const agents = ev.agent || [];
     const requestor = agents.find((a) => a.requestor) || null;
-    const app = agents.find((a) => (a.type && codes([a.type]).includes('110152')));
+    // The client app: the DCM source or destination agent named by an identifier (the server is named by
+    // a reference), whichever way the data flowed (a read's destination, a query's or an export's source).
+    const app = agents.find((a) => a.type && codes([a.type]).some((c) => c === '110152' || c === '110153') && a.who && a.who.identifier);
     const who = requestor && requestor.who ? (requestor.who.reference || (requestor.who.identifier && requestor.who.identifier.value) || '') : '';
     const purposes = [...new Set([...codes(ev.purposeOfEvent), ...codes(requestor ? requestor.purposeOfUse : [])])];
     const btg = purposes.includes('BTG') || ((ev.meta && ev.meta.security) || []).some((s) => s.code === 'BTG');
@@ -293,10 +295,13 @@
     const reported = ((ev.meta && ev.meta.tag) || []).some((t) => t.system === ORIGIN_SYSTEM && t.code === 'reported');
     const observer = (ev.source && ev.source.observer) || {};
     const reportedBy = reported ? ((observer.identifier && observer.identifier.value) || observer.display || '?') : '';
+    // A bulk export ($export) that included the patient's data.
+    const sub = (ev.subtype && ev.subtype[0]) || {};
+    const exported = sub.code === 'operation' && sub.display === '$export';
     return {
       id: ev.id, when: ev.recorded, stored: (ev.meta && ev.meta.lastUpdated) || ev.recorded, reportedBy,
       who, appName: appName.replace(/^client /, ''),
-      action: (ev.subtype && ev.subtype[0] && ev.subtype[0].code) || 'other',
+      action: exported ? 'export' : (sub.code || 'other'), exported,
       types, purposes, btg, allowed: ev.outcome === '0', reason: ev.outcomeDesc || '',
     };
   }
@@ -380,6 +385,10 @@
       tags.append(el('span', { class: 'tag ' + (d.allowed ? 'allowed' : 'refused'), text: outcomeText(d) }));
       const why = d.purposes.filter((p) => p !== 'BTG' || !d.btg).map(purposeText);
       if (d.btg) why.unshift(purposeText('BTG'));
+      if (d.exported && d.allowed) {
+        tags.append(el('span', { class: 'tag exported', text: t('history.exported', {
+          app: d.appName || t('history.unknownWho'), purposes: why.length ? why.join(', ') : t('purpose.none') }) }));
+      }
       list.append(el('li', { class: classes, 'data-event': d.id },
         tags,
         el('p', {},

@@ -53,6 +53,7 @@ type Store struct {
 	commitMu sync.Mutex   // the commit lane
 	state    commit.State // where the commits stand (the audit chain head included), kept in the lane
 	changes  sync.Map     // type -> *atomic.Uint64: writes of the type since Open (one process owns the files)
+	recordMu sync.Mutex   // the writes of records (records.go)
 
 	// The audit chain's derived keys (derive.go).
 	pending      []pendingLink // guarded by commitMu

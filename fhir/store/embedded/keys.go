@@ -19,6 +19,7 @@ import (
 //	                                  and to replace the entries on update and delete
 //	a <seq:8>                         audit chain link: <type> 00 <id> 00 <vid:8> <prev hash> <hash>
 //	m <name>                          store metadata (the audit chain head)
+//	x <ns> 00 <key>                   the store's records (store.Records)
 const (
 	pCurrent = 'c'
 	pVersion = 'v'
@@ -28,6 +29,7 @@ const (
 	pReverse = 'r'
 	pMeta    = 'm'
 	pChain   = 'a'
+	pRecord  = 'x'
 )
 
 // keyChainHead holds the audit chain's head: <seq:8> <hash:32>.

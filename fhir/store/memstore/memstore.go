@@ -47,6 +47,8 @@ type Store struct {
 	ids       map[string]sortedSet // type -> the ids that exist (not deleted)
 	chain     []store.ChainRecord  // the audit chain: link n at n-1
 	changes   map[string]uint64    // type -> versions written of the type
+
+	recs records // the store's records (records.go)
 }
 
 var _ store.Store = (*Store)(nil)

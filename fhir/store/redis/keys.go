@@ -23,6 +23,7 @@ import (
 //	a                    sorted set, score chain position: audit chain links (chainMember)
 //	chainhead            the chain head (codec.EncodeChainHead)
 //	changes              hash: type -> writes of that type (Changes)
+//	rec:<ns>             hash: key -> value, the store's records (store.Records)
 func (s *Store) seqKey() string                    { return s.p + "seq" }
 func (s *Store) clockKey() string                  { return s.p + "clock" }
 func (s *Store) currentKey(typ, id string) string  { return s.p + "c:" + typ + ":" + id }

@@ -51,6 +51,8 @@ func Run(t *testing.T, open Factory) {
 		{"AuditChain", testAuditChain},
 		{"AuditChainUnderConcurrency", testAuditChainConcurrent},
 		{"ChainedReadsAtOnce", testChainedReadsAtOnce},
+		{"Records", testRecords},
+		{"RecordSwapIsAtomic", testRecordSwapRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
