@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,7 +376,7 @@ func must(t *testing.T, svc *rest.Service, req *rest.Request) *rest.Response {
 func TestExportYields(t *testing.T) {
 	t.Parallel()
 	busy, asked := make(chan struct{}), make(chan struct{}, 100)
-	x := newExportEnv(t, rest.ExportConfig{Busy: func() bool {
+	x := newExportEnv(t, rest.ExportConfig{MaxYield: time.Hour, Busy: func() bool {
 		select {
 		case asked <- struct{}{}:
 		default:
@@ -397,6 +398,19 @@ func TestExportYields(t *testing.T) {
 	resttest.WantStatus(t, x.Must(t, poll(job, "client-a")), 202)
 	close(busy)
 	wantEachOnce(t, x.download(t, x.Guard, "client-a", x.finished(t, x.Guard, job, "client-a")), 3)
+}
+
+// TestExportNotStarved: a server that is never idle still sees its export end, each patient waiting at
+// most MaxYield for a pause that does not come.
+func TestExportNotStarved(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int64
+	x := newExportEnv(t, rest.ExportConfig{MaxYield: 20 * time.Millisecond, Busy: func() bool { asked.Add(1); return true }})
+	job := jobOf(t, x.Must(t, kickoff("Patient", "", "client-a", nil)))
+	wantEachOnce(t, x.download(t, x.Guard, "client-a", x.finished(t, x.Guard, job, "client-a")), 3)
+	if asked.Load() < 3 {
+		t.Fatalf("the job asked whether the server was busy %d times for 3 patients", asked.Load())
+	}
 }
 
 // TestExportResumeSystem: a system export stopped among the types outside every compartment resumes in

@@ -56,8 +56,10 @@ type ExportConfig struct {
 	SaveGuard    func(Guard) ([]byte, error)
 	RestoreGuard func([]byte) (Guard, error)
 	// Busy, when set, reports whether the server has more live requests in flight than it wants beside
-	// exports: a job waits between patients while it does.
-	Busy func() bool
+	// exports: a job waits between patients while it does, for at most MaxYield each time (default
+	// 50 ms), so that a server busy without a pause still sees its exports end.
+	Busy     func() bool
+	MaxYield time.Duration
 }
 
 // Exports runs the bulk export jobs of a Service: one goroutine per job, at most MaxJobs at once, and one
@@ -94,6 +96,9 @@ func NewExports(svc *Service, cfg ExportConfig) (*Exports, error) {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5
+	}
+	if cfg.MaxYield <= 0 {
+		cfg.MaxYield = 50 * time.Millisecond
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 500
@@ -652,15 +657,20 @@ func (j *exportJob) others(ctx context.Context, typ, after string) error {
 	})
 }
 
-// yield waits, between patients, while the server is busier than it wants beside exports.
+// yield waits, between patients, while the server is busier than it wants beside exports, for at most
+// MaxYield: live requests go first, and an export still moves on under a load that never pauses.
 func (j *exportJob) yield(ctx context.Context) error {
 	if j.e.cfg.Busy == nil {
 		return nil
 	}
+	limit := time.NewTimer(j.e.cfg.MaxYield)
+	defer limit.Stop()
 	for j.e.cfg.Busy() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-limit.C:
+			return nil
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -126,7 +126,7 @@ func (o *exportOptions) add(name string, vals []string, baseURL string) error {
 			o.Elements[typ] = append(o.Elements[typ], el)
 		}
 	case "patient":
-		for _, ref := range splitList(vals) {
+		for _, ref := range vals { // each a valueReference: one reference, never a list
 			id, ok := strings.CutPrefix(strings.TrimPrefix(ref, strings.TrimSuffix(baseURL, "/")+"/"), "Patient/")
 			if !ok || !fhir.ValidID(id) {
 				return paramError(name, "must reference a Patient")

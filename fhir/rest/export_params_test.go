@@ -241,6 +241,8 @@ func TestExportPostParameters(t *testing.T) {
 		{"not Parameters", "Patient", []byte(`{"resourceType":"Patient"}`), "Parameters"},
 		{"a patient as a string", "Patient", parameters("patient", "valueString", `"Patient/p1"`), "patient"},
 		{"a patient of another type", "Patient", parameters("patient", "valueReference", `{"reference":"Group/g1"}`), "patient"},
+		{"a patient of only commas", "Patient", parameters("patient", "valueReference", `{"reference":","}`), "patient"},
+		{"two patients in one reference", "Patient", parameters("patient", "valueReference", `{"reference":"Patient/p1,Patient/p2"}`), "patient"},
 		{"a patient at system level", "", parameters("patient", "valueReference", `{"reference":"Patient/p1"}`), "patient"},
 		{"a bad _since", "Patient", parameters("_since", "valueInstant", `"soon"`), "_since"},
 		{"a bad _outputFormat", "Patient", parameters("_outputFormat", "valueString", `"text/csv"`), "_outputFormat"},
