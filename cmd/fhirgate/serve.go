@@ -699,13 +699,13 @@ func serveDebug(addr string, log *slog.Logger) error {
 // with two, 6,321 with four; unaudited reads are the same with 1, 2 or 4 (11,468, 11,191, 10,228).
 const defaultMinProcs = 4
 
-// tuneProcs raises GOMAXPROCS to at least min (an operator's GOMAXPROCS included: it bounds the threads
+// tuneProcs raises GOMAXPROCS to at least least (an operator's GOMAXPROCS included: it bounds the threads
 // running Go code at once, not the CPUs they run on, which the CPU affinity and quota bound).
-func tuneProcs(min int) (from, to int) {
+func tuneProcs(least int) (from, to int) {
 	from = runtime.GOMAXPROCS(0)
-	if min > from {
-		runtime.GOMAXPROCS(min)
-		return from, min
+	if least > from {
+		runtime.GOMAXPROCS(least)
+		return from, least
 	}
 	return from, from
 }
