@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ type authServer struct {
 	// sinkChecks are the checks of the events stored (nil in benchmarks and without a trail).
 	sinkChecks *sinkChecks
 	exports    *rest.Exports // nil without bulk export
+	// issuerLag is how far behind the present the issuer's clock is (mintExpired sets it for a moment).
+	issuerLag *atomic.Int64
 }
 
 // authOptions vary the consent configuration of an authServer.
@@ -150,7 +153,9 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 	if o.service != nil {
 		o.service(&rcfg)
 	}
-	iss, err := devissuer.New(devissuer.Config{Issuer: origin + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir()})
+	issuerLag := new(atomic.Int64)
+	iss, err := devissuer.New(devissuer.Config{Issuer: origin + "/dev-issuer", Audience: ts.base, KeyDir: t.TempDir(),
+		Now: func() time.Time { return time.Now().Add(-time.Duration(issuerLag.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +220,7 @@ func newAuthServer(t testing.TB, opts ...authOptions) *authServer {
 		ts.Server.Listener = o.listener(ts.Server.Listener)
 	}
 	ts.Server.Start()
-	return &authServer{testServer: ts, issuer: iss, srv: app.Server, notices: app.Notices, metrics: asm.Metrics, sinkChecks: checks,
+	return &authServer{testServer: ts, issuer: iss, issuerLag: issuerLag, srv: app.Server, notices: app.Notices, metrics: asm.Metrics, sinkChecks: checks,
 		exports: app.Exports}
 }
 
@@ -259,6 +264,18 @@ func (a *authServer) mint(t testing.TB, scopes, patient, user string, purposes .
 func (a *authServer) mintAs(t testing.TB, client, scopes, patient, user string, purposes ...string) string {
 	t.Helper()
 	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: client, Scope: scopes, Patient: patient, FHIRUser: user, Purpose: purposes, Lifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// mintExpired returns a token of a given client, signed by the server's issuer, that expired an hour ago.
+func (a *authServer) mintExpired(t testing.TB, client, scopes, user string) string {
+	t.Helper()
+	a.issuerLag.Store(int64(2 * time.Hour))
+	defer a.issuerLag.Store(0)
+	tok, err := a.issuer.Token(devissuer.TokenRequest{ClientID: client, Scope: scopes, FHIRUser: user, Lifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,8 +129,18 @@ func TestExportOverHTTP(t *testing.T) {
 		t.Error("Alice is absent from the research client's export")
 	}
 
-	// Another client, or none, learns nothing of an export.
-	a.do(t, "GET", insurerStatus, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+	// Another client, or none, learns nothing of an export; an expired token of its own client gets a 401.
+	expired := a.mintExpired(t, "insurer-app", "user/*.rs", "Practitioner/prac-adviser")
+	var m exportManifest
+	mustJSON(t, a.do(t, "GET", insurerStatus, nil, "Authorization: Bearer "+insurer).body, &m)
+	if len(m.Output) == 0 {
+		t.Fatal("the insurer's manifest lists no file")
+	}
+	for _, target := range []string{insurerStatus, m.Output[0].URL} {
+		a.do(t, "GET", target, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
+		a.do(t, "GET", target, nil).wantStatus(t, 401)
+		a.do(t, "GET", target, nil, "Authorization: Bearer "+expired).wantStatus(t, 401)
+	}
 	a.do(t, "GET", insurerStatus, nil).wantStatus(t, 401)
 	a.do(t, "DELETE", insurerStatus, nil, "Authorization: Bearer "+research).wantStatus(t, 404)
 
