@@ -184,7 +184,7 @@ func (t *Trail) record(ev *auditEvent) Record {
 	d := t.cfg.Indexer.Describe("AuditEvent")
 	ev.describe(d)
 	tmpl, _ := fhir.StampTemplateOfEncoded(body, "AuditEvent", ev.ID)
-	return Record{ID: ev.ID, Body: body, Index: d.Entries(), Template: tmpl}
+	return Record{ID: ev.ID, Body: body, Index: d.Entries(), Template: tmpl, Fresh: t.fresh}
 }
 
 // ExportSystem is the identifier system of a bulk export's id in the events of the export.

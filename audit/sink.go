@@ -38,6 +38,9 @@ type Record struct {
 	// client, which the sink indexes from its JSON.
 	Index    []store.IndexEntry
 	Template *fhir.StampTemplate
+	// Fresh is true when ID is one the trail made itself (time-ordered, random): the store need not
+	// check that no event has it already (store.Op.Fresh).
+	Fresh bool
 
 	// Patient is the patient the event is about ("" for none); User the requesting user ("Practitioner/1",
 	// "" for a backend service).
@@ -99,7 +102,7 @@ func NewStoreSink(st store.Store, indexer Indexer) *StoreSink {
 func (s *StoreSink) Append(ctx context.Context, events []Record) error {
 	ops := make([]store.Op, 0, len(events))
 	for _, e := range events {
-		op := store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Method: "POST", IfNoneExist: true, Chain: true,
+		op := store.Op{Type: "AuditEvent", ID: e.ID, Body: e.Body, Method: "POST", IfNoneExist: true, Chain: true, Fresh: e.Fresh,
 			Index: e.Index, Template: e.Template}
 		if op.Index == nil {
 			var err error

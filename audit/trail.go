@@ -43,6 +43,7 @@ type Config struct {
 // broker of the trail (in Vault's terms), with the sink as its one device, failing closed.
 type Trail struct {
 	cfg    Config
+	fresh  bool // the ids are the trail's own (newEventID): never used before, the store need not look
 	site   string
 	log    *slog.Logger
 	unauth unauthenticated
@@ -62,7 +63,8 @@ func New(cfg Config) (*Trail, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.NewID == nil {
+	fresh := cfg.NewID == nil
+	if fresh {
 		cfg.NewID = newEventID
 	}
 	if cfg.Logger == nil {
@@ -72,7 +74,7 @@ func New(cfg Config) (*Trail, error) {
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		site = u.Host
 	}
-	t := &Trail{cfg: cfg, site: site, log: cfg.Logger.With("component", "audit"), stop: make(chan struct{}), ticked: make(chan struct{})}
+	t := &Trail{cfg: cfg, fresh: fresh, site: site, log: cfg.Logger.With("component", "audit"), stop: make(chan struct{}), ticked: make(chan struct{})}
 	go t.tick()
 	return t, nil
 }

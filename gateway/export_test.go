@@ -319,11 +319,11 @@ func (s holdingSink) Append(ctx context.Context, events []audit.Record) error {
 }
 
 // TestExportYieldsToLiveRequests: while a request is in progress (ExportYieldAt 1), an export exports no
-// one; when it ends, the export goes on to its end.
+// one (each patient may wait an hour here, MaxYield); when it ends, the export goes on to its end.
 func TestExportYieldsToLiveRequests(t *testing.T) {
 	var exported atomic.Int64
 	held, release := make(chan struct{}, 1), make(chan struct{})
-	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir()},
+	a := newAuthServer(t, authOptions{consentDefault: "permit", denyStatus: 404, export: &rest.ExportConfig{Dir: t.TempDir(), MaxYield: time.Hour},
 		exportYieldAt: 1, wrapSink: func(s audit.Sink) audit.Sink {
 			return holdingSink{Sink: s, client: "slow-app", held: held, release: release, exported: &exported}
 		}})

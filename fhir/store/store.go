@@ -73,6 +73,11 @@ type Op struct {
 	// every read that could miss them (History, IndexScan) waits for them first: to every reader, they
 	// are there once Commit has returned.
 	Chain bool
+	// Fresh, with Chain, declares an id that no resource of the type has ever had: one the server has
+	// just made, time-ordered and random (an audit event's). The planner then does not look for a
+	// current version, a lookup that costs each audited request a read of every level of an LSM for a
+	// key that is never there. Without Chain it is ignored.
+	Fresh bool
 }
 
 // IndexEntry is one search index entry of a resource: a parameter and an encoded, engine-neutral value.

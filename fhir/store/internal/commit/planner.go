@@ -148,9 +148,12 @@ func (p *Planner) Plan(ctx context.Context, tx *store.Tx, tmpls []*fhir.StampTem
 	next := &plan.To
 	for i := range tx.Ops {
 		op := &tx.Ops[i]
-		cur, err := r.Current(i, op)
-		if err != nil {
-			return nil, err
+		var cur *store.Version
+		if !op.Chain || !op.Fresh {
+			var err error
+			if cur, err = r.Current(i, op); err != nil {
+				return nil, err
+			}
 		}
 		v, err := Decide(i, op, cur, tmpls[i], next.Seq+1, now)
 		if err != nil {

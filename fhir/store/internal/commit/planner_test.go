@@ -17,9 +17,11 @@ type mapReader struct {
 	cur     map[string]*store.Version
 	entries map[string][]store.IndexEntry
 	asked   []string
+	looked  []string // the current versions asked for
 }
 
 func (r *mapReader) Current(_ int, op *store.Op) (*store.Version, error) {
+	r.looked = append(r.looked, op.Type+"/"+op.ID)
 	return r.cur[op.Type+"/"+op.ID], nil
 }
 
@@ -188,5 +190,34 @@ func TestRunObservesAndGates(t *testing.T) {
 	}
 	if fmt.Sprint(seen) != "[2 false 1 true]" {
 		t.Fatalf("observed %v", seen)
+	}
+}
+
+// A fresh chained op (an id the server just made) is planned without looking for a current version; a
+// fresh op that does not chain, and a chained op that is not fresh, are looked up and refused when taken.
+func TestPlanFreshChainedOpsAreNotLookedUp(t *testing.T) {
+	p := &Planner{}
+	taken := &store.Version{Type: "AuditEvent", ID: "taken", VersionID: 1, Chained: true}
+	body := func(id string) []byte { return []byte(`{"resourceType":"AuditEvent","id":"` + id + `"}`) }
+	r := &mapReader{cur: map[string]*store.Version{"AuditEvent/taken": taken}}
+	fresh := store.Op{Type: "AuditEvent", ID: "new", Method: "POST", IfNoneExist: true, Chain: true, Fresh: true, Body: body("new")}
+	pl, err := plan(t, p, State{}, r, fresh)
+	if err != nil || len(pl.Writes) != 1 || pl.Writes[0].Link == nil || pl.Versions[0].VersionID != 1 {
+		t.Fatalf("fresh chained op: %v %+v", err, pl)
+	}
+	if len(r.looked) != 0 {
+		t.Fatalf("looked up %v for a fresh chained op", r.looked)
+	}
+	for _, op := range []store.Op{
+		{Type: "AuditEvent", ID: "taken", Method: "POST", IfNoneExist: true, Chain: true, Body: body("taken")},
+		{Type: "AuditEvent", ID: "taken", Method: "POST", IfNoneExist: true, Fresh: true, Body: body("taken")},
+	} {
+		r.looked = nil
+		if _, err := plan(t, p, State{}, r, op); fhir.KindOf(err) != fhir.KindConflict {
+			t.Errorf("chain %v, fresh %v, over a taken id: %v, want a conflict", op.Chain, op.Fresh, err)
+		}
+		if len(r.looked) != 1 {
+			t.Errorf("chain %v, fresh %v: looked up %v", op.Chain, op.Fresh, r.looked)
+		}
 	}
 }
