@@ -137,37 +137,15 @@ func countOwn(checks []kitCheck) int {
 	return n
 }
 
-// readBulkKitRows reads the assertion list: "kit | group/.../test | yes|no | reason".
+// readBulkKitRows reads the bulk kit's assertion list; the project's own checks are named apart.
 func readBulkKitRows() ([]kitRow, error) {
-	file, err := os.Open(bulkKitFile)
-	if err != nil {
-		return nil, err
+	rows, err := readKitRows(bulkKitFile, bulkKitName, bulkOwnName)
+	for i := range rows {
+		if rows[i].kit == bulkOwnName {
+			rows[i].id = bulkOwnName + "/" + rows[i].id
+		}
 	}
-	defer file.Close()
-	var rows []kitRow
-	sc := bufio.NewScanner(file)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "|")
-		if len(f) != 4 {
-			return nil, fmt.Errorf("%s:%d: want 4 fields separated by |", bulkKitFile, n)
-		}
-		for i := range f {
-			f[i] = strings.TrimSpace(f[i])
-		}
-		r := kitRow{kit: f[0], id: f[1], applicable: f[2] == "yes", reason: f[3]}
-		if r.kit == bulkOwnName {
-			r.id = bulkOwnName + "/" + r.id
-		}
-		if (f[2] != "yes" && f[2] != "no") || (f[0] != bulkKitName && f[0] != bulkOwnName) || (!r.applicable && r.reason == "") {
-			return nil, fmt.Errorf("%s:%d: bad row %q", bulkKitFile, n, line)
-		}
-		rows = append(rows, r)
-	}
-	return rows, sc.Err()
+	return rows, err
 }
 
 // newBulkKit starts `serve --dev` with the demo data and the backend client registered with its public

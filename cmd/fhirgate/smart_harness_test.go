@@ -68,7 +68,7 @@ type harness struct {
 }
 
 func TestSMARTHarness(t *testing.T) {
-	rows, err := readKitRows()
+	rows, err := readKitRows(kitAssertionsFile, smartKit, g10Kit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -35,9 +36,10 @@ type kitRow struct {
 	reason     string
 }
 
-// readKitRows reads the assertion list: "kit | group/.../test | yes|no | reason".
-func readKitRows() ([]kitRow, error) {
-	file, err := os.Open(kitAssertionsFile)
+// readKitRows reads an assertion list, "kit | group/.../test | yes|no | reason" per line, whose kits
+// are those named.
+func readKitRows(path string, kits ...string) ([]kitRow, error) {
+	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +53,14 @@ func readKitRows() ([]kitRow, error) {
 		}
 		f := strings.Split(line, "|")
 		if len(f) != 4 {
-			return nil, fmt.Errorf("%s:%d: want 4 fields separated by |", kitAssertionsFile, n)
+			return nil, fmt.Errorf("%s:%d: want 4 fields separated by |", path, n)
 		}
 		for i := range f {
 			f[i] = strings.TrimSpace(f[i])
 		}
 		r := kitRow{kit: f[0], id: f[1], applicable: f[2] == "yes", reason: f[3]}
-		if (f[2] != "yes" && f[2] != "no") || (f[0] != smartKit && f[0] != g10Kit) || (!r.applicable && r.reason == "") {
-			return nil, fmt.Errorf("%s:%d: bad row %q", kitAssertionsFile, n, line)
+		if (f[2] != "yes" && f[2] != "no") || !slices.Contains(kits, f[0]) || (!r.applicable && r.reason == "") {
+			return nil, fmt.Errorf("%s:%d: bad row %q", path, n, line)
 		}
 		rows = append(rows, r)
 	}
