@@ -32,6 +32,7 @@ func TestServeRefusesBadStarts(t *testing.T) {
 	}{
 		{"no issuer and no --dev", []string{"serve"}, 2, "--issuer is required"},
 		{"bad max body", []string{"serve", "--dev", "--max-body", "lots"}, 2, "max-body"},
+		{"no cache", []string{"serve", "--dev", "--cache-size", "0"}, 2, "cache-size"},
 		{"unknown flag", []string{"serve", "--frobnicate"}, 2, "frobnicate"},
 		{"bad base URL", []string{"serve", "--dev", "--base-url", "fhir"}, 2, "--base-url"},
 		{"bad store scheme", []string{"serve", "--dev", "--store", "ftp://x"}, 2, "--store"},

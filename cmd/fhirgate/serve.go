@@ -52,6 +52,7 @@ type serveConfig struct {
 	claims                                               token.ClaimNames
 	dev, demoData, acceptDataLoss, devAllowRemote        bool
 	maxBody, maxURL, maxHeader, maxBatchResponse         byteSize
+	cacheSize                                            byteSize
 	checkpointInterval                                   time.Duration
 	limits                                               gateway.Limits
 	maxCount, maxBundleEntries, maxIncludes, maxIncluded int
@@ -64,7 +65,7 @@ type serveConfig struct {
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
-	c := &serveConfig{maxBody: 16 << 20, maxURL: 16 << 10, maxHeader: 32 << 10, maxBatchResponse: 16 << 20}
+	c := &serveConfig{maxBody: 16 << 20, maxURL: 16 << 10, maxHeader: 32 << 10, maxBatchResponse: 16 << 20, cacheSize: embedded.DefaultCacheSize}
 	fs.StringVar(&c.addr, "addr", "", "listen address (default :8080; 127.0.0.1:8080 with --dev)")
 	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080/fhir", "public base URL used in links, Location and fullUrl")
 	fs.StringVar(&c.storeURL, "store", "file:./data", storeFlagUsage)
@@ -73,6 +74,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.audience, "audience", "", "expected aud of access tokens (default: the base URL)")
 	fs.BoolVar(&c.dev, "dev", false, "development mode: open API unless --issuer, demo data, loud warning in the log")
 	fs.BoolVar(&c.demoData, "demo-data", true, "with --dev, load the synthetic demo population on first start")
+	fs.Var(&c.cacheSize, "cache-size", "the embedded store's block cache, e.g. 512MiB (filled as blocks are read; unused with Redis)")
 	fs.Var(&c.maxBody, "max-body", "largest request body accepted, e.g. 16MiB (413 beyond)")
 	fs.Var(&c.maxURL, "max-url", "longest request target (path and query) accepted, e.g. 16KiB (414 beyond)")
 	fs.Var(&c.maxHeader, "max-header", "most bytes of request header fields accepted, e.g. 32KiB (431 beyond)")
@@ -300,6 +302,8 @@ type storeOptions struct {
 	acceptDataLoss bool
 	// readOnly: the command only reads (audit verify, export); Redis persistence is not its concern.
 	readOnly bool
+	// cacheSize is the embedded store's block cache (0: its default).
+	cacheSize int64
 }
 
 // storeFlagUsage documents --store for every command.
@@ -313,7 +317,7 @@ func openStore(raw string, o storeOptions) (store.Store, map[string]string, erro
 		if dir == "" {
 			return nil, nil, usageError{errors.New("--store file: needs a directory, e.g. file:./data")}
 		}
-		st, err := embedded.Open(embedded.Config{Dir: dir, Logger: o.log, CommitObserver: o.observe})
+		st, err := embedded.Open(embedded.Config{Dir: dir, Logger: o.log, CommitObserver: o.observe, CacheSize: o.cacheSize})
 		return st, map[string]string{"engine": "embedded", "durability": "every commit is synced to disk before it is acknowledged"}, err
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"):
 		if _, _, err := redis.ParseURL(raw); err != nil {
@@ -377,7 +381,8 @@ func serve(args []string, stderr io.Writer) (err error) {
 	}
 
 	metrics := gateway.NewMetrics(nil)
-	st, storeInfo, err := openStore(cfg.storeURL, storeOptions{log: log, observe: metrics.ObserveCommit, acceptDataLoss: cfg.acceptDataLoss})
+	st, storeInfo, err := openStore(cfg.storeURL, storeOptions{log: log, observe: metrics.ObserveCommit, acceptDataLoss: cfg.acceptDataLoss,
+		cacheSize: int64(cfg.cacheSize)})
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,18 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's own warnings (slog.Default when nil).
 	Logger *slog.Logger
-	// CacheSize is the block cache size in bytes (default 128 MiB).
+	// CacheSize is the block cache size in bytes (default DefaultCacheSize).
 	CacheSize int64
 	// CommitObserver, when set, is told how long each commit took (metrics).
 	CommitObserver func(d time.Duration, ops int, err error)
 }
+
+// DefaultCacheSize is the block cache's size unless told otherwise. The audit trail's flushes and
+// compactions keep replacing tables, whose blocks must then be read and decompressed again: on the
+// side-by-side data (31,000 resources and their trail), 512 MiB instead of 128 MiB took a search from
+// 756-806 to 515-548 µs of CPU (1,231-1,313 to 1,810-1,924 searches/s on one core) and a read from 236-240
+// to 205-218 µs. The cache fills only as blocks are read: a small store uses little of it.
+const DefaultCacheSize = 512 << 20
 
 // Store is the Pebble engine. It is safe for concurrent use.
 type Store struct {
@@ -83,7 +90,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 128 << 20
+		cfg.CacheSize = DefaultCacheSize
 	}
 	cache := pebble.NewCache(cfg.CacheSize)
 	defer cache.Unref()
