@@ -159,6 +159,11 @@ func isIntegerText(s string) bool {
 	return !strings.ContainsAny(s, ".eE")
 }
 
+// EqualJSON reports whether two decoded JSON values (json.Number for numbers) are equal as FHIRPath's =
+// has them: strings and booleans exactly, numbers by decimal value, objects member by member and arrays
+// item by item. Profiles compare fixed and pattern values with it.
+func EqualJSON(a, b any) bool { return equalValues(a, b) }
+
 // equalValues compares two JSON values for FHIRPath equality: strings and booleans exactly, numbers by
 // value, objects member by member and arrays item by item.
 func equalValues(a, b any) bool {

@@ -1,10 +1,10 @@
 package profile
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"fhirgate/fhir/fhirpath"
 )
 
 // slice assigns each value of a sliced element to the first slice whose discriminators it matches, then
@@ -115,7 +115,7 @@ type want struct {
 func anyMatch(wants []want, got []any) bool {
 	for _, w := range wants {
 		for _, g := range got {
-			if (w.fixed && equal(w.v, g)) || (!w.fixed && contains(w.v, g)) {
+			if (w.fixed && fhirpath.EqualJSON(w.v, g)) || (!w.fixed && contains(w.v, g)) {
 				return true
 			}
 		}
@@ -278,38 +278,6 @@ func childrenAt(el *element, seg string) []*element {
 	return out
 }
 
-// equal reports whether two JSON values are the same (numbers by value).
-func equal(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if !equal(v, y[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		y, ok := b.(json.Number)
-		return ok && sameNumber(x, y)
-	}
-	return a == b
-}
-
 // contains reports whether a value matches a pattern: every element of the pattern is in the value with
 // the same value, and every item of a pattern's array is matched by an item of the value's.
 func contains(pattern, v any) bool {
@@ -344,14 +312,5 @@ func contains(pattern, v any) bool {
 		}
 		return true
 	}
-	return equal(pattern, v)
-}
-
-func sameNumber(a, b json.Number) bool {
-	if a == b {
-		return true
-	}
-	x, err1 := strconv.ParseFloat(string(a), 64)
-	y, err2 := strconv.ParseFloat(string(b), 64)
-	return err1 == nil && err2 == nil && x == y
+	return fhirpath.EqualJSON(pattern, v)
 }

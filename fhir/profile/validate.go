@@ -170,7 +170,7 @@ func (r *run) cardinality(el *element, n int, where, slice string) {
 // invariants, and its children.
 func (r *run) value(el *element, it item, expr string) {
 	label := el.label()
-	if el.fixed != nil && !equal(el.fixed, it.v) {
+	if el.fixed != nil && !fhirpath.EqualJSON(el.fixed, it.v) {
 		r.issue("error", "value", expr, fmt.Sprintf("%s: the value must be %s", label, compact(el.fixed)))
 	}
 	if el.pattern != nil && !contains(el.pattern, it.v) {
