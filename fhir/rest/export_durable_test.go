@@ -94,11 +94,7 @@ func TestExportResume(t *testing.T) {
 	x := newExportEnv(t, cfg)
 	x.addPatients(t, 7)
 	g := stopGuard{at: "Patient/p6", reached: make(chan struct{})}
-	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("Patient", "", "client-a", nil))
 	<-g.reached // p1 to p4 stored (two pages), p5 written after them
 	if err := x.exports.Close(); err != nil {
 		t.Fatal(err)
@@ -212,11 +208,7 @@ func TestExportTakeOver(t *testing.T) {
 	x := newExportEnv(t, cfg)
 	x.addPatients(t, 5)
 	g := stopGuard{at: "Patient/p4", reached: make(chan struct{})}
-	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("Patient", "", "client-a", nil))
 	<-g.reached
 	b := x.second(t, cfg)
 	resttest.WantStatus(t, b.Must(t, poll(job, "client-a")), 202)
@@ -307,11 +299,7 @@ func TestExportTwoProcesses(t *testing.T) {
 	x := &exportEnv{Env: &resttest.Env{Service: svcB, Clock: clock, Guard: rest.AllowAll{}}, exports: expB, dir: dir}
 
 	t.Run("status and files from the other process", func(t *testing.T) {
-		resp, err := svcA.Do(ctx, rest.AllowAll{}, kickoff("Patient", "", "client-a", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		job := jobOf(t, resp)
+		job := startJob(t, svcA, rest.AllowAll{}, kickoff("Patient", "", "client-a", nil))
 		expA.Wait()
 		wantEachOnceOf(t, x.download(t, rest.AllowAll{}, "client-a", x.finished(t, rest.AllowAll{}, job, "client-a")), 5)
 		_, err = svcB.Do(ctx, rest.AllowAll{}, poll(job, "client-b"))
@@ -320,11 +308,7 @@ func TestExportTwoProcesses(t *testing.T) {
 
 	t.Run("cancelled from the other process", func(t *testing.T) {
 		g := stopGuard{at: "Patient/p3", reached: make(chan struct{})}
-		resp, err := svcA.Do(ctx, g, kickoff("Patient", "", "client-a", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		job := jobOf(t, resp)
+		job := startJob(t, svcA, g, kickoff("Patient", "", "client-a", nil))
 		<-g.reached
 		resttest.WantStatus(t, must(t, svcB, poll(job, "client-a")), 202)
 		resttest.WantStatus(t, must(t, svcB, &rest.Request{Interaction: rest.Operation, Operation: "export-cancel", ID: job, Caller: "client-a"}), 202)
@@ -338,11 +322,7 @@ func TestExportTwoProcesses(t *testing.T) {
 
 	t.Run("resumed by the other process", func(t *testing.T) {
 		g := stopGuard{at: "Patient/p4", reached: make(chan struct{})}
-		resp, err := svcA.Do(ctx, g, kickoff("Patient", "", "client-a", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		job := jobOf(t, resp)
+		job := startJob(t, svcA, g, kickoff("Patient", "", "client-a", nil))
 		<-g.reached
 		if err := expA.Close(); err != nil { // A stops: its job released
 			t.Fatal(err)
@@ -360,6 +340,16 @@ func wantEachOnceOf(t *testing.T, got map[string][]string, n int) {
 		len(got["Observation"]) != n || len(slices.Compact(slices.Clone(got["Observation"]))) != n {
 		t.Errorf("got %v, want %d patients and %d observations, each once", got, n, n)
 	}
+}
+
+// startJob kicks off an export on svc, decided by g, and returns its job id.
+func startJob(t *testing.T, svc *rest.Service, g rest.Guard, req *rest.Request) string {
+	t.Helper()
+	resp, err := svc.Do(context.Background(), g, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobOf(t, resp)
 }
 
 func must(t *testing.T, svc *rest.Service, req *rest.Request) *rest.Response {
@@ -423,11 +413,7 @@ func TestExportResumeSystem(t *testing.T) {
 		x.Put(t, `{"resourceType":"Organization","id":"`+id+`","name":"Clinic"}`)
 	}
 	g := stopGuard{at: "Organization/org2", reached: make(chan struct{})}
-	resp, err := x.Service.Do(context.Background(), g, kickoff("", "", "client-a", url.Values{"_type": {"Patient,Organization"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("", "", "client-a", url.Values{"_type": {"Patient,Organization"}}))
 	<-g.reached
 	if err := x.exports.Close(); err != nil {
 		t.Fatal(err)
@@ -469,11 +455,7 @@ func TestExportStaleProcess(t *testing.T) {
 	x := newExportEnv(t, cfg)
 	x.addPatients(t, 6)
 	g := holdGuard{at: "Patient/p4", reached: make(chan struct{}), release: make(chan struct{}), once: &sync.Once{}}
-	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("Patient", "", "client-a", nil))
 	<-g.reached
 	b := x.second(t, cfg)
 	x.Clock.Advance(2 * time.Hour)
@@ -526,11 +508,7 @@ func TestExportResumeAfterReopen(t *testing.T) {
 		}
 	}
 	g := stopGuard{at: "Patient/p4", reached: make(chan struct{})}
-	resp, err := svc.Do(ctx, g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, svc, g, kickoff("Patient", "", "client-a", nil))
 	<-g.reached
 	stop()
 

@@ -358,11 +358,7 @@ func TestExportBusy(t *testing.T) {
 	g := blockingGuard{release: make(chan struct{})}
 	ctx := context.Background()
 	// A job that blocks in the guard stays running.
-	resp, err := x.Service.Do(ctx, g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("Patient", "", "client-a", nil))
 	busy, err := x.Service.Do(ctx, rest.AllowAll{}, kickoff("Patient", "", "client-b", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -455,11 +451,7 @@ func TestExportShutdown(t *testing.T) {
 	x := newExportEnv(t, rest.ExportConfig{})
 	g := blockingGuard{release: make(chan struct{})}
 	defer close(g.release)
-	resp, err := x.Service.Do(context.Background(), g, kickoff("Patient", "", "client-a", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := jobOf(t, resp)
+	job := startJob(t, x.Service, g, kickoff("Patient", "", "client-a", nil))
 	if err := x.exports.Close(); err != nil {
 		t.Fatal(err)
 	}
