@@ -120,6 +120,9 @@ func VerifyChain(ctx context.Context, st ChainStore, chainedTypes []string, visi
 		if errors.Is(err, ErrNotFound) {
 			return brk(r, "the audit event was removed")
 		}
+		if errors.Is(err, ErrCorrupt) {
+			return brk(r, "the audit event was altered (its stored record can no longer be read)")
+		}
 		if err != nil {
 			walkErr = err
 			return false

@@ -152,6 +152,9 @@ type Store interface {
 // ErrNotFound is returned when a resource or version does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrCorrupt is wrapped by the errors of stored bytes an engine cannot decode (altered, or truncated).
+var ErrCorrupt = errors.New("store: corrupt stored value")
+
 // ErrClosed is returned by a store that has been closed.
 var ErrClosed = errors.New("store: closed")
 

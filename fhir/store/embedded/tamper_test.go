@@ -22,6 +22,7 @@ import (
 
 	"fhirgate/fhir/store"
 	"fhirgate/fhir/store/internal/codec"
+	"fhirgate/fhir/store/storetest/tampertest"
 )
 
 // auditEventBody is an AuditEvent as the gateway writes one (abridged), about a patient.
@@ -163,17 +164,8 @@ func rawDelete(t *testing.T, s *Store, key []byte) {
 	}
 }
 
-// flipOutcome changes one byte of a stored record's body: "outcome":"0" becomes "outcome":"4".
-func flipOutcome(t *testing.T, rec []byte) []byte {
-	t.Helper()
-	i := bytes.Index(rec, []byte(`"outcome":"0"`))
-	if i < 0 {
-		t.Fatalf("no outcome in %q", rec)
-	}
-	out := bytes.Clone(rec)
-	out[i+len(`"outcome":"`)] = '4'
-	return out
-}
+// flipOutcome rewrites a stored record so that its body says "outcome":"4" (tampertest.FlipOutcome).
+func flipOutcome(t *testing.T, rec []byte) []byte { return tampertest.FlipOutcome(t, rec) }
 
 func verify(t *testing.T, s *Store) *store.ChainReport {
 	t.Helper()

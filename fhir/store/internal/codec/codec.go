@@ -15,8 +15,8 @@ import (
 )
 
 // Value format. Every stored record starts with a format byte, then a flags byte. Format 1 is plain; the
-// flags reserve bits for compression and encryption at rest, so that either can be added later without
-// a migration (old values keep their header and stay readable).
+// flags mark a compressed body (compress.go) and reserve a bit for encryption at rest, so that it can be
+// added later without a migration (old values keep their header and stay readable).
 const (
 	formatV1 byte = 1
 
@@ -25,10 +25,10 @@ const (
 	flagCreated byte = 1 << 3
 	// flagChained marks a version that is a link of the audit chain: it is never changed or deleted.
 	flagChained byte = 1 << 4
-	// flagCompressed and flagEncrypted are reserved: a reader that meets them refuses the value rather
-	// than return garbage.
+	// flagCompressed marks a body stored compressed (compress.go).
 	flagCompressed byte = 1 << 1
-	flagEncrypted  byte = 1 << 2
+	// flagEncrypted is reserved: a reader that meets it refuses the value rather than return garbage.
+	flagEncrypted byte = 1 << 2
 )
 
 var methods = []string{"", "POST", "PUT", "PATCH", "DELETE"}
@@ -44,13 +44,14 @@ func methodCode(m string) byte {
 
 // Errors of corrupt stored bytes.
 var (
-	ErrBadRecord    = errors.New("store: corrupt or unsupported record")
+	ErrBadRecord    = fmt.Errorf("%w: corrupt or unsupported record", store.ErrCorrupt)
 	ErrBadPointer   = errors.New("store: corrupt history pointer")
 	ErrBadIndexKey  = errors.New("store: corrupt index entry")
 	ErrBadIndexList = errors.New("store: corrupt index list")
 )
 
-// EncodeVersion encodes a version record: header, versionId, lastUpdated (ms), seq, method, body.
+// EncodeVersion encodes a version record: header, versionId, lastUpdated (ms), seq, method, body (compressed
+// when that makes it smaller).
 func EncodeVersion(v *store.Version) []byte {
 	buf := make([]byte, 0, 2+3*binary.MaxVarintLen64+1+len(v.Body))
 	flags := byte(0)
@@ -68,14 +69,19 @@ func EncodeVersion(v *store.Version) []byte {
 	buf = binary.AppendVarint(buf, v.LastUpdated.UnixMilli())
 	buf = binary.AppendUvarint(buf, v.Seq)
 	buf = append(buf, methodCode(v.Method))
+	if c, ok := compress(buf, v.Body); ok {
+		c[1] |= flagCompressed
+		return c
+	}
 	return append(buf, v.Body...)
 }
 
 // DecodeVersion decodes a record into v (Type and ID come from where it was found). The body is copied.
 func DecodeVersion(b []byte, v *store.Version) error {
-	if len(b) < 2 || b[0] != formatV1 || b[1]&(flagCompressed|flagEncrypted) != 0 {
+	if len(b) < 2 || b[0] != formatV1 || b[1]&flagEncrypted != 0 {
 		return ErrBadRecord
 	}
+	compressed := b[1]&flagCompressed != 0
 	v.Deleted = b[1]&flagDeleted != 0
 	v.Created = b[1]&flagCreated != 0
 	v.Chained = b[1]&flagChained != 0
@@ -99,9 +105,16 @@ func DecodeVersion(b []byte, v *store.Version) error {
 		return ErrBadRecord
 	}
 	v.VersionID, v.LastUpdated, v.Seq, v.Method = vid, time.UnixMilli(ms).UTC(), seq, methods[b[0]]
-	if v.Deleted {
+	switch {
+	case v.Deleted:
 		v.Body = nil
-	} else {
+	case compressed:
+		body, err := decompress(b[1:])
+		if err != nil {
+			return ErrBadRecord
+		}
+		v.Body = body
+	default:
 		v.Body = append([]byte(nil), b[1:]...)
 	}
 	return nil
@@ -244,8 +257,23 @@ func DecodeIDs(b []byte, fn func(id string) bool) error {
 	return nil
 }
 
-// EncodeIndexList encodes a resource's index entries (param, value pairs, uvarint-length prefixed).
+// EncodeIndexList encodes a resource's index entries (param, value pairs, uvarint-length prefixed),
+// compressed when that makes them smaller: then 00 and the dictionary's id come first (compress.go). A
+// plain list that starts with 00 (an empty parameter name, which the indexer never writes) is written
+// after 00 00.
 func EncodeIndexList(entries []store.IndexEntry) []byte {
+	list := PlainIndexList(entries)
+	if c, ok := compress([]byte{0}, list); ok {
+		return c
+	}
+	if len(list) > 0 && list[0] == 0 {
+		return append([]byte{0, 0}, list...)
+	}
+	return list
+}
+
+// PlainIndexList is EncodeIndexList without compression.
+func PlainIndexList(entries []store.IndexEntry) []byte {
 	var list []byte
 	for _, e := range entries {
 		list = binary.AppendUvarint(list, uint64(len(e.Param)))
@@ -259,11 +287,21 @@ func EncodeIndexList(entries []store.IndexEntry) []byte {
 // DecodeIndexList decodes a resource's list of entries, keeping one parameter's only when param is set.
 // The values share one copy of b, and consecutive entries of one parameter share its name.
 func DecodeIndexList(b []byte, param string) ([]store.IndexEntry, error) {
+	switch {
+	case len(b) > 1 && b[0] == 0 && b[1] == 0:
+		b = append([]byte(nil), b[2:]...)
+	case len(b) > 0 && b[0] == 0:
+		var err error
+		if b, err = decompress(b[1:]); err != nil {
+			return nil, ErrBadIndexList
+		}
+	default:
+		b = append([]byte(nil), b...)
+	}
 	var out []store.IndexEntry
 	if param == "" {
 		out = make([]store.IndexEntry, 0, len(b)/24+1)
 	}
-	b = append([]byte(nil), b...)
 	last := ""
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)

@@ -26,6 +26,9 @@ func realVersions() [][]byte {
 		EncodeVersion(&store.Version{VersionID: 1, LastUpdated: lu, Seq: 1 << 40, Method: "POST", Created: true, Chained: true,
 			Body: []byte(`{"resourceType":"AuditEvent","id":"ae-1"}`)}),
 		EncodeVersion(&store.Version{VersionID: 7, LastUpdated: time.UnixMilli(-5).UTC(), Seq: 9, Method: "PATCH", Body: []byte(`{}`)}),
+		// compressed (compress.go)
+		EncodeVersion(&store.Version{VersionID: 1, LastUpdated: lu, Seq: 2, Method: "POST", Created: true, Chained: true,
+			Body: []byte(`{"resourceType":"AuditEvent","id":"ae-2","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},"action":"R","outcome":"0"}`)}),
 	}
 }
 

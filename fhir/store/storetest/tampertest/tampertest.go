@@ -5,6 +5,7 @@
 package tampertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"fhirgate/audit"
 	"fhirgate/fhir/store"
+	"fhirgate/fhir/store/internal/codec"
 )
 
 // Events is how many events Build writes: ae-00 to ae-29, links 1 to 30.
@@ -107,4 +109,21 @@ func Expect(t *testing.T, s store.ChainStore, cps []audit.Checkpoint, key string
 		t.Errorf("the reason %q does not say %q", rep.Broken.Reason, reason)
 	}
 	return rep
+}
+
+// FlipOutcome rewrites a stored version record as a careful attacker would: decoded, its body's
+// "outcome":"0" made "outcome":"4", encoded again the way the engine encodes it (compressed or not), so
+// that the record reads back well formed and only the chain can tell.
+func FlipOutcome(tb testing.TB, record []byte) []byte {
+	tb.Helper()
+	v := &store.Version{}
+	if err := codec.DecodeVersion(record, v); err != nil {
+		tb.Fatal(err)
+	}
+	i := bytes.Index(v.Body, []byte(`"outcome":"0"`))
+	if i < 0 {
+		tb.Fatalf("no outcome in %q", v.Body)
+	}
+	v.Body[i+len(`"outcome":"`)] = '4'
+	return codec.EncodeVersion(v)
 }
