@@ -233,17 +233,73 @@ func SplitIndexTail(k []byte) (value []byte, id string, block bool, err error) {
 	return nil, "", false, ErrBadIndexKey
 }
 
-// AppendIDs appends the encoding of an index block's ids (uvarint-length prefixed) to b.
+// AppendIDs appends the encoding of an index block's ids to b: 00, then each id as a uvarint header and
+// bytes. The ids of one block are mostly the server's own UUIDs (v7: time first), written in the order
+// they were made, so a UUID is kept as 16 bytes and only those that differ from the previous UUID's are
+// written: header (shared<<1)|1, then 16-shared bytes. Any other id is written as it is: header len<<1,
+// then its bytes. A block of a few hundred events' ids takes about 10 bytes an id instead of 37.
+//
+// Blocks written before this encoding (uvarint-length prefixed ids, never an empty one) start with a
+// non-zero byte, and DecodeIDs reads them too.
 func AppendIDs(b []byte, ids []string) []byte {
+	b = append(b, 0)
+	var prev [16]byte
 	for _, id := range ids {
-		b = binary.AppendUvarint(b, uint64(len(id)))
-		b = append(b, id...)
+		u, ok := parseUUID(id)
+		if !ok {
+			b = binary.AppendUvarint(b, uint64(len(id))<<1)
+			b = append(b, id...)
+			continue
+		}
+		shared := 0
+		for shared < 16 && u[shared] == prev[shared] {
+			shared++
+		}
+		b = binary.AppendUvarint(b, uint64(shared)<<1|1)
+		b = append(b, u[shared:]...)
+		prev = u
 	}
 	return b
 }
 
 // DecodeIDs calls fn with each id of an index block until fn returns false.
 func DecodeIDs(b []byte, fn func(id string) bool) error {
+	if len(b) == 0 || b[0] != 0 {
+		return decodeLengthPrefixedIDs(b, fn)
+	}
+	b = b[1:]
+	var prev [16]byte
+	for len(b) > 0 {
+		h, w := binary.Uvarint(b)
+		if w <= 0 {
+			return ErrBadIndexKey
+		}
+		b = b[w:]
+		if h&1 == 0 {
+			n := h >> 1
+			if uint64(len(b)) < n {
+				return ErrBadIndexKey
+			}
+			if !fn(string(b[:n])) {
+				return nil
+			}
+			b = b[n:]
+			continue
+		}
+		shared := h >> 1
+		if shared > 16 || uint64(len(b)) < 16-shared {
+			return ErrBadIndexKey
+		}
+		copy(prev[shared:], b[:16-shared])
+		b = b[16-shared:]
+		if !fn(formatUUID(prev)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func decodeLengthPrefixedIDs(b []byte, fn func(id string) bool) error {
 	for len(b) > 0 {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
@@ -255,6 +311,53 @@ func DecodeIDs(b []byte, fn func(id string) bool) error {
 		b = b[w+int(n):]
 	}
 	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// parseUUID reads a UUID in its canonical text form, lower case (what formatUUID writes back exactly).
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, lo := unhex(s[i]), unhex(s[i+1])
+		if hi < 0 || lo < 0 {
+			return u, false
+		}
+		u[j] = byte(hi<<4 | lo)
+		j++
+	}
+	return u, true
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+func formatUUID(u [16]byte) string {
+	var s [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hexDigits[c>>4], hexDigits[c&15]
+		j += 2
+	}
+	return string(s[:])
 }
 
 // EncodeIndexList encodes a resource's index entries (param, value pairs, uvarint-length prefixed),

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -165,4 +167,39 @@ func BenchmarkVersionCompressed(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(len(rec)), "stored-bytes")
+}
+
+func TestBlockIDsCompact(t *testing.T) {
+	// A derived block lists the events of a batch in the order they were made: v7 UUIDs sharing their
+	// time prefix, and the odd id that is not a UUID (a client's, or upper case) kept as it is.
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, fmt.Sprintf("019af3c2-%04x-7%03x-8%03x-%012x", 0x5a00+i/16, i*7%4096, i*13%4096, uint64(i)*0x9e3779b97f4a7c15>>16))
+	}
+	ids = append(ids, "ae-000001", "019AF3C2-5A00-7000-8000-000000000000", "", "019af3c2-5a00-7000-8000-00000000000g")
+	b := AppendIDs(nil, ids)
+	var got []string
+	if err := DecodeIDs(b, func(id string) bool { got = append(got, id); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("round trip:\n%q\n%q", got[:3], ids[:3])
+	}
+	if plain := 37 * len(ids); len(b)*2 > plain {
+		t.Errorf("%d ids in %d bytes (%d length-prefixed)", len(ids), len(b), plain)
+	}
+	// Blocks written before (length-prefixed ids) still read.
+	var old []byte
+	for _, id := range ids[:5] {
+		old = append(old, byte(len(id)))
+		old = append(old, id...)
+	}
+	got = got[:0]
+	if err := DecodeIDs(old, func(id string) bool { got = append(got, id); return true }); err != nil || !slices.Equal(got, ids[:5]) {
+		t.Fatalf("old block: %q %v", got, err)
+	}
+	// A truncated UUID is an error, not garbage.
+	if err := DecodeIDs([]byte{0, 4<<1 | 1, 1, 2}, func(string) bool { return true }); err == nil {
+		t.Error("a truncated UUID decoded")
+	}
 }
