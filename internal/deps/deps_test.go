@@ -283,6 +283,13 @@ var rules = []rule{
 		except: []string{"fhirgate/fhir/store/redis/..."},
 		deny:   []string{"github.com/redis/go-redis/..."},
 	},
+	{
+		name: "compression-only-in-codec", direct: true,
+		why:    "the stored bytes' format, compression included, is the codec's: engines store what it encodes",
+		from:   []string{"fhirgate/..."},
+		except: []string{"fhirgate/fhir/store/internal/codec/..."},
+		deny:   []string{"github.com/klauspost/compress/..."},
+	},
 	// google/fhir's jsonformat is no longer imported by anything that ships: fhir/validation's tests keep it
 	// as the oracle of their differential test. A rule cannot deny it (a rule's patterns must match a
 	// package of the graph of non-test files).
