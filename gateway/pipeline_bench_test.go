@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"fhirgate/audit"
 	"fhirgate/gateway/throttle"
 )
 
 // The layers of the request path, added one at a time: what each costs a request over HTTP.
+// token+consent+fsync-only has the audit trail on, building every event as token+consent+audit does,
+// with the store sink replaced by one that only appends the events' bytes to a file and fdatasyncs it
+// per group (syncSink): durability alone, the floor of any audit store that syncs before answering.
 var pipelineLayers = []struct {
 	name      string
 	opts      func(b *testing.B) authOptions
@@ -22,6 +26,9 @@ var pipelineLayers = []struct {
 	{"none", fixedOptions(authOptions{open: true, noConsent: true, noAudit: true}), false},
 	{"token", fixedOptions(authOptions{consentDefault: "permit", denyStatus: 404, noConsent: true, noAudit: true}), false},
 	{"token+consent", fixedOptions(authOptions{consentDefault: "permit", denyStatus: 404, noAudit: true}), false},
+	{"token+consent+fsync-only", func(b *testing.B) authOptions {
+		return authOptions{consentDefault: "permit", denyStatus: 404, audit: &audit.Config{Sink: newSyncSink(b)}}
+	}, false},
 	{"token+consent+audit", fixedOptions(authOptions{consentDefault: "permit", denyStatus: 404}), false},
 	{"token+consent+audit+limits", fixedOptions(authOptions{consentDefault: "permit", denyStatus: 404}), true},
 }
