@@ -170,7 +170,7 @@ func sameHistoryAndMore(t *testing.T, when string, before, after historyPass, al
 			t.Fatalf("%s: %s, in the patient's history before, is missing from it", when, e.FullURL)
 		}
 		if !bytes.Equal(after.entries[i].Raw, e.Raw) {
-			t.Fatalf("%s: %s is served differently:\nbefore: %s\nafter:  %s", when, e.FullURL, e.Raw, after.entries[i].Raw)
+			t.Fatalf("%s: %s is served differently, from byte %d:\nbefore: %s\nafter:  %s", when, e.FullURL, firstDifference(e.Raw, after.entries[i].Raw), e.Raw, after.entries[i].Raw)
 		}
 		if i <= last {
 			t.Fatalf("%s: %s moved: now at %d, after the entry at %d", when, e.FullURL, i, last)
@@ -186,6 +186,15 @@ func sameHistoryAndMore(t *testing.T, when string, before, after historyPass, al
 			t.Fatalf("%s: %s is new in the patient's history, and no response since named it: %s", when, e.FullURL, e.Raw)
 		}
 	}
+}
+
+// firstDifference returns the offset of the first byte where a and b differ.
+func firstDifference(a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // containsAll fails the test unless every AuditEvent reference in refs is an entry of h.
