@@ -217,12 +217,13 @@ func containsAll(t *testing.T, when string, h historyPass, base string, refs []s
 	}
 }
 
-// TestPatientHistoryIdenticalAcrossRestart: under concurrent reads of a patient's data by a practitioner,
-// every AuditEvent the responses named is in the patient's own history (AuditEvent?patient=, read with
-// the patient's token, every page); after a clean stop and a restart on the same data the history is the
-// same, entry for entry and byte for byte, plus only the events that recorded the patient reading it; and
-// after a kill -9 of the restarted server and another restart, still the same, plus only the events of
-// the reads made since.
+// TestPatientHistoryIdenticalAcrossRestart: under concurrent reads of a patient's data by practitioners
+// (permitted and refused), every AuditEvent the responses named is in the patient's own history
+// (AuditEvent?patient=, read with the patient's token, every page; a reading while the load runs is
+// consistent with it); after a clean stop and a restart on the same data the history is the same, entry
+// for entry and byte for byte, plus only the events that recorded the patient reading it; and after a
+// kill -9 of the restarted server and another restart, still the same, plus only the events of the
+// reads made since.
 func TestPatientHistoryIdenticalAcrossRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
@@ -290,7 +291,21 @@ func TestPatientHistoryIdenticalAcrossRestart(t *testing.T) {
 			}
 		}(w)
 	}
-	wg.Wait()
+	loaded := make(chan struct{})
+	go func() { wg.Wait(); close(loaded) }()
+	// Meanwhile, once a quarter of the load is in, the patient pages through the history while events
+	// keep being added: a pass that must hold no duplicate and keep the order (readHistory), and whose
+	// entries must all be in the history read after the load, identical.
+wait:
+	for received.Load() < 100 {
+		select {
+		case <-loaded: // the load ended early: a worker failed
+			break wait
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	during := readHistory(t, p, patientHistoryToken(t, p))
+	<-loaded
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -299,7 +314,8 @@ func TestPatientHistoryIdenticalAcrossRestart(t *testing.T) {
 	// reading it (the demo data's loading records no access to it).
 	h1 := readHistory(t, p, patientHistoryToken(t, p))
 	containsAll(t, "after the load", h1, p.base, named)
-	sameHistoryAndMore(t, "after the load", historyPass{}, h1, slices.Concat(named, h1.own))
+	sameHistoryAndMore(t, "after the load", historyPass{}, h1, slices.Concat(named, during.own, h1.own))
+	sameHistoryAndMore(t, "read during the load, then after it", during, h1, slices.Concat(named, during.own, h1.own))
 
 	// 3. Clean stop, restart on the same data (and address: the fullUrls are the same): the same history,
 	// plus the record of the patient's reading of it.
@@ -331,6 +347,6 @@ func TestPatientHistoryIdenticalAcrossRestart(t *testing.T) {
 	sameHistoryAndMore(t, "after kill -9 and a restart", h2, h3, slices.Concat(h2.own, more, h3.own))
 	containsAll(t, "after kill -9 and a restart", h3, p3.base, slices.Concat(h2.own, more))
 	p3.stop(t)
-	t.Logf("%d responses about %s named %d events; history %d entries (%d pages), then %d after a restart, %d after kill -9 and a restart; %v",
-		received.Load(), historyPatient, len(named), len(h1.entries), h1.pages, len(h2.entries), len(h3.entries), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d responses about %s named %d events; history %d entries during the load, %d after it (%d pages), %d after a restart, %d after kill -9 and a restart; %v",
+		received.Load(), historyPatient, len(named), len(during.entries), len(h1.entries), h1.pages, len(h2.entries), len(h3.entries), time.Since(start).Round(time.Millisecond))
 }
