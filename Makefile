@@ -22,12 +22,12 @@ GENERATED := auth/consent/purpose_gen.go fhir/search/params_gen.go fhir/model_ge
 
 step = @printf '\n== %s (%s)\n' '$(1)' "$$(date +%H:%M:%S)"
 
-.PHONY: help build test race bench fuzz fuzz-short fmt vet lint tidy generate generate-check tools check
+.PHONY: help build test race bench bench-smoke fuzz fuzz-short fmt vet lint tidy generate generate-check tools check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-check: fmt vet lint tidy generate-check test race fuzz-short ## what CI runs: every step below, in this order
+check: fmt vet lint tidy generate-check test race bench-smoke fuzz-short ## what CI runs: every step below, in this order
 	$(call step,ok)
 
 build: ## build the binary into ./bin/fhirgate
@@ -75,6 +75,10 @@ race: ## the concurrent packages' tests under the race detector
 
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-smoke: ## the per-layer benchmark of every path, a few requests each (it checks every answer)
+	$(call step,benchmark of the layers: each workload through each set of layers)
+	$(GO) test -run '^$$' -bench 'PipelineThroughput' -benchtime 10x ./gateway/
 
 fuzz: ## run every fuzz target for FUZZTIME each (make fuzz FUZZTIME=1m)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
