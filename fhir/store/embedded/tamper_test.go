@@ -8,8 +8,8 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
