@@ -9,7 +9,6 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -494,11 +493,18 @@ func writeIndex(b *pebble.Batch, w *commit.Write) error {
 
 // readIndexList reads a resource's index entries.
 func (s *Store) readIndexList(typ, id string) ([]store.IndexEntry, error) {
-	b, ok, err := s.get(reverseKey(typ, id))
-	if err != nil || !ok {
+	b, closer, err := s.db.Get(reverseKey(typ, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, store.Unavailable(err)
 	}
-	return codec.DecodeIndexList(b, "")
+	entries, err := codec.DecodeIndexList(b, "") // copies what it keeps: b is Pebble's until Close
+	if cerr := closer.Close(); err == nil && cerr != nil {
+		return nil, store.Unavailable(cerr)
+	}
+	return entries, err
 }
 
 // IndexScan implements store.Store.
@@ -562,43 +568,24 @@ func (s *Store) IndexEntriesMany(ctx context.Context, typ string, ids []string) 
 		return nil, err
 	}
 	defer s.gate.Leave()
+	// One point lookup per id, not one iterator seeking from id to id: a lookup skips, by their bloom
+	// filters, the levels and flushed tables that do not hold the key, where a seek positions itself in
+	// every one of them — and the audit trail keeps many recent tables in the upper levels. Candidates'
+	// ids are mostly far apart (random UUIDs), so a seek rarely reuses the block the previous one read.
+	// Searches of Observation?patient&code on one core: 840/852 µs of CPU each with the iterator,
+	// 791/708 with lookups (alternating runs).
 	out := make([][]store.IndexEntry, len(ids))
-	if len(ids) < 4 {
-		for i, id := range ids {
-			entries, err := s.readIndexList(typ, id)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = entries
-		}
-		return out, nil
-	}
-	// One iterator for the batch: ids come from index scans mostly in order, and seeking forward from
-	// the previous position reuses the blocks a fresh lookup would find again.
-	prefix := reverseKey(typ, "")
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
-	if err != nil {
-		return nil, store.Unavailable(err)
-	}
-	defer closeIter(it, &err, store.Unavailable)
-	key := prefix
 	for i, id := range ids {
-		key = append(key[:len(prefix)], id...)
-		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
-			if err := it.Error(); err != nil {
-				return nil, store.Unavailable(err)
-			}
-			continue // deleted since it was found: no entries
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, store.Unavailable(err)
-		}
-		if out[i], err = codec.DecodeIndexList(v, ""); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		entries, err := s.readIndexList(typ, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = entries
 	}
-	return out, it.Error()
+	return out, nil
 }
 
 // IndexValues implements store.Store.
