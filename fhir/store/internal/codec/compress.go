@@ -13,15 +13,15 @@ import (
 // bytes are the same from one record to the next: FHIR's element names and code systems, an AuditEvent's
 // constant parts (BALP's codes, the server as observer), the search parameters' names. Each is compressed
 // on its own, as an S2 block against a dictionary of such bytes, so that a record stays readable alone
-// (a read decodes one value, not a block of them) and shrinks 3-5x: an audit event from ~2.7 KB to
-// ~0.6 KB, its index list from ~1.5 KB to ~0.4 KB. Less to write means less to flush, compact and cache.
+// (a read decodes one value, not a block of them) and shrinks 2-4x: an audit event from ~2.8 KB to
+// ~0.7 KB, its index list from ~1.5 KB to ~0.46 KB. Less to write means less to flush, compact and cache.
 //
 // A dictionary is never changed once a release has written with it: a stored value names its dictionary
 // by id, and a new dictionary takes the next id (dictionaries[id]), keeping the old ones to read with.
 // Dictionary 1 was built by gendict from a store written by `fhirgate bench populate` and audited reads
 // and searches (see gendict).
 
-//go:embed testdata/dict1.s2dict
+//go:embed dict1.s2dict
 var dict1 []byte
 
 // dict1SHA256 pins dictionary 1: values written with it are unreadable with any other bytes.

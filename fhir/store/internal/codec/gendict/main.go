@@ -1,12 +1,13 @@
 // Command gendict builds a compression dictionary for the store's values (package codec, compress.go)
-// from a store written by fhirgate: the bodies of up to -per-type resources of every type (evenly spread over its ids) and their index
-// lists, as the codec encodes them.
+// from a store written by fhirgate: the bodies of up to -per-type resources of every type (evenly spread
+// over its ids) and their index lists, as the codec encodes them.
 //
-// Dictionary 1 was built from a store written by `fhirgate serve` after `fhirgate bench populate
-// --patients 200` and a minute each of `fhirgate bench run --workload read` and `--workload search`
-// (resources of every type the population writes, and the audit events of those accesses):
+// Dictionary 1 was built from a store written by `fhirgate serve --dev` through `fhirgate bench populate
+// --patients 200` (a system client) and 15 s each of `fhirgate bench run --workload read`, `search` and
+// `mixed` (a practitioner): resources of every type the population writes, and the audit events of
+// those accesses. Then, with the server stopped:
 //
-//	go run ./fhir/store/internal/codec/gendict -store DIR -out fhir/store/internal/codec/testdata/dictN.s2dict
+//	go run ./fhir/store/internal/codec/gendict -store DIR -out fhir/store/internal/codec/dictN.s2dict
 //
 // A dictionary is never rebuilt in place: values written with it need its exact bytes. A new one takes the
 // next id in compress.go.
