@@ -115,7 +115,6 @@ func TestExportResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg.Dir = x.dir
 	var mu sync.Mutex
 	var resumed []string // the patients the restarted process exported
 	cfg.Audit = func(_ context.Context, a rest.ExportAudit) error {
@@ -126,12 +125,7 @@ func TestExportResume(t *testing.T) {
 		}
 		return nil
 	}
-	e, err := rest.NewExports(x.Service, cfg) // the restart
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	e.Wait()
+	x.second(t, cfg).Wait() // the restart
 	m := x.finished(t, x.Guard, job, "client-a")
 	got := x.download(t, x.Guard, "client-a", m)
 	wantEachOnce(t, got, 7)
@@ -233,7 +227,7 @@ func (s secondExports) Must(t *testing.T, req *rest.Request) *rest.Response {
 	return s.env.Must(t, req)
 }
 
-// second starts another Exports over x's service and folder.
+// second starts another Exports over x's service and folder: another process, or this one restarted.
 func (x *exportEnv) second(t *testing.T, cfg rest.ExportConfig) secondExports {
 	t.Helper()
 	cfg.Dir = x.dir

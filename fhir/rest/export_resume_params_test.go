@@ -43,13 +43,7 @@ func TestExportResumeKeepsParameters(t *testing.T) {
 	if err := x.exports.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Dir = x.dir
-	e, err := rest.NewExports(x.Service, cfg) // the restart
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	e.Wait()
+	x.second(t, cfg).Wait() // the restart
 	m := x.finished(t, x.Guard, job, "client-a")
 	got := x.download(t, x.Guard, "client-a", m)
 	if want := []string{"Patient/p1", "Patient/p2", "Patient/p5", "Patient/p6", "Patient/p7"}; !slices.Equal(got["Patient"], want) {
@@ -85,13 +79,7 @@ func TestExportResumeProvenanceOnce(t *testing.T) {
 	if err := x.exports.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Dir = x.dir
-	e, err := rest.NewExports(x.Service, cfg) // the restart
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	e.Wait()
+	x.second(t, cfg).Wait() // the restart
 	m := x.finished(t, x.Guard, job, "client-a")
 	got := x.download(t, x.Guard, "client-a", m)
 	wantEachOnce(t, got, 7)
