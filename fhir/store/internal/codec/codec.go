@@ -7,6 +7,7 @@ package codec
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -313,49 +314,34 @@ func decodeLengthPrefixedIDs(b []byte, fn func(id string) bool) error {
 	return nil
 }
 
-const hexDigits = "0123456789abcdef"
+// uuidGroups are the byte ranges of a UUID's five hyphen-separated groups.
+var uuidGroups = [5][2]int{{0, 4}, {4, 6}, {6, 8}, {8, 10}, {10, 16}}
 
-// parseUUID reads a UUID in its canonical text form, lower case (what formatUUID writes back exactly).
+// parseUUID reads a UUID in its canonical text form, lower case: exactly what formatUUID writes back.
 func parseUUID(s string) (u [16]byte, ok bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if len(s) != 36 {
 		return u, false
 	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i--
-			continue
-		}
-		hi, lo := unhex(s[i]), unhex(s[i+1])
-		if hi < 0 || lo < 0 {
+	at := 0
+	for _, g := range uuidGroups {
+		n := 2 * (g[1] - g[0])
+		if _, err := hex.Decode(u[g[0]:g[1]], []byte(s[at:at+n])); err != nil {
 			return u, false
 		}
-		u[j] = byte(hi<<4 | lo)
-		j++
+		at += n + 1
 	}
-	return u, true
-}
-
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	}
-	return -1
+	return u, formatUUID(u) == s // hyphens in place, no upper case
 }
 
 func formatUUID(u [16]byte) string {
 	var s [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			s[j] = '-'
-			j++
+	at := 0
+	for i, g := range uuidGroups {
+		if i > 0 {
+			s[at] = '-'
+			at++
 		}
-		s[j], s[j+1] = hexDigits[c>>4], hexDigits[c&15]
-		j += 2
+		at += hex.Encode(s[at:], u[g[0]:g[1]])
 	}
 	return string(s[:])
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed" // the dictionaries
 	"encoding/hex"
 	"errors"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -56,19 +57,19 @@ const maxDecoded = 256 << 20
 var ErrBadCompressed = errors.New("store: corrupt compressed value")
 
 // compress appends to dst src compressed (<dict id> <s2 block>) and reports whether it did: it does not
-// when src is small or would not shrink.
+// when src is small or would not shrink (then dst comes back as it was given, perhaps moved).
 func compress(dst, src []byte) ([]byte, bool) {
 	if len(src) < minCompress {
 		return dst, false
 	}
-	buf := make([]byte, len(dst)+1+s2.MaxEncodedLen(len(src)))
-	copy(buf, dst)
-	buf[len(dst)] = writeDict
-	block := dictionaries[writeDict].Encode(buf[len(dst)+1:], src) // in place: buf has room for the largest block
+	start := len(dst)
+	dst = append(dst, writeDict)
+	dst = slices.Grow(dst, s2.MaxEncodedLen(len(src)))
+	block := dictionaries[writeDict].Encode(dst[len(dst):cap(dst)], src) // in place: there is room for the largest
 	if len(block)+1 >= len(src) {
-		return dst, false
+		return dst[:start], false
 	}
-	return buf[:len(dst)+1+len(block)], true
+	return dst[:len(dst)+len(block)], true
 }
 
 // decompress decodes <dict id> <s2 block> into a new slice.

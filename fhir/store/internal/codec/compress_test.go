@@ -156,6 +156,7 @@ func BenchmarkVersionCompressed(b *testing.B) {
 		for b.Loop() {
 			EncodeVersion(v)
 		}
+		b.ReportMetric(float64(len(rec)), "stored-bytes")
 	})
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
@@ -166,7 +167,6 @@ func BenchmarkVersionCompressed(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(len(rec)), "stored-bytes")
 }
 
 func TestBlockIDsCompact(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("store", "", "the embedded store's directory (read only; the server must be stopped)")
+	dir := flag.String("store", "", "the embedded store's directory (the server must be stopped)")
 	out := flag.String("out", "", "the dictionary file to write")
 	perType := flag.Int("per-type", 2000, "the most resources sampled of each type")
 	flag.Parse()
